@@ -1,0 +1,128 @@
+"""The ``harness`` command line (CONTRACT.md section 2).
+
+Each subcommand's handler lives in a module named for what it does and is imported only when that
+subcommand runs, so `harness status` never pays for Locust or the report renderer. Handlers take
+the parsed arguments and return the exit code; HarnessError subclasses carry their own code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from harness.durations import parse_duration
+from harness.errors import EXIT_USAGE, HarnessError
+
+#: subcommand -> "module:function" of its handler.
+HANDLERS: dict[str, str] = {
+    "up": "harness.commands.stack_cmds:up",
+    "down": "harness.commands.stack_cmds:down",
+    "status": "harness.commands.stack_cmds:status",
+    "run": "harness.commands.run_cmd:run",
+    "demo": "harness.commands.run_cmd:demo",
+    "check": "harness.commands.check_cmd:check",
+    "chaos": "harness.commands.chaos_cmd:chaos",
+    "faults": "harness.commands.chaos_cmd:faults",
+    "bugs": "harness.commands.bugs_cmd:bugs",
+    "ui": "harness.commands.ui_cmd:ui",
+    "report": "harness.commands.report_cmd:report",
+}
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if not 1024 <= value <= 65000:
+        raise argparse.ArgumentTypeError(f"base port must be within 1024..65000: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Load-and-chaos verification of a multi-store booking system.",
+    )
+    parser.add_argument(
+        "--state-dir", help="the stack's state folder (default: $HARNESS_STATE_DIR or ./.state)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the local stack (all on 127.0.0.1)")
+    up.add_argument("--base-port", type=_port, help="first port of the stack's block of 20")
+    up.add_argument("--target-processes", type=_positive_int, default=None,
+                    help="target service processes (default 2)")
+    up.add_argument("--bug", help="start the service with this seeded bug (see `harness bugs`)")
+    sub.add_parser("down", help="stop the stack and whatever a crashed run left behind")
+    status = sub.add_parser("status", help="what runs, with URLs and DSNs")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    def run_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--scenario", help="scenario TOML file")
+        p.add_argument("--strategy", choices=["lock", "saga", "2pc", "all"])
+        p.add_argument("--faults", help="fault schedule name (see `harness faults`)")
+        p.add_argument("--bug", help="seeded bug name (see `harness bugs`)")
+        p.add_argument("--users", type=_positive_int, help="concurrent simulated buyers")
+        p.add_argument("--duration", type=_duration, help="load duration, e.g. 60s or 2m")
+        p.add_argument("--seed", type=int, help="seed for the workload and the fault schedule")
+        p.add_argument("--workers", type=int, help="Locust worker processes (0: no master)")
+        p.add_argument("--out", help="report folder (default reports/<run-id>)")
+
+    run_flags(sub.add_parser("run", help="one verification run: load + faults + checks + report"))
+    demo = sub.add_parser("demo", help="the default scenario, every strategy, faults `mixed`")
+    run_flags(demo)
+
+    check = sub.add_parser("check", help="check the invariants on the current database state")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.add_argument("--history", help="a history.jsonl to check against as well")
+
+    chaos = sub.add_parser("chaos", help="inject one fault by hand, or `chaos heal`")
+    chaos.add_argument("fault", help="fault name, or `heal`")
+    chaos.add_argument("target", nargs="?", help="proxy or process group to break")
+    chaos.add_argument("--for", dest="for_s", type=_duration, help="heal after this long")
+
+    sub.add_parser("ui", help="the Locust web UI against the running stack")
+    report = sub.add_parser("report", help="re-render a run's HTML from its files")
+    report.add_argument("dir", help="the run's report folder")
+    sub.add_parser("faults", help="list the fault schedules")
+    sub.add_parser("bugs", help="list the seeded bugs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module_name, _, func_name = HANDLERS[args.command].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"harness: `{args.command}` is not available in this build yet", file=sys.stderr)
+        return EXIT_USAGE
+    handler = getattr(module, func_name)
+    try:
+        return int(handler(args))
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,299 @@
+"""The local stack: start, heal, restart and stop every component on 127.0.0.1.
+
+Guarantees: `up` twice is harmless (the second call heals and verifies), `down` twice is harmless,
+`down` also stops what a crashed run left behind, and a failed `up` leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from chaos.toxiproxy import Toxiproxy
+from harness.errors import StackError
+from harness.paths import state_dir as resolve_state_dir
+from harness.stack import postgres, readiness
+from harness.stack.binaries import Binaries, find_all
+from harness.stack.cleanup import kill_stack_processes, stack_processes
+from harness.stack.control import Supervisor
+from harness.stack.ports import check_block, find_free_block, port_is_free
+from harness.stack.state import HOST, ServiceSettings, StackState
+from harness.stack.supervisor_conf import STACK_ENV, render
+from harness.topology import PROXIES
+
+Progress = Callable[[str], None]
+
+INFRA_TIMEOUT = 60.0
+APP_TIMEOUT = 60.0
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def proxy_config(state: StackState) -> list[dict[str, Any]]:
+    """Toxiproxy ``/populate`` body: every contract proxy, enabled, listening on 127.0.0.1."""
+    return [
+        {
+            "name": spec.name,
+            "listen": f"{HOST}:{state.ports[spec.listen_key]}",
+            "upstream": f"{HOST}:{state.ports[spec.upstream_key]}",
+            "enabled": True,
+        }
+        for spec in PROXIES
+    ]
+
+
+class Stack:
+    """One local stack, identified by its state folder."""
+
+    def __init__(self, state_dir: Path | str | None = None, *, progress: Progress = _quiet):
+        self.state_dir = resolve_state_dir(state_dir)
+        self.progress = progress
+
+    # --- queries -------------------------------------------------------------------------
+    def state(self) -> StackState | None:
+        return StackState.load(self.state_dir)
+
+    def require_state(self) -> StackState:
+        state = self.state()
+        if state is None or not Supervisor(state.supervisor_socket).alive():
+            raise StackError(f"the stack at {self.state_dir} is not running: run `harness up`")
+        return state
+
+    def running(self) -> bool:
+        state = self.state()
+        return state is not None and Supervisor(state.supervisor_socket).alive()
+
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.require_state().supervisor_socket)
+
+    def status(self) -> dict[str, Any]:
+        """What runs, with URLs and DSNs (the `harness status --json` document)."""
+        state = self.state()
+        if state is None:
+            return {"running": False, "state_dir": str(self.state_dir)}
+        supervisor = Supervisor(state.supervisor_socket)
+        alive = supervisor.alive()
+        info: dict[str, Any] = {"running": alive, **state.describe()}
+        info["processes"] = (
+            [
+                {"name": p.fullname, "state": p.state, "pid": p.pid}
+                for p in supervisor.processes()
+            ]
+            if alive
+            else []
+        )
+        return info
+
+    # --- up ------------------------------------------------------------------------------
+    async def up(
+        self, *, base_port: int | None = None, services: ServiceSettings | None = None
+    ) -> StackState:
+        """Start the stack (or heal and verify the running one); returns its state."""
+        started = time.monotonic()
+        binaries = find_all()
+        previous = self.state()
+        if previous is not None and Supervisor(previous.supervisor_socket).alive():
+            if base_port is not None and previous.ports["postgres"] != base_port:
+                raise StackError(
+                    f"the stack at {self.state_dir} already runs on base port "
+                    f"{previous.ports['postgres']}; `harness down` first to move it"
+                )
+            self.progress("stack already running: healing and verifying")
+            if services is not None and services != previous.services:
+                await self.restart_services(services)
+            await self.heal(previous)
+            await self._wait_apps(previous)
+            return previous
+
+        stale = kill_stack_processes(self.state_dir)
+        if stale:
+            self.progress(f"stopped {stale} processes left behind by an earlier run")
+        state = self._new_state(previous, base_port, services)
+        try:
+            await self._start(state, binaries)
+        except BaseException:
+            self.progress("start-up failed: stopping what was started")
+            await self.down()
+            raise
+        self.progress(f"stack up in {time.monotonic() - started:.1f}s")
+        return state
+
+    def _new_state(
+        self, previous: StackState | None, base_port: int | None,
+        services: ServiceSettings | None,
+    ) -> StackState:
+        if base_port is not None:
+            ports = check_block(base_port)
+        elif previous is not None and all(port_is_free(p) for p in previous.ports.values()):
+            ports = dict(previous.ports)
+        else:
+            ports = find_free_block()
+        user = postgres.os_user()
+        return StackState(
+            state_dir=self.state_dir,
+            ports=ports,
+            pg_data=postgres.data_dir(self.state_dir, user),
+            admin_token=previous.admin_token if previous else secrets.token_hex(16),
+            services=services or (previous.services if previous else ServiceSettings()),
+        )
+
+    async def _start(self, state: StackState, binaries: Binaries) -> None:
+        user = postgres.os_user()
+        state.logs_dir.mkdir(parents=True, exist_ok=True)
+        first = not (state.pg_data / "PG_VERSION").exists()
+        if first:
+            self.progress(f"creating the PostgreSQL cluster in {state.pg_data}")
+        postgres.initdb(binaries.initdb, state.pg_data, user, state.logs_dir / "initdb.log")
+        with contextlib.suppress(FileNotFoundError):
+            (state.pg_data / "postmaster.pid").unlink()  # every stack process was stopped above
+        state.supervisor_conf.write_text(render(state, binaries, pg_user=user))
+        state.save()
+        self._start_supervisord(state, binaries)
+        supervisor = Supervisor(state.supervisor_socket)
+
+        admin_dsn = state.dsn("postgres")
+        await asyncio.gather(
+            self._wait("postgres", readiness.postgres_probe(admin_dsn), state, supervisor),
+            self._wait("redis", readiness.redis_probe(state.redis_url()), state, supervisor),
+            self._wait(
+                "toxiproxy",
+                readiness.http_probe(state.toxiproxy_url + "/version"),
+                state,
+                supervisor,
+            ),
+        )
+        await postgres.create_databases(admin_dsn)
+        await self.ensure_proxies(state)
+        self.progress("infrastructure ready: starting the payment provider and target service")
+        await asyncio.to_thread(supervisor.start_group, "provider")
+        await asyncio.to_thread(supervisor.start_group, "target")
+        await self._wait_apps(state)
+
+    def _start_supervisord(self, state: StackState, binaries: Binaries) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            state.supervisor_socket.unlink()
+        env = {**os.environ, STACK_ENV: str(state.state_dir)}
+        result = subprocess.run(
+            [str(binaries.supervisord), "-c", str(state.supervisor_conf)],
+            env=env, capture_output=True, text=True, check=False, cwd=state.state_dir,
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"supervisord did not start (exit {result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()}; see {state.logs_dir}"
+            )
+        deadline = time.monotonic() + 15
+        supervisor = Supervisor(state.supervisor_socket)
+        while not supervisor.alive():
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"supervisord did not answer on {state.supervisor_socket}; "
+                    f"see {state.logs_dir / 'supervisord.log'}"
+                )
+            time.sleep(0.05)
+
+    async def _wait(
+        self, name: str, probe: readiness.Probe, state: StackState, supervisor: Supervisor
+    ) -> None:
+        started = time.monotonic()
+        await readiness.wait_until(
+            name, probe, timeout=INFRA_TIMEOUT, log=state.logs_dir / f"{name}.log",
+            alive=lambda: _group_alive(supervisor, name),
+        )
+        self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
+
+    async def _wait_apps(self, state: StackState) -> None:
+        """Every app process RUNNING and both apps answering /health through their proxies."""
+        supervisor = Supervisor(state.supervisor_socket)
+        for name, url in (
+            ("provider", state.url("payments_api") + "/health"),
+            ("target", state.target_url + "/health"),
+        ):
+            started = time.monotonic()
+            log = state.logs_dir / ("target-0.log" if name == "target" else f"{name}.log")
+            await readiness.wait_until(
+                name, readiness.http_probe(url), timeout=APP_TIMEOUT, log=log,
+                alive=lambda n=name: _group_alive(supervisor, n),  # type: ignore[misc]
+            )
+            await readiness.wait_until(
+                f"every {name} process",
+                readiness.group_running_probe(supervisor, name),
+                timeout=APP_TIMEOUT, log=log,
+            )
+            self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
+
+    # --- changes while running -----------------------------------------------------------
+    async def ensure_proxies(self, state: StackState) -> None:
+        """Create (or repair) every contract proxy."""
+        async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
+            await toxiproxy.populate(proxy_config(state))
+
+    async def heal(self, state: StackState | None = None) -> None:
+        """Every proxy enabled and toxic-free, every stack process continued (not paused)."""
+        state = state or self.require_state()
+        for proc in stack_processes(self.state_dir):
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGCONT)
+        async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
+            await toxiproxy.reset()
+            await toxiproxy.populate(proxy_config(state))
+
+    async def restart_services(self, services: ServiceSettings) -> StackState:
+        """Restart the provider and target service with new settings (bug, failpoints, N)."""
+        state = self.require_state()
+        state = dataclasses.replace(state, services=services)
+        binaries = find_all()
+        state.supervisor_conf.write_text(render(state, binaries, pg_user=postgres.os_user()))
+        state.save()
+        supervisor = Supervisor(state.supervisor_socket)
+        await asyncio.to_thread(supervisor.reload_config)
+        for group in ("provider", "target"):
+            await asyncio.to_thread(supervisor.stop_group, group)
+            await asyncio.to_thread(supervisor.start_group, group)
+        await self._wait_apps(state)
+        return state
+
+    # --- down ----------------------------------------------------------------------------
+    async def down(self) -> int:
+        """Stop everything of this stack, including leftovers of a crashed run; returns a count."""
+        state = self.state()
+        stopped = 0
+        if state is not None:
+            supervisor = Supervisor(state.supervisor_socket)
+            if supervisor.alive():
+                procs = stack_processes(self.state_dir)
+                stopped = len(procs)
+                for proc in procs:
+                    with contextlib.suppress(psutil.Error):
+                        proc.send_signal(signal.SIGCONT)
+                with contextlib.suppress(StackError):
+                    supervisor.shutdown()
+                await asyncio.to_thread(psutil.wait_procs, procs, 30.0)
+        stopped = max(stopped, await asyncio.to_thread(kill_stack_processes, self.state_dir))
+        if state is not None:
+            for leftover in (state.supervisor_socket, state.supervisor_pidfile,
+                             state.pg_data / "postmaster.pid"):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+        return stopped
+
+
+def _group_alive(supervisor: Supervisor, group: str) -> bool:
+    """False once supervisord has given up on ``group`` (FATAL); True while it may still come."""
+    with contextlib.suppress(StackError):
+        states = [p.state for p in supervisor.processes() if p.group == group]
+        return not states or any(s != "FATAL" for s in states)
+    return True
