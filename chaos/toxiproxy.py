@@ -222,7 +222,12 @@ class Toxiproxy:
         return Toxic.from_json(data)
 
     async def update_toxic(
-        self, proxy: str, toxic: str, *, attributes: Mapping[str, Any], toxicity: float | None = None
+        self,
+        proxy: str,
+        toxic: str,
+        *,
+        attributes: Mapping[str, Any],
+        toxicity: float | None = None,
     ) -> None:
         body: dict[str, Any] = {"attributes": dict(attributes)}
         if toxicity is not None:

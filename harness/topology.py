@@ -47,9 +47,7 @@ class ProxySpec:
 PROXIES: tuple[ProxySpec, ...] = (
     ProxySpec("target_api", "target_api", "target", "load -> target service"),
     ProxySpec("seats_pg", "seats_pg", "postgres", "service/coordinator -> seats database"),
-    ProxySpec(
-        "payments_pg", "payments_pg", "postgres", "service/coordinator/provider -> payments database"
-    ),
+    ProxySpec("payments_pg", "payments_pg", "postgres", "service/provider -> payments database"),
     ProxySpec("redis", "redis_proxy", "redis", "service -> Redis"),
     ProxySpec("payments_api", "payments_api", "provider", "service -> payment provider"),
 )

@@ -51,7 +51,8 @@ def data_dir(state_dir: Path, user: str | None) -> Path:
     inside = state_dir / "pg"
     if user is None or _world_traversable(state_dir):
         return inside
-    return Path("/var/tmp") / f"harness-pg-{short_hash(state_dir)}"
+    # a private folder per state dir, created 0700 and owned by the Postgres user
+    return Path("/var/tmp") / f"harness-pg-{short_hash(state_dir)}"  # noqa: S108
 
 
 def initdb(initdb_bin: Path, pg_data: Path, user: str | None, log: Path) -> None:

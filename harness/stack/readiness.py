@@ -22,11 +22,11 @@ Probe = Callable[[], Awaitable[object]]
 
 
 async def wait_until(
-    what: str, probe: Probe, *, timeout: float, log: Path | None,
+    what: str, probe: Probe, *, within: float, log: Path | None,
     alive: Callable[[], bool] | None = None,
 ) -> None:
-    """Call ``probe`` until it returns without raising; StackError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Call ``probe`` until it returns without raising; StackError after ``within`` seconds."""
+    deadline = time.monotonic() + within
     last: BaseException | None = None
     while time.monotonic() < deadline:
         try:
@@ -38,7 +38,7 @@ async def wait_until(
             break
         await asyncio.sleep(0.1)
     where = f"; see {log}" if log else ""
-    raise StackError(f"{what} did not become ready within {timeout:.0f}s ({last!r}){where}")
+    raise StackError(f"{what} did not become ready within {within:.0f}s ({last!r}){where}")
 
 
 def postgres_probe(dsn: str) -> Probe:

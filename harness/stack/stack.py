@@ -210,7 +210,7 @@ class Stack:
     ) -> None:
         started = time.monotonic()
         await readiness.wait_until(
-            name, probe, timeout=INFRA_TIMEOUT, log=state.logs_dir / f"{name}.log",
+            name, probe, within=INFRA_TIMEOUT, log=state.logs_dir / f"{name}.log",
             alive=lambda: _group_alive(supervisor, name),
         )
         self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
@@ -225,13 +225,13 @@ class Stack:
             started = time.monotonic()
             log = state.logs_dir / ("target-0.log" if name == "target" else f"{name}.log")
             await readiness.wait_until(
-                name, readiness.http_probe(url), timeout=APP_TIMEOUT, log=log,
+                name, readiness.http_probe(url), within=APP_TIMEOUT, log=log,
                 alive=lambda n=name: _group_alive(supervisor, n),  # type: ignore[misc]
             )
             await readiness.wait_until(
                 f"every {name} process",
                 readiness.group_running_probe(supervisor, name),
-                timeout=APP_TIMEOUT, log=log,
+                within=APP_TIMEOUT, log=log,
             )
             self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class StackState:
     @property
     def supervisor_socket(self) -> Path:
         # Unix socket paths are limited to ~100 bytes; keep it short and per state folder.
-        return Path("/tmp") / f"harness-sv-{short_hash(self.state_dir)}.sock"
+        return Path(tempfile.gettempdir()) / f"harness-sv-{short_hash(self.state_dir)}.sock"
 
     def url(self, key: str) -> str:
         return f"http://{HOST}:{self.ports[key]}"

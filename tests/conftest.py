@@ -1,0 +1,94 @@
+"""Shared fixtures: one real local stack per test session, started by the project's own code.
+
+The stack lives in ``.state/test`` (its Postgres cluster is kept between sessions, so only the
+first session pays for initdb) and is stopped when the session ends. After each test that used
+it, every fault is healed and the service is put back to its default settings, so no test sees
+another's faults or seeded bugs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+import pytest
+import pytest_asyncio
+
+from harness.paths import REPO_ROOT
+from harness.stack import ServiceSettings, Stack, StackState
+
+TEST_STATE_DIR = REPO_ROOT / ".state" / "test"
+
+
+@dataclass
+class StackHandle:
+    """The running test stack, with the addresses tests need."""
+
+    stack: Stack
+    state: StackState
+    default_services: ServiceSettings = field(default_factory=ServiceSettings)
+
+    @property
+    def seats_dsn(self) -> str:
+        return self.state.dsn("seats")
+
+    @property
+    def payments_dsn(self) -> str:
+        return self.state.dsn("payments")
+
+    @property
+    def redis_url(self) -> str:
+        return self.state.redis_url()
+
+    @property
+    def target_url(self) -> str:
+        return self.state.target_url
+
+    @property
+    def provider_url(self) -> str:
+        return self.state.url("payments_api")
+
+    @property
+    def toxiproxy_url(self) -> str:
+        return self.state.toxiproxy_url
+
+    @property
+    def admin_token(self) -> str:
+        return self.state.admin_token
+
+    async def restart_services(
+        self, bug: str | None = None, failpoints: Iterable[str] = (), **settings: object
+    ) -> None:
+        """Restart provider and service processes with a bug, failpoints or other settings."""
+        services = ServiceSettings(bug=bug, failpoints=tuple(failpoints), **settings)  # type: ignore[arg-type]
+        self.state = await self.stack.restart_services(services)
+
+    async def reset(self) -> None:
+        """Heal every fault; restore default service settings when a test changed them."""
+        await self.stack.heal(self.state)
+        if self.state.services != self.default_services:
+            self.state = await self.stack.restart_services(self.default_services)
+
+
+def _progress(message: str) -> None:
+    print(f"[test stack] {message}", file=sys.stderr, flush=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack() -> AsyncIterator[StackHandle]:
+    the_stack = Stack(TEST_STATE_DIR, progress=_progress)
+    state = await the_stack.up(services=ServiceSettings())
+    handle = StackHandle(the_stack, state)
+    try:
+        yield handle
+    finally:
+        await the_stack.down()
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _heal_after_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "stack" in request.fixturenames:
+        handle: StackHandle = request.getfixturevalue("stack")
+        await handle.reset()

@@ -1,0 +1,108 @@
+"""`harness up` / `status` / `down` through the real CLI: idempotent, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.paths import REPO_ROOT
+from harness.stack.cleanup import stack_processes
+from harness.stack.ports import find_free_block, port_is_free
+
+LIFECYCLE_DIR = REPO_ROOT / ".state" / "lifecycle"
+
+
+def harness(*args: str, state_dir: Path, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "--state-dir", str(state_dir), *args],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT, check=False,
+    )
+
+
+def listening_ports(ports: dict[str, int]) -> list[int]:
+    return [p for p in ports.values() if not port_is_free(p)]
+
+
+def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
+    state_dir = LIFECYCLE_DIR
+    first = harness("up", state_dir=state_dir)
+    assert first.returncode == 0, first.stderr
+    try:
+        status = harness("status", "--json", state_dir=state_dir)
+        assert status.returncode == 0, status.stderr
+        info = json.loads(status.stdout)
+        for key in ("toxiproxy", "target", "seats_dsn", "payments_dsn", "redis_url"):
+            assert key in info
+        assert info["running"] is True
+        ports = info["ports"]
+        names = sorted(p["name"] for p in info["processes"])
+        assert names == ["postgres:postgres", "provider:provider", "redis:redis",
+                         "target:target-0", "target:target-1", "toxiproxy:toxiproxy"]
+        assert all(p["state"] == "RUNNING" for p in info["processes"])
+
+        again = harness("up", state_dir=state_dir)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(harness("status", "--json", state_dir=state_dir).stdout)["ports"] == ports
+
+        # Simulate a crashed run: the supervisor dies hard and its children are orphaned.
+        supervisord_pid = int((state_dir / "supervisord.pid").read_text())
+        supervisord = psutil.Process(supervisord_pid)
+        supervisord.kill()
+        supervisord.wait(timeout=10)
+        target_pids = [p["pid"] for p in info["processes"] if p["name"].startswith("target")]
+        os.kill(target_pids[0], signal.SIGSTOP)  # a paused process must be cleaned too
+        assert stack_processes(state_dir), "children should outlive a killed supervisor"
+    finally:
+        down = harness("down", state_dir=state_dir)
+    assert down.returncode == 0, down.stderr
+    assert stack_processes(state_dir) == []
+    assert listening_ports(ports) == []
+    assert harness("down", state_dir=state_dir).returncode == 0
+    after = harness("status", state_dir=state_dir)
+    assert after.returncode == 3
+    assert "not running" in after.stdout
+
+
+def test_a_taken_port_is_exit_3_with_advice(tmp_path: Path) -> None:
+    block = find_free_block(start=30000)
+    base = block["postgres"]
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", block["toxiproxy"]))
+        blocker.listen()
+        result = harness("up", "--base-port", str(base), state_dir=tmp_path / "state")
+    assert result.returncode == 3
+    assert f"127.0.0.1:{block['toxiproxy']}" in result.stderr
+    assert "--base-port" in result.stderr
+    assert stack_processes(tmp_path / "state") == []
+
+
+def test_a_missing_binary_is_exit_3_with_the_install_command(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path / "empty-bin")}
+    result = harness("up", state_dir=tmp_path / "state", env=env)
+    assert result.returncode == 3
+    assert "redis-server is not installed" in result.stderr
+    assert "apt-get install redis-server" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["run", "--duration", "soon"], "--duration"),
+        (["run", "--strategy", "paxos"], "--strategy"),
+        (["up", "--base-port", "80"], "--base-port"),
+        (["run", "--users", "0"], "--users"),
+    ],
+)
+def test_bad_flags_are_exit_2_naming_the_flag(tmp_path: Path, args: list[str], flag: str) -> None:
+    result = harness(*args, state_dir=tmp_path / "state", timeout=30)
+    assert result.returncode == 2
+    assert flag in result.stderr
