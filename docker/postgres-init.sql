@@ -1,0 +1,3 @@
+-- The two databases of the stack (the cluster's own user is `harness`).
+CREATE DATABASE seats;
+CREATE DATABASE payments;
