@@ -7,7 +7,6 @@ this module finds them by that mark alone, so it needs no pid file to be right.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import time
 from pathlib import Path
@@ -21,9 +20,10 @@ def stack_processes(state_dir: Path) -> list[psutil.Process]:
     """Every live process marked as belonging to the stack at ``state_dir``."""
     mark = str(state_dir)
     found = []
-    me = os.getpid()
+    me = psutil.Process()
+    spared = {me.pid, *(p.pid for p in me.parents())}  # never the caller or its shell
     for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
+        if proc.pid in spared:
             continue
         with contextlib.suppress(psutil.Error, OSError):
             if proc.environ().get(STACK_ENV) == mark and proc.status() != psutil.STATUS_ZOMBIE:

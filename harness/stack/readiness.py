@@ -35,7 +35,8 @@ async def wait_until(
         except Exception as exc:  # any failure means "not ready yet"
             last = exc
         if alive is not None and not alive():
-            break
+            where = f"; see {log}" if log else ""
+            raise StackError(f"{what} keeps exiting at start-up ({last!r}){where}")
         await asyncio.sleep(0.1)
     where = f"; see {log}" if log else ""
     raise StackError(f"{what} did not become ready within {within:.0f}s ({last!r}){where}")
