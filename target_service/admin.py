@@ -1,0 +1,98 @@
+"""Admin endpoints (``X-Admin-Token`` = ``HARNESS_ADMIN_TOKEN``; disabled when it is empty).
+
+``POST /admin/failpoints`` ``{"enable": [..], "disable": [..], "count": N, "clear": bool}`` or
+``{"arm": {name: N | null}, "disarm": [..]}`` arms failpoints for every process through the
+shared ``failpoints`` table (N: fire at most N times in total; null or 0: every hit).
+``POST /admin/recover[?force=1]`` runs every sweeper once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from target_service.api import DEPS
+from target_service.failpoints import FAILPOINTS
+from target_service.problems import Problem, json_response
+from target_service.sweepers import Sweepers
+from target_service.validation import read_json
+
+SWEEPERS = web.AppKey("sweepers", Sweepers)
+
+
+def _check(request: web.Request) -> None:
+    expected = request.app[DEPS].settings.admin_token
+    given = request.headers.get("X-Admin-Token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Problem("FORBIDDEN", "admin endpoints need the right X-Admin-Token")
+
+
+async def refresh_failpoints(request_app: web.Application) -> None:
+    """Reload the shared armed set into this process."""
+    deps = request_app[DEPS]
+    rows = await deps.seats.fetch("SELECT name, remaining FROM failpoints")
+    deps.failpoints.update_shared({r["name"]: r["remaining"] for r in rows})
+
+
+def _state(request: web.Request) -> dict[str, Any]:
+    deps = request.app[DEPS]
+    return {"armed": deps.failpoints.armed(), "known": FAILPOINTS,
+            "instance": deps.settings.instance}
+
+
+async def get_failpoints(request: web.Request) -> web.Response:
+    _check(request)
+    await refresh_failpoints(request.app)
+    return json_response(_state(request))
+
+
+async def set_failpoints(request: web.Request) -> web.Response:
+    _check(request)
+    deps = request.app[DEPS]
+    body = await read_json(request, max_bytes=4096, max_depth=3)
+    extra = set(body) - {"enable", "disable", "count", "clear", "arm", "disarm"}
+    if extra:
+        raise Problem("BAD_REQUEST", f"unknown fields: {sorted(extra)}")
+    arm = body.get("arm", {})
+    if not isinstance(arm, dict) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+            for v in arm.values()):
+        raise Problem("BAD_REQUEST", "arm must map failpoint names to a count or null")
+    enable, disable, disarm = (body.get(k, []) for k in ("enable", "disable", "disarm"))
+    if not all(isinstance(v, list) for v in (enable, disable, disarm)):
+        raise Problem("BAD_REQUEST", "enable/disable/disarm must be arrays of names")
+    disable = disable + disarm
+    count = body.get("count")
+    counted = [(n, count) for n in enable] + [(n, c or None) for n, c in arm.items()]
+    enable = enable + list(arm)
+    for name_list in (enable, disable):
+        if not isinstance(name_list, list) or not all(isinstance(n, str) for n in name_list):
+            raise Problem("BAD_REQUEST", "enable/disable must be arrays of names")
+        unknown = sorted(set(name_list) - FAILPOINTS.keys())
+        if unknown:
+            raise Problem("BAD_REQUEST", f"unknown failpoints: {unknown}")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)
+                              or count < 1):
+        raise Problem("BAD_REQUEST", "count must be a positive integer or null")
+    async with deps.seats.acquire() as conn, conn.transaction():
+        if body.get("clear"):
+            await conn.execute("DELETE FROM failpoints")
+        if disable:
+            await conn.execute("DELETE FROM failpoints WHERE name = ANY($1::text[])", disable)
+        for name, remaining in counted:
+            await conn.execute(
+                "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
+                " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
+                name, remaining)
+    await refresh_failpoints(request.app)
+    return json_response(_state(request))
+
+
+async def recover(request: web.Request) -> web.Response:
+    _check(request)
+    force = request.query.get("force", "") not in ("", "0", "false")
+    rep = await request.app[SWEEPERS].sweep(force=force)
+    return json_response(dataclasses.asdict(rep))

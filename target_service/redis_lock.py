@@ -1,0 +1,144 @@
+"""Redis lease locks per seat with fencing tokens (see SCHEMA.md "Lock-strategy fencing").
+
+Per seat: ``lock:seat:<e>:<s>`` (owner, PX lease), ``lease:seat:<e>:<s>`` (last acquirer, no
+TTL, removed only by a clean release) and ``fence:seat:<e>:<s>`` (INCR counter). Acquisition is
+one Lua script per seat, in sorted seat order; it returns the new fencing token and whether the
+acquirer *took over* an expired lease (the previous holder may still be alive and must be fenced
+off by a claim in Postgres before reading). Release and renewal check the owner (Lua).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local takeover = redis.call('EXISTS', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+local token = redis.call('INCR', KEYS[3])
+return {token, takeover}
+"""
+
+_RELEASE = """
+local n = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then n = n + redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return n
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+def keys_for(event_id: str, seat_id: str) -> tuple[str, str, str]:
+    return (f"lock:seat:{event_id}:{seat_id}", f"lease:seat:{event_id}:{seat_id}",
+            f"fence:seat:{event_id}:{seat_id}")
+
+
+class LockUnavailable(Exception):
+    """Redis could not be reached (the caller answers 503)."""
+
+
+@dataclass(slots=True)
+class SeatLocks:
+    """Locks held on some seats of one event, with their fencing tokens."""
+
+    event_id: str
+    owner: str
+    tokens: dict[str, int] = field(default_factory=dict)
+    takeovers: set[str] = field(default_factory=set)
+    lost: bool = False
+
+
+class LockManager:
+    """Acquire / renew / release seat locks on one Redis client."""
+
+    def __init__(self, client: Any, lease_ms: int, *, unsafe_release: bool = False) -> None:
+        self._r = client
+        self.lease_ms = lease_ms
+        # BUG lock-unsafe-release: release deletes the keys without checking the owner, so a
+        # holder whose lease expired deletes its successor's lock (and lease record), letting a
+        # third acquirer in as a fresh, unfenced writer while the successor still works.
+        self._unsafe_release = unsafe_release
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+
+    async def acquire(self, event_id: str, seat_ids: Sequence[str]) -> SeatLocks | None:
+        """All seats' locks (sorted order) or None on contention (nothing left held).
+
+        Raises :class:`LockUnavailable` when Redis fails; whatever was acquired is released
+        best-effort (an unreleased lock expires after its lease).
+        """
+        locks = SeatLocks(event_id, secrets.token_hex(12))
+        try:
+            for seat in sorted(seat_ids):
+                res = await self._acquire(keys=list(keys_for(event_id, seat)),
+                                          args=[locks.owner, self.lease_ms])
+                if not res:
+                    await self.release(locks)
+                    return None
+                locks.tokens[seat] = int(res[0])
+                if int(res[1]):
+                    locks.takeovers.add(seat)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self.release(locks)
+            raise LockUnavailable(str(exc)) from exc
+        return locks
+
+    async def release(self, locks: SeatLocks) -> None:
+        """Release the locks still owned (best effort; never raises)."""
+        for seat in locks.tokens:
+            lock_key, lease_key, _ = keys_for(locks.event_id, seat)
+            try:
+                if self._unsafe_release:
+                    await self._r.delete(lock_key, lease_key)
+                else:
+                    await self._release(keys=[lock_key, lease_key], args=[locks.owner])
+            except Exception as exc:  # expires by itself
+                log.warning("lock release failed for %s: %s", seat, exc)
+
+    async def renew(self, locks: SeatLocks) -> bool:
+        """Extend every lease; False (and ``locks.lost``) if any is no longer ours."""
+        try:
+            for seat in locks.tokens:
+                ok = await self._renew(keys=[keys_for(locks.event_id, seat)[0]],
+                                       args=[locks.owner, self.lease_ms])
+                if not ok:
+                    locks.lost = True
+        except Exception:
+            locks.lost = True
+        return not locks.lost
+
+    @contextlib.asynccontextmanager
+    async def renewing(self, locks: SeatLocks) -> Any:
+        """Renew ``locks`` every third of the lease while the block runs."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.lease_ms / 3000)
+                if not await self.renew(locks):
+                    log.warning("lost seat locks of owner %s", locks.owner)
+                    return
+
+        task = asyncio.create_task(loop())
+        try:
+            yield task
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,130 @@
+"""Seed data and :func:`reset_data`, which the harness calls between runs.
+
+The default event ``evt_default`` has 300 seats in rows A..O of 20: rows A-B are the hot,
+expensive ``FRONT`` section, C-J ``MIDDLE``, K-O ``BACK``. ``evt_small`` (20 seats, one row)
+is handy for contention tests.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from target_service.migrate import migrate
+from target_service.twopc_log import GID_PREFIX, quote_gid
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpec:
+    """Consecutive rows of one section: ``rows`` letters, ``seats_per_row`` seats, one price."""
+
+    name: str
+    rows: str
+    seats_per_row: int
+    price_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event and its seat map."""
+
+    event_id: str
+    name: str
+    sections: tuple[SectionSpec, ...]
+    days_ahead: int = 30
+
+    @property
+    def capacity(self) -> int:
+        return sum(len(s.rows) * s.seats_per_row for s in self.sections)
+
+    def seats(self) -> list[tuple[str, str, str, int, int]]:
+        """(seat_id, section, row, number, price) for every seat."""
+        out = []
+        for sec in self.sections:
+            for row in sec.rows:
+                for n in range(1, sec.seats_per_row + 1):
+                    out.append((f"{row}-{n:02d}", sec.name, row, n, sec.price_cents))
+        return out
+
+
+DEFAULT_EVENTS: tuple[EventSpec, ...] = (
+    EventSpec("evt_default", "Main Hall: Opening Night", (
+        SectionSpec("FRONT", "AB", 20, 15000),
+        SectionSpec("MIDDLE", "CDEFGHIJ", 20, 8000),
+        SectionSpec("BACK", "KLMNO", 20, 4500),
+    )),
+    EventSpec("evt_small", "Studio: Late Show", (SectionSpec("FLOOR", "A", 20, 2500),)),
+)
+
+_SEATS_TABLES = ("tickets", "order_seats", "saga_log", "sagas", "twopc_decisions",
+                 "twopc_applied", "idempotency_keys", "orders", "customers", "seats", "events",
+                 "failpoints")
+_PAYMENTS_TABLES = ("payments", "provider_idempotency", "twopc_applied")
+
+
+def letters(n: int) -> str:
+    """The first ``n`` upper-case row letters (helper for custom seat maps)."""
+    return string.ascii_uppercase[:n]
+
+
+async def _rollback_prepared(conn: Any) -> int:
+    rows = await conn.fetch(
+        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()"
+        " AND gid LIKE $1", GID_PREFIX + "%")
+    for r in rows:
+        await conn.execute(f"ROLLBACK PREPARED {quote_gid(r['gid'])}")
+    return len(rows)
+
+
+async def seed_events(conn: Any, events: Sequence[EventSpec]) -> None:
+    """Insert ``events`` and their seats (all ``AVAILABLE``)."""
+    now = datetime.now(UTC)
+    for ev in events:
+        await conn.execute(
+            "INSERT INTO events (event_id, name, starts_at, capacity) VALUES ($1, $2, $3, $4)",
+            ev.event_id, ev.name, now + timedelta(days=ev.days_ahead), ev.capacity)
+        await conn.executemany(
+            "INSERT INTO seats (event_id, seat_id, section, row_label, seat_number, price_cents)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(ev.event_id, *s) for s in ev.seats()])
+
+
+async def reset_data(seats_dsn: str, payments_dsn: str, *,
+                     event_seed: Sequence[EventSpec] = DEFAULT_EVENTS,
+                     redis_url: str | None = None) -> None:
+    """Wipe all run data in both databases and re-create the seed events.
+
+    Applies migrations first (so it works on empty databases), rolls back our in-doubt prepared
+    transactions (their locks would block the wipe), truncates every run table (customers,
+    orders, tickets, idempotency records, logs, the provider ledger, armed failpoints) and
+    inserts ``event_seed``. With ``redis_url``, also deletes the seat lock/lease keys (fence
+    counters are kept: they must stay monotonic). Safe to call while services run, but requests
+    in flight during the reset may fail.
+    """
+    await migrate(seats_dsn, "seats")
+    await migrate(payments_dsn, "payments")
+    for dsn, tables in ((payments_dsn, _PAYMENTS_TABLES), (seats_dsn, _SEATS_TABLES)):
+        conn: Any = await asyncpg.connect(dsn, timeout=10)
+        try:
+            await _rollback_prepared(conn)
+            await conn.execute(f"TRUNCATE {', '.join(tables)}")
+            if dsn == seats_dsn:
+                async with conn.transaction():
+                    await seed_events(conn, event_seed)
+        finally:
+            await conn.close()
+    if redis_url:
+        import redis.asyncio as aioredis
+
+        client: Any = aioredis.from_url(redis_url, socket_timeout=5)
+        try:
+            for pattern in ("lock:seat:*", "lease:seat:*"):
+                async for key in client.scan_iter(match=pattern, count=500):
+                    await client.delete(key)
+        finally:
+            await client.aclose()

@@ -1,0 +1,1 @@
+"""The three coordination strategies behind one interface (:class:`base.Strategy`)."""
