@@ -1,0 +1,87 @@
+"""``no_in_doubt_transactions``: after recovery every 2PC transaction is finished, the same way.
+
+(a) ``pg_prepared_xacts`` is empty on both databases (a prepared transaction holds its row locks
+forever). (b) The coordinator's decision log agrees with the participants' commit markers
+(``twopc_applied`` in each database): a ``COMMIT`` is applied in both, and nothing is applied
+without a ``COMMIT``. Gids name their order (``bk2pc:<order>:<phase>:<n>``), which is how a
+problem is attributed to a strategy.
+"""
+
+from __future__ import annotations
+
+from invariants import payments_slices
+from invariants.base import CheckContext, Findings, Invariant
+from invariants.rows import example, findings, merge
+from invariants.session import Session
+
+_PREPARED_SQL = """
+SELECT gid, prepared, owner, database FROM pg_prepared_xacts
+WHERE database = current_database() ORDER BY prepared, gid
+"""
+
+_ORDER_OF_GID = (
+    "CASE WHEN {gid} ~ '^bk2pc:[0-9a-f-]{{36}}:' THEN substring({gid} from 7 for 36)::uuid END"
+)
+
+_DECISIONS_SQL = """
+WITH seats_applied AS (SELECT gid FROM twopc_applied),
+every_gid AS (
+    SELECT gid FROM twopc_decisions
+    UNION SELECT gid FROM seats_applied
+    UNION SELECT gid FROM {payments_applied}
+), facts AS (
+    SELECT g.gid, d.order_id AS decided_order, d.phase, d.decision,
+           EXISTS (SELECT 1 FROM seats_applied a WHERE a.gid = g.gid) AS applied_in_seats,
+           EXISTS (SELECT 1 FROM {payments_applied} a WHERE a.gid = g.gid) AS applied_in_payments
+    FROM every_gid g LEFT JOIN twopc_decisions d USING (gid)
+)
+SELECT f.gid, coalesce(f.decided_order, {order_of_gid}) AS order_id, f.phase, f.decision,
+       f.applied_in_seats, f.applied_in_payments, o.strategy,
+       CASE
+           WHEN f.decision = 'COMMIT' THEN 'COMMIT decided but not applied in both databases'
+           WHEN f.decision = 'ABORT' THEN 'applied although the decision is ABORT'
+           ELSE 'applied without any decision'
+       END AS kind
+FROM facts f LEFT JOIN orders o ON o.order_id = coalesce(f.decided_order, {order_of_gid})
+WHERE ((f.decision = 'COMMIT' AND NOT (f.applied_in_seats AND f.applied_in_payments))
+       OR (f.decision IS DISTINCT FROM 'COMMIT' AND (f.applied_in_seats OR f.applied_in_payments)))
+  AND ($1::text IS NULL OR o.strategy IS NULL OR o.strategy = $1)
+"""
+
+
+async def _prepared(db: Session, strategy: str | None) -> Findings:
+    found = [
+        {**example(r), "kind": f"prepared transaction left in {name}"}
+        for name, conn in (("seats", db.seats), ("payments", db.payments))
+        for r in await conn.fetch(_PREPARED_SQL)
+    ]
+    if strategy is not None and found:
+        # attribute each gid to its order's strategy; one naming no order counts for every one
+        owners = {
+            r["gid"]: r["strategy"]
+            for r in await db.seats.fetch(
+                "SELECT g.gid, o.strategy FROM unnest($1::text[]) AS g(gid)"
+                f" LEFT JOIN orders o ON o.order_id = {_ORDER_OF_GID.format(gid='g.gid')}",
+                [f["gid"] for f in found],
+            )
+        }
+        found = [f for f in found if owners.get(f["gid"]) in (None, strategy)]
+    return Findings(len(found), found)
+
+
+async def check(ctx: CheckContext, db: Session) -> Findings:
+    """No transaction stays in doubt after recovery; both stores apply each 2PC decision alike."""
+    applied = await payments_slices.applied(db)
+    order_of_gid = _ORDER_OF_GID.format(gid="f.gid")
+    parts = [
+        await _prepared(db, ctx.strategy),
+        await findings(
+            db.seats,
+            _DECISIONS_SQL.format(payments_applied=applied, order_of_gid=order_of_gid),
+            ctx.strategy, order_by="v.gid", max_examples=ctx.max_examples,
+        ),
+    ]
+    return merge(parts, ctx.max_examples)
+
+
+INVARIANT = Invariant("no_in_doubt_transactions", check)
