@@ -1,0 +1,64 @@
+"""What a fault needs to act on a running stack: its state, a Toxiproxy client, supervisord, a seed.
+
+``ChaosContext(state)`` is cheap; the Toxiproxy client is opened on first use and closed by
+``aclose()`` (or ``async with``). All randomness of the fault layer comes from ``ctx.rng``, which
+is seeded, so the same seed picks the same processes and magnitudes.
+"""
+
+from __future__ import annotations
+
+import random
+
+from chaos.toxiproxy import Toxiproxy
+from harness.stack.control import Supervisor
+from harness.stack.state import StackState
+
+#: The service's default lock lease (target_service.config: LOCK_LEASE_MS [2000]).
+DEFAULT_LOCK_LEASE_MS = 2000
+
+#: Timeout of one Toxiproxy API call made by a fault.
+TOXIPROXY_TIMEOUT_S = 5.0
+
+
+def lock_lease_s(state: StackState) -> float:
+    """The lock lease the running service uses, in seconds (its ``LOCK_LEASE_MS`` setting)."""
+    raw = state.services.extra_env.get("LOCK_LEASE_MS", "").strip()
+    try:
+        return (float(raw) if raw else DEFAULT_LOCK_LEASE_MS) / 1000.0
+    except ValueError:
+        return DEFAULT_LOCK_LEASE_MS / 1000.0
+
+
+class ChaosContext:
+    """A running stack as the faults see it."""
+
+    def __init__(self, state: StackState, *, seed: int | None = None) -> None:
+        self.state = state
+        self.rng = random.Random(seed)
+        self._toxiproxy: Toxiproxy | None = None
+
+    @property
+    def toxiproxy(self) -> Toxiproxy:
+        """The async Toxiproxy client of this stack (every call has a timeout)."""
+        if self._toxiproxy is None:
+            self._toxiproxy = Toxiproxy(self.state.toxiproxy_url, timeout=TOXIPROXY_TIMEOUT_S)
+        return self._toxiproxy
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.state.supervisor_socket)
+
+    @property
+    def lock_lease_s(self) -> float:
+        return lock_lease_s(self.state)
+
+    async def aclose(self) -> None:
+        if self._toxiproxy is not None:
+            await self._toxiproxy.aclose()
+            self._toxiproxy = None
+
+    async def __aenter__(self) -> ChaosContext:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

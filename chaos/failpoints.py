@@ -1,0 +1,76 @@
+"""Arm and disarm the service's named failpoints (target_service/failpoints.py).
+
+Arming goes through the service's admin endpoint (``POST /admin/failpoints`` with the stack's
+admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it).
+Disarming everything reads and clears the shared ``failpoints`` table in the seats database
+directly, so it works while no service process is up (after a killed harness, before ``up``);
+every service process re-reads that table within ``FAILPOINT_POLL_S``.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from harness.stack.state import StackState
+
+ADMIN_PATH = "/admin/failpoints"
+ADMIN_TIMEOUT_S = 5.0
+
+
+class FailpointError(Exception):
+    """The admin endpoint refused or could not be reached (translated by the crash fault)."""
+
+
+def known_failpoints() -> dict[str, str]:
+    """Failpoint name -> what it does, as the service defines them."""
+    from target_service.failpoints import FAILPOINTS
+
+    return dict(FAILPOINTS)
+
+
+async def _admin(state: StackState, body: dict[str, object]) -> None:
+    url = state.url("target") + ADMIN_PATH
+    headers = {"X-Admin-Token": state.admin_token}
+    try:
+        async with httpx.AsyncClient(timeout=ADMIN_TIMEOUT_S) as client:
+            response = await client.post(url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise FailpointError(f"POST {url} failed: {exc!r}") from exc
+    if response.status_code >= 300:
+        raise FailpointError(f"POST {url} -> {response.status_code}: {response.text.strip()}")
+
+
+async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
+    """Arm ``name`` in every service process (``remaining`` firings in all; None = every hit)."""
+    await _admin(state, {"arm": {name: remaining}})
+
+
+async def disarm(state: StackState, name: str) -> None:
+    """Disarm ``name`` through the admin endpoint."""
+    await _admin(state, {"disarm": [name]})
+
+
+async def disarm_all(state: StackState) -> list[str]:
+    """Clear the shared failpoint table; returns the names that were armed. Safe before the
+    schema exists (returns [])."""
+    conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
+    try:
+        rows = await conn.fetch("DELETE FROM failpoints RETURNING name", timeout=5)
+    except asyncpg.UndefinedTableError:
+        return []
+    finally:
+        await conn.close()
+    return sorted(str(r["name"]) for r in rows)
+
+
+async def armed(state: StackState) -> dict[str, int | None]:
+    """The shared failpoint table: name -> remaining firings (None = unlimited)."""
+    conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
+    try:
+        rows = await conn.fetch("SELECT name, remaining FROM failpoints", timeout=5)
+    except asyncpg.UndefinedTableError:
+        return {}
+    finally:
+        await conn.close()
+    return {str(r["name"]): r["remaining"] for r in rows}

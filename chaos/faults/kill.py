@@ -1,0 +1,58 @@
+"""``kill``: SIGKILL one app process; supervisord restarts it, and ``stop`` waits until it has.
+
+``stop`` returns only once supervisord reports the process RUNNING again under a new pid (within
+``restart_within_s``), so the stack has recovered when the fault ends; otherwise FaultError.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.context import ChaosContext
+from chaos.faults.process import ProcessFault
+from chaos.params import FaultParams, param
+from chaos.processes import ProcessTargetError, resolve, send, wait_restarted
+
+
+@dataclass(frozen=True, slots=True)
+class KillParams(FaultParams):
+    restart_within_s: float = param(
+        30.0, min=1.0, max=600.0, doc="stop fails unless the process runs again within this"
+    )
+
+
+class Kill(ProcessFault[KillParams]):
+    """The process dies without cleanup (SIGKILL); the others keep serving."""
+
+    kind = "kill"
+    doc = "SIGKILL one process; stop waits until supervisord has restarted it"
+    Params = KillParams
+
+    def __init__(
+        self, target: str, params: Mapping[str, Any] | FaultParams | None = None
+    ) -> None:
+        super().__init__(target, params)
+        self.pid: int | None = None
+        self.process: str | None = None
+        self.new_pid: int | None = None
+
+    async def _apply(self, ctx: ChaosContext) -> None:
+        proc = await resolve(ctx, self.target)
+        self.pid, self.process = proc.pid, proc.name
+        if not send(proc.pid, signal.SIGKILL, ctx):
+            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
+
+    async def _remove(self, ctx: ChaosContext) -> None:
+        if self.pid is None or self.process is None:
+            return
+        proc = await wait_restarted(
+            ctx, self.process, self.pid, within=self.params.restart_within_s
+        )
+        self.new_pid = proc.pid
+        self.pid = None
+
+    def observed(self) -> dict[str, Any]:
+        return {"process": self.process, "new_pid": self.new_pid}

@@ -1,0 +1,132 @@
+"""``pause``: SIGSTOP one app process, SIGCONT it on stop.
+
+Aimed at the lock strategy: a process paused while it holds seat locks for longer than the lock
+lease loses them without knowing; when it continues, only fencing stops its stale write. With
+``holding_locks`` (the default) the pause waits, boundedly, until seat locks are held in Redis.
+Lock values are random owner ids, so which process holds a lock cannot be read from Redis; the
+fault records evidence instead: ``locks_at_pause`` (seat locks held when it paused) and, on
+stop, ``expired_unreleased`` (of those, locks whose lease ran out without a release while the
+process was frozen: a paused holder's locks; a lower bound, as a re-acquired seat hides it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from chaos.context import ChaosContext
+from chaos.faults.process import ProcessFault
+from chaos.params import FaultParams, param
+from chaos.processes import ProcessTargetError, resolve, send, wait_stopped_state
+
+#: Redis key pattern of the service's seat locks (``lock:seat:<event>:<seat>``).
+LOCK_PATTERN = "lock:seat:*"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseParams(FaultParams):
+    holding_locks: bool = param(True, doc="wait until seat locks are held before pausing")
+    lock_wait_s: float = param(5.0, min=0.0, max=120.0, doc="at most this long")
+
+
+def _client(redis_url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+    )
+
+
+async def lock_owners(redis_url: str, *, limit: int = 10_000) -> dict[str, str]:
+    """Seat lock key -> owner id of the locks held right now (bounded scan, direct Redis)."""
+    client = _client(redis_url)
+    try:
+        keys: list[str] = []
+        async for key in client.scan_iter(match=LOCK_PATTERN, count=500):
+            keys.append(str(key))
+            if len(keys) >= limit:
+                break
+        values = await client.mget(keys) if keys else []
+        return {k: str(v) for k, v in zip(keys, values, strict=True) if v is not None}
+    finally:
+        await client.aclose()
+
+
+async def expired_unreleased(redis_url: str, snapshot: Mapping[str, str]) -> int:
+    """Of ``snapshot``'s locks, how many expired without a release (their ``lease:`` key still
+    names the owner while the ``lock:`` key no longer does)."""
+    client = _client(redis_url)
+    try:
+        keys = list(snapshot)
+        locks = await client.mget(keys)
+        leases = await client.mget([k.replace("lock:", "lease:", 1) for k in keys])
+        return sum(
+            1
+            for key, lock, lease in zip(keys, locks, leases, strict=True)
+            if lock != snapshot[key] and lease == snapshot[key]
+        )
+    finally:
+        await client.aclose()
+
+
+class Pause(ProcessFault[PauseParams]):
+    """The process is frozen (SIGSTOP) until stop (SIGCONT); the others keep serving."""
+
+    kind = "pause"
+    doc = "SIGSTOP one process (while it holds locks), SIGCONT on stop"
+    Params = PauseParams
+
+    def __init__(
+        self, target: str, params: Mapping[str, Any] | FaultParams | None = None
+    ) -> None:
+        super().__init__(target, params)
+        self.pid: int | None = None
+        self.process: str | None = None
+        self.locks_at_pause: int | None = None
+        self.expired_unreleased: int | None = None
+        self._snapshot: dict[str, str] = {}
+
+    async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
+        deadline = time.monotonic() + self.params.lock_wait_s
+        while True:
+            held = await lock_owners(ctx.state.redis_url())
+            if held or time.monotonic() >= deadline:
+                return held
+            await asyncio.sleep(0.01)
+
+    async def _apply(self, ctx: ChaosContext) -> None:
+        if self.params.holding_locks:
+            self._snapshot = await self._wait_for_locks(ctx)
+            self.locks_at_pause = len(self._snapshot)
+        proc = await resolve(ctx, self.target)
+        self.pid, self.process = proc.pid, proc.name
+        if not send(proc.pid, signal.SIGSTOP, ctx):
+            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
+        if not await wait_stopped_state(proc.pid, True):
+            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")
+
+    async def _remove(self, ctx: ChaosContext) -> None:
+        if self.pid is None:
+            return
+        if self._snapshot:
+            with contextlib.suppress(Exception):  # evidence only; never blocks the SIGCONT
+                self.expired_unreleased = await expired_unreleased(
+                    ctx.state.redis_url(), self._snapshot
+                )
+            self._snapshot = {}
+        send(self.pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
+        if not await wait_stopped_state(self.pid, False):
+            raise ProcessTargetError(f"{self.process} (pid {self.pid}) did not continue")
+        self.pid = None
+
+    def observed(self) -> dict[str, Any]:
+        return {
+            "process": self.process,
+            "locks_at_pause": self.locks_at_pause,
+            "expired_unreleased": self.expired_unreleased,
+        }

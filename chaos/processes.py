@@ -1,0 +1,116 @@
+"""The stack's app processes as the process faults see them: resolve, signal, wait for restart.
+
+Targets: ``target`` (one target-service process, picked with the context's seeded rng),
+``target-<n>`` (that process) and ``provider``. A pid is signalled only after checking that it
+belongs to this stack (its ``HARNESS_STACK_DIR`` mark), so a recycled pid is never hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import time
+
+import psutil
+
+from chaos.context import ChaosContext
+from harness.stack.control import ProcessInfo
+from harness.stack.supervisor_conf import STACK_ENV
+
+#: Process targets that are valid on any stack (``target-<n>`` is checked by pattern).
+PROCESS_TARGETS: tuple[str, ...] = ("target", "provider", "target-0", "target-1")
+_TARGET_N = re.compile(r"target-\d+")
+
+
+class ProcessTargetError(Exception):
+    """The named process is not there or not running (translated to FaultError by the fault)."""
+
+
+def is_process_target(target: str) -> bool:
+    return target in ("target", "provider") or _TARGET_N.fullmatch(target) is not None
+
+
+async def processes(ctx: ChaosContext) -> list[ProcessInfo]:
+    return await asyncio.to_thread(ctx.supervisor.processes)
+
+
+async def resolve(ctx: ChaosContext, target: str) -> ProcessInfo:
+    """The RUNNING process ``target`` names (``target``: a seeded pick of the target group)."""
+    procs = [p for p in await processes(ctx) if p.group in ("target", "provider")]
+    if target == "target":
+        candidates = sorted((p for p in procs if p.group == "target"), key=lambda p: p.name)
+    else:
+        candidates = [p for p in procs if p.name == target]
+    if not candidates:
+        known = ", ".join(sorted(p.name for p in procs)) or "none"
+        raise ProcessTargetError(f"no process {target!r} in the stack (processes: {known})")
+    running = [p for p in candidates if p.state == "RUNNING" and p.pid]
+    if not running:
+        states = ", ".join(f"{p.name}={p.state}" for p in candidates)
+        raise ProcessTargetError(f"{target!r} is not running ({states})")
+    return ctx.rng.choice(running) if target == "target" else running[0]
+
+
+def belongs_to_stack(pid: int, ctx: ChaosContext) -> bool:
+    with contextlib.suppress(psutil.Error, OSError):
+        return psutil.Process(pid).environ().get(STACK_ENV) == str(ctx.state.state_dir)
+    return False
+
+
+def send(pid: int, sig: signal.Signals, ctx: ChaosContext) -> bool:
+    """Send ``sig`` to ``pid`` if it is still this stack's process; False when it is gone."""
+    if not belongs_to_stack(pid, ctx):
+        return False
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def is_stopped(pid: int) -> bool:
+    """True when ``pid`` is stopped by a signal (SIGSTOP)."""
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+    return False
+
+
+async def wait_stopped_state(pid: int, stopped: bool, *, within: float = 5.0) -> bool:
+    """Wait until ``pid`` is (not) stopped; True when it got there (or is gone) in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or is_stopped(pid) == stopped:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def wait_restarted(
+    ctx: ChaosContext, name: str, old_pid: int, *, within: float
+) -> ProcessInfo:
+    """Wait until supervisord runs ``name`` again under a new pid; ProcessTargetError if not."""
+    deadline = time.monotonic() + within
+    last = "unknown"
+    while time.monotonic() < deadline:
+        for proc in await processes(ctx):
+            if proc.name == name:
+                last = proc.state
+                if proc.state == "RUNNING" and proc.pid and proc.pid != old_pid:
+                    return proc
+        await asyncio.sleep(0.1)
+    raise ProcessTargetError(f"{name} was not RUNNING again within {within:.0f}s (state {last})")
+
+
+async def wait_group_running(ctx: ChaosContext, groups: tuple[str, ...], *, within: float) -> bool:
+    """Wait until every process of ``groups`` is RUNNING; False when the time ran out."""
+    deadline = time.monotonic() + within
+    while True:
+        procs = [p for p in await processes(ctx) if p.group in groups]
+        if procs and all(p.state == "RUNNING" for p in procs):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
