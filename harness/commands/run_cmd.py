@@ -1,0 +1,128 @@
+"""`harness run` and `harness demo`: one verification run, its report and its exit code.
+
+Everything the user gave is validated before the stack is touched (scenario file, flags, fault
+schedules): bad input is exit 2 naming the file, line or flag. Exit codes: 0 every invariant
+holds, 1 one is violated, 2 bad input, 3 the stack could not be started (CONTRACT.md section 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
+from harness.paths import REPORTS_DIR
+from harness.run import loop, parts
+from harness.run import scenario as scenarios
+from harness.run.progress import Progress
+from harness.stack import Stack
+
+
+def run(args: argparse.Namespace) -> int:
+    return _run(args, demo=False)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The default scenario, every strategy, fault schedule ``mixed`` (flags still win)."""
+    return _run(args, demo=True)
+
+
+def scenario_from(args: argparse.Namespace, *, demo: bool) -> scenarios.Scenario:
+    """The scenario file with the flags applied (``demo``: all strategies, faults mixed)."""
+    scenario = scenarios.load(args.scenario)
+    if demo:
+        scenario = scenarios.with_overrides(scenario, strategy="all", faults="mixed")
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers: must be >= 0 (got {args.workers})")
+    return scenarios.with_overrides(
+        scenario, strategy=args.strategy, faults=args.faults, bug=args.bug, users=args.users,
+        duration_s=args.duration, seed=args.seed, workers=args.workers,
+    )
+
+
+def new_run_dir(out: str | None, scenario: scenarios.Scenario) -> tuple[str, Path]:
+    """(run id, folder); ``--out`` must not be an existing non-empty folder."""
+    if out:
+        run_dir = Path(out).resolve()
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UsageError(f"--out: {run_dir} exists and is not empty")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir.name, run_dir
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{scenario.name}-{scenario.strategy}-s{scenario.seed}"
+    for n in range(1, 100):
+        run_id = base if n == 1 else f"{base}-{n}"
+        run_dir = REPORTS_DIR / run_id
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return run_id, run_dir
+    raise UsageError(f"--out: could not create a fresh folder {base}-N in {REPORTS_DIR}")
+
+
+def point_latest(run_dir: Path) -> None:
+    """``reports/latest`` -> ``run_dir`` (atomically), when the run lives under reports/."""
+    if run_dir.parent != REPORTS_DIR:
+        return
+    link = REPORTS_DIR / "latest"
+    tmp = REPORTS_DIR / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)
+
+
+def _run(args: argparse.Namespace, *, demo: bool) -> int:
+    scenario = scenario_from(args, demo=demo)
+    loop.schedules_for(scenario)  # bad schedules are exit 2 before anything is touched
+    run_id, run_dir = new_run_dir(args.out, scenario)
+    progress = Progress()
+    progress.phase(f"run {run_id}: scenario {scenario.name!r}, strategies "
+                   f"{', '.join(scenario.strategies)}, faults {scenario.faults}, "
+                   f"seed {scenario.seed} -> {run_dir}")
+    stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
+    point_latest(run_dir)
+    report = asyncio.run(loop.run(scenario, run_id, run_dir, stack, progress))
+    written = parts.write_report(run_dir, report)
+    print_summary(report, run_dir, written)
+    return EXIT_OK if report["verdict"] == "pass" else EXIT_VIOLATION
+
+
+def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> None:
+    """The summary table (stdout): one row per strategy, then every violated invariant."""
+    console = Console(file=sys.stdout, highlight=False, width=max(100, Console().width))
+    table = Table(title=f"run {report['run_id']}  (faults {report['faults']}, "
+                        f"bug {report['bug'] or 'none'}, seed {report['seed']})")
+    for column in ("strategy", "requests", "req/s", "p95 ms", "sold", "conflict",
+                   "payment_failed", "unknown", "faults", "invariants"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    problems: list[str] = []
+    for name, entry in report["strategies"].items():
+        load, invs = entry["load"], entry["invariants"]
+        ok = sum(1 for i in invs if i["ok"])
+        outcomes = load["outcomes"]
+        table.add_row(
+            name, str(load["requests"]), f"{load['rps']:.1f}", f"{load['latency_ms']['p95']:g}",
+            *(str(outcomes[k]) for k in ("sold", "conflict", "payment_failed", "unknown")),
+            str(len(entry["faults"])),
+            f"[green]{ok}/{len(invs)} ok[/]" if ok == len(invs) else f"[red]{ok}/{len(invs)} ok[/]",
+        )
+        for inv in invs:
+            if not inv["ok"]:
+                why = inv.get("error") or f"{inv['violations']} violations"
+                problems.append(f"{name}: {inv['name']}: {why}")
+    console.print(table)
+    for line in problems:
+        console.print(f"  [red]✗[/] {line}")
+    verdict = report["verdict"]
+    colour = "green" if verdict == "pass" else "red"
+    console.print(f"verdict: [bold {colour}]{verdict}[/]  report: {run_dir} "
+                  f"({', '.join(written)})")

@@ -1,0 +1,133 @@
+"""What a person sees while a run goes: phase lines, and a live line on a terminal.
+
+On a terminal a rich live line shows, for the running strategy, the elapsed time, requests/s
+(from Locust's ``*_stats_history.csv``), the outcomes so far (from the history files) and the
+active fault (from the faults log). Off a terminal only the phase lines are printed, so CI logs
+stay short. The live line only reads files; it never slows the load down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from harness.history import HistoryEvent
+from harness.run.load_stats import OUTCOMES, last_history_row, outcome_of
+
+
+class _Tail:
+    """New complete lines of a growing file (a torn last line waits for its end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return []
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].decode("utf-8", "replace").splitlines()
+
+
+class LiveCounts:
+    """Outcomes so far and the active faults, read incrementally from the run's files."""
+
+    def __init__(self, history_dir: Path, faults_log: Path) -> None:
+        self.history_dir = history_dir
+        self.faults = _Tail(faults_log)
+        self.tails: dict[Path, _Tail] = {}
+        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self.active: dict[str, str] = {}
+
+    def refresh(self) -> None:
+        for path in sorted(self.history_dir.glob("history-*.jsonl")):
+            tail = self.tails.setdefault(path, _Tail(path))
+            for line in tail.lines():
+                outcome = _outcome(line)
+                if outcome is not None:
+                    self.outcomes[outcome] += 1
+        for line in self.faults.lines():
+            try:
+                entry: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            key = f"{entry.get('label')}:{entry.get('fault')}:{entry.get('target')}"
+            if entry.get("event") == "start":
+                self.active[key] = f"{entry.get('label') or entry.get('fault')}" \
+                                   f"→{entry.get('target')}"
+            else:
+                self.active.pop(key, None)
+
+
+def _outcome(line: str) -> str | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or "type" not in event:
+        return None
+    typed: HistoryEvent = event  # type: ignore[assignment]
+    return outcome_of(typed)
+
+
+class Progress:
+    """Phase lines always; a live status line only when ``stream`` is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.console = Console(file=self.stream, highlight=False)
+
+    def phase(self, message: str) -> None:
+        if self.live:
+            self.console.print(f"[bold cyan]»[/] {message}")
+        else:
+            print(f"[run] {message}", file=self.stream, flush=True)
+
+    async def watch(self, strategy: str, csv_prefix: Path, history_dir: Path,
+                    faults_log: Path, duration_s: float, done: asyncio.Event) -> None:
+        """Update the live line until ``done`` is set (returns at once off a terminal)."""
+        if not self.live:
+            await done.wait()
+            return
+        counts = LiveCounts(history_dir, faults_log)
+        stats_history = Path(f"{csv_prefix}_stats_history.csv")
+        started = time.monotonic()
+        with Live(console=self.console, refresh_per_second=4, transient=True) as live:
+            while not done.is_set():
+                counts.refresh()
+                row = last_history_row(stats_history) or {}
+                live.update(self._line(strategy, time.monotonic() - started, duration_s,
+                                       row.get("Requests/s", "0"), counts))
+                try:
+                    await asyncio.wait_for(done.wait(), 1.0)
+                except TimeoutError:
+                    continue
+
+    @staticmethod
+    def _line(strategy: str, elapsed: float, duration_s: float, rps: str,
+              counts: LiveCounts) -> Text:
+        try:
+            rate = float(rps)
+        except ValueError:
+            rate = 0.0
+        outcomes = " ".join(f"{k}={v}" for k, v in counts.outcomes.items())
+        fault = ", ".join(sorted(counts.active.values())) or "none"
+        return Text.assemble(
+            (f"{strategy:5} ", "bold"), f"{elapsed:5.0f}/{duration_s:.0f}s  ",
+            (f"{rate:7.1f} req/s  ", "green"), f"{outcomes}  ", ("fault: ", "dim"),
+            (fault, "red" if counts.active else "dim"),
+        )

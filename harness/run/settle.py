@@ -1,0 +1,139 @@
+"""Let the system settle after the load: run recovery until nothing is left in flight (bounded).
+
+After the faults are healed, :func:`settle` repeatedly asks the service to run every sweeper
+(``POST /admin/recover``) and looks at the databases for unfinished work: in-doubt prepared
+transactions, sagas not done, undecided or incomplete 2PC decisions, orders rolling forward,
+holds past their expiry and (with ``wait_for_holds``) live holds of buyers who walked away,
+which expire by themselves. It returns when nothing is pending or when ``timeout_s`` has
+passed, whichever comes first; it never raises for a service that does not answer (that is the
+checkers' business), and it never waits for a hold that expires after the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from harness.stack import StackState
+
+#: Seconds between recovery rounds.
+ROUND_S = 1.0
+#: Timeout of one admin call / database query.
+CALL_TIMEOUT_S = 10.0
+
+_SEATS_PENDING: dict[str, str] = {
+    "prepared": "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
+    "sagas": "SELECT count(*) FROM sagas WHERE state <> 'DONE'",
+    "twopc": "SELECT count(*) FROM twopc_decisions WHERE completed_at IS NULL",
+    "finalizing": "SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'"
+                  " AND finalize_started_at IS NOT NULL",
+    "expired_holds": "SELECT count(*) FROM seats WHERE state = 'HELD'"
+                     " AND hold_expires_at < now()",
+}
+_PAYMENTS_PENDING = {
+    "prepared_payments": "SELECT count(*) FROM pg_prepared_xacts"
+                         " WHERE database = current_database()",
+}
+_LIVE_HOLDS = (
+    "SELECT count(*), extract(epoch FROM max(hold_expires_at) - now()) FROM orders"
+    " WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL AND hold_expires_at > now()"
+)
+
+
+@dataclass(slots=True)
+class SettleResult:
+    """How settling went: whether everything finished, and what was still pending."""
+
+    settled: bool
+    seconds: float
+    rounds: int
+    pending: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        left = ", ".join(f"{k}={v}" for k, v in self.pending.items() if v)
+        state = "settled" if self.settled else f"not settled ({left or 'unknown'})"
+        return f"{state} after {self.seconds:.1f}s, {self.rounds} recovery rounds"
+
+
+async def recover(state: StackState) -> str | None:
+    """One ``POST /admin/recover`` on the service's direct port; an error text or None."""
+    url = state.url("target") + "/admin/recover"
+    try:
+        async with httpx.AsyncClient(timeout=CALL_TIMEOUT_S) as client:
+            response = await client.post(url, headers={"X-Admin-Token": state.admin_token})
+    except httpx.HTTPError as exc:
+        return f"POST {url}: {type(exc).__name__}: {exc}"
+    if response.status_code >= 300:
+        return f"POST {url}: HTTP {response.status_code}"
+    return None
+
+
+async def _counts(dsn: str, queries: dict[str, str]) -> dict[str, int]:
+    conn: Any = await asyncpg.connect(dsn, timeout=CALL_TIMEOUT_S)
+    try:
+        return {name: int(await conn.fetchval(sql, timeout=CALL_TIMEOUT_S) or 0)
+                for name, sql in queries.items()}
+    finally:
+        await conn.close()
+
+
+async def pending_work(state: StackState, *, wait_for_holds: bool,
+                       deadline_in_s: float) -> dict[str, int]:
+    """Counts of unfinished work (all zero when settled)."""
+    pending = await _counts(state.dsn("seats"), _SEATS_PENDING)
+    pending.update(await _counts(state.dsn("payments"), _PAYMENTS_PENDING))
+    if wait_for_holds:
+        conn: Any = await asyncpg.connect(state.dsn("seats"), timeout=CALL_TIMEOUT_S)
+        try:
+            row = await conn.fetchrow(_LIVE_HOLDS, timeout=CALL_TIMEOUT_S)
+        finally:
+            await conn.close()
+        live, last_expiry_in = int(row[0] or 0), float(row[1] or 0.0)
+        # Waiting is pointless for holds that outlive the deadline.
+        pending["live_holds"] = live if last_expiry_in <= deadline_in_s else 0
+    return pending
+
+
+async def settle(
+    state: StackState, *, timeout_s: float, wait_for_holds: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> SettleResult:
+    """Recover until nothing is pending or ``timeout_s`` passed (see the module docstring)."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    result = SettleResult(settled=False, seconds=0.0, rounds=0)
+    max_rounds = int(timeout_s / ROUND_S) + 2
+    for _ in range(max_rounds):
+        result.rounds += 1
+        error = await recover(state)
+        if error and error not in result.errors:
+            result.errors.append(error)
+        try:
+            result.pending = await pending_work(
+                state, wait_for_holds=wait_for_holds,
+                deadline_in_s=deadline - time.monotonic())
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            text = f"database: {type(exc).__name__}: {exc}"
+            if text not in result.errors:
+                result.errors.append(text)
+            result.pending = {}
+        else:
+            if not any(result.pending.values()):
+                result.settled = True
+                break
+        if progress is not None:
+            left = ", ".join(f"{k}={v}" for k, v in result.pending.items() if v)
+            progress(f"settling: {left or 'waiting for the database'}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(ROUND_S, remaining))
+    result.seconds = time.monotonic() - started
+    return result
