@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("fault", help="fault name, or `heal`")
     chaos.add_argument("target", nargs="?", help="proxy or process group to break")
     chaos.add_argument("--for", dest="for_s", type=_duration, help="heal after this long")
+    chaos.add_argument("--param", action="append", metavar="KEY=VALUE",
+                       help="fault parameter, repeatable (e.g. latency_ms=300)")
+    chaos.add_argument("--seed", type=int, help="seed for choices the fault makes")
 
     sub.add_parser("ui", help="the Locust web UI against the running stack")
     report = sub.add_parser("report", help="re-render a run's HTML from its files")

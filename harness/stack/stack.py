@@ -114,7 +114,7 @@ class Stack:
             self.progress("stack already running: healing and verifying")
             if services is not None and services != previous.services:
                 await self.restart_services(services)
-            await self.heal(previous)
+            await _heal_all(previous)
             await self._wait_apps(previous)
             return previous
 
@@ -177,6 +177,7 @@ class Stack:
         )
         await postgres.create_databases(admin_dsn)
         await self.ensure_proxies(state)
+        await _disarm_failpoints(state)  # the table outlives a stack; an old run may have armed
         self.progress("infrastructure ready: starting the payment provider and target service")
         await asyncio.to_thread(supervisor.start_group, "provider")
         await asyncio.to_thread(supervisor.start_group, "target")
@@ -279,6 +280,7 @@ class Stack:
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):
                         proc.send_signal(signal.SIGCONT)
+                await _disarm_failpoints(state)
                 with contextlib.suppress(StackError):
                     supervisor.shutdown()
                 await asyncio.to_thread(psutil.wait_procs, procs, 30.0)
@@ -289,6 +291,21 @@ class Stack:
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
         return stopped
+
+
+async def _heal_all(state: StackState) -> None:
+    """Heal what a killed harness left: proxies, toxics, paused processes, armed failpoints."""
+    from chaos.heal import heal_all  # chaos builds on this module; import it late
+
+    await heal_all(state)
+
+
+async def _disarm_failpoints(state: StackState) -> None:
+    """Best effort: clear the service's shared failpoint table (missing before migrations)."""
+    from chaos.failpoints import disarm_all
+
+    with contextlib.suppress(Exception):
+        await disarm_all(state)
 
 
 def _group_alive(supervisor: Supervisor, group: str) -> bool:
