@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""Partition the redis link of the running stack for a while (default 10 s), then heal it.
+
+    python chaos/scripts/partition_redis.py --for 15 [--state-dir .state]
+
+The link is re-enabled in ``finally``, even on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from chaos.manual import main_partition
+
+if __name__ == "__main__":
+    raise SystemExit(main_partition("redis"))
