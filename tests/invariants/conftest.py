@@ -1,20 +1,14 @@
-"""Fixtures for the checker tests: the test stack's two databases, wiped and re-seeded per test.
-
-``INVARIANTS_TEST_DSNS="<seats dsn> <payments dsn>"`` points the database-level tests at another
-Postgres (any with ``max_prepared_transactions > 0``) instead of the stack's; tests that drive
-the service still need the stack.
-"""
+"""Fixtures for the checker tests: the test stack's two databases, wiped and re-seeded per test."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
 import pytest_asyncio
 
 from target_service.seed import reset_data
+from tests.conftest import StackHandle
 from tests.invariants.shop import Shop
 
 
@@ -25,18 +19,12 @@ class Dbs:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def dbs(request: pytest.FixtureRequest) -> AsyncIterator[Dbs]:
-    """Both databases, freshly reset to the seed events (and reset again afterwards)."""
-    override = os.environ.get("INVARIANTS_TEST_DSNS")
-    if override:
-        seats_dsn, payments_dsn = override.split()
-        found = Dbs(seats_dsn, payments_dsn)
-    else:
-        handle = request.getfixturevalue("stack")
-        found = Dbs(handle.seats_dsn, handle.payments_dsn)
-    await reset_data(found.seats_dsn, found.payments_dsn)
+async def dbs(stack: StackHandle) -> AsyncIterator[Dbs]:
+    """Both databases of the test stack, reset to the seed events (and reset again after)."""
+    found = Dbs(stack.seats_dsn, stack.payments_dsn)
+    await reset_data(found.seats_dsn, found.payments_dsn, redis_url=stack.redis_url)
     yield found
-    await reset_data(found.seats_dsn, found.payments_dsn)
+    await reset_data(found.seats_dsn, found.payments_dsn, redis_url=stack.redis_url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

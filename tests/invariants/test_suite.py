@@ -1,0 +1,71 @@
+"""``check_all``: the checker table, crash isolation, and declarations that refuse mistakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, Findings, Invariant, check_all
+from invariants.session import Session
+from tests.invariants.conftest import Dbs
+
+on_stack = pytest.mark.asyncio(loop_scope="session")
+
+
+def test_the_table_declares_the_eight_contract_invariants_in_order() -> None:
+    assert tuple(CHECKERS) == INVARIANT_NAMES
+    assert len(INVARIANT_NAMES) == 8
+    for inv in CHECKERS.values():
+        assert inv.doc and "\n" not in inv.doc
+
+
+def test_a_declaration_without_a_one_line_docstring_or_contract_name_is_refused() -> None:
+    async def undocumented(ctx: CheckContext, db: Session) -> Findings:
+        return Findings()
+
+    async def documented(ctx: CheckContext, db: Session) -> Findings:
+        """Protects something."""
+        return Findings()
+
+    with pytest.raises(ValueError, match="one-line docstring"):
+        Invariant("seat_conservation", undocumented)
+    with pytest.raises(ValueError, match=r"not one of CONTRACT\.md"):
+        Invariant("no_free_lunch", documented)
+
+
+@on_stack
+async def test_a_crashing_checker_is_reported_and_hides_no_other(
+        dbs: Dbs, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def explodes(ctx: CheckContext, db: Session) -> Findings:
+        """Protects nothing: it crashes."""
+        await db.seats.execute("SELECT 1/0")
+        return Findings()
+
+    async def breaks_the_connection(ctx: CheckContext, db: Session) -> Findings:
+        """Protects nothing: it leaves the connection unusable."""
+        await db.seats.close()
+        raise RuntimeError("connection thrown away")
+
+    monkeypatch.setitem(CHECKERS, "no_capture_without_ticket",
+                        Invariant("no_capture_without_ticket", explodes))
+    monkeypatch.setitem(CHECKERS, "idempotent_effects",
+                        Invariant("idempotent_effects", breaks_the_connection))
+    results = await check_all(CheckContext(dbs.seats_dsn, dbs.payments_dsn, history=[]))
+    by_name = {r.name: r for r in results}
+    assert [r.name for r in results] == list(INVARIANT_NAMES)
+    crashed = by_name["no_capture_without_ticket"]
+    assert (crashed.ok, crashed.violations) == (False, 0)
+    assert crashed.error is not None and crashed.error.startswith("DivisionByZeroError")
+    assert by_name["idempotent_effects"].error == "RuntimeError: connection thrown away"
+    assert crashed.to_json() == {"name": "no_capture_without_ticket", "ok": False,
+                                 "violations": 0, "examples": [], "error": crashed.error}
+    others = [r for r in results if r.name not in ("no_capture_without_ticket",
+                                                     "idempotent_effects")]
+    assert all(r.ok and r.error is None for r in others), [r.error for r in others]
+
+
+@on_stack
+async def test_unreachable_databases_fail_every_invariant_with_the_reason(dbs: Dbs) -> None:
+    bad = dbs.seats_dsn.rsplit("/", 1)[0] + "/no_such_database"
+    results = await check_all(CheckContext(bad, dbs.payments_dsn, timeout_s=10))
+    assert len(results) == 8
+    assert all(not r.ok and r.error and "no_such_database" in r.error for r in results)
