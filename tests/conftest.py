@@ -8,9 +8,14 @@ another's faults or seeded bugs.
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import os
+import shutil
 import sys
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -18,7 +23,26 @@ import pytest_asyncio
 from harness.paths import REPO_ROOT
 from harness.stack import ServiceSettings, Stack, StackState
 
-TEST_STATE_DIR = REPO_ROOT / ".state" / "test"
+
+def exclusive_state_dir(name: str) -> tuple[Path, bool]:
+    """``.state/<name>`` when no other test session holds it, else a private ``<name>-<pid>``.
+
+    Returns the folder and whether it is private (and so removed at the end). The lock (an
+    flock held for the life of this process) keeps concurrent test sessions from stopping each
+    other's stacks.
+    """
+    base = REPO_ROOT / ".state"
+    base.mkdir(parents=True, exist_ok=True)
+    lock = (base / f"{name}.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return base / f"{name}-{os.getpid()}", True
+    atexit.register(lock.close)  # the flock lasts as long as this process
+    return base / name, False
+
+TEST_STATE_DIR, _PRIVATE_TEST_DIR = exclusive_state_dir("test")
 
 
 @dataclass
@@ -84,6 +108,9 @@ async def stack() -> AsyncIterator[StackHandle]:
         yield handle
     finally:
         await the_stack.down()
+        if _PRIVATE_TEST_DIR:
+            shutil.rmtree(TEST_STATE_DIR, ignore_errors=True)
+            shutil.rmtree(state.pg_data, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")

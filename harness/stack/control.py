@@ -33,20 +33,19 @@ class Supervisor:
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
 
-    def _proxy(self) -> Any:
-        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket_path}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
     def _call(self, method: str, *args: Any) -> Any:
-        target = self._proxy().supervisor
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket_path}")
+        proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         try:
-            return getattr(target, method)(*args)
+            return getattr(proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
             raise StackError(f"supervisord refused {method}{args}: {exc.faultString}") from exc
         except OSError as exc:
             raise StackError(
                 f"supervisord at {self.socket_path} is not answering ({method}): {exc}"
             ) from exc
+        finally:
+            transport.close()
 
     def alive(self) -> bool:
         if not self.socket_path.exists():

@@ -19,6 +19,8 @@ AUTO_FIRST, AUTO_LAST = 20000, 40000
 def port_is_free(port: int) -> bool:
     """True when nothing listens on ``127.0.0.1:port`` and we could bind it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the servers themselves do: connections in TIME_WAIT must not count as "taken"
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -50,10 +52,10 @@ def check_block(base: int) -> dict[str, int]:
     return ports
 
 
-def find_free_block(start: int = AUTO_FIRST) -> dict[str, int]:
+def find_free_block(start: int = AUTO_FIRST, stop: int = AUTO_LAST) -> dict[str, int]:
     """The first block (stepping by PORT_BLOCK) whose every port is free."""
     assert max(PORT_OFFSETS.values()) < PORT_BLOCK
-    for base in range(start, AUTO_LAST, PORT_BLOCK):
+    for base in range(start, stop, PORT_BLOCK):
         if all(port_is_free(p) for p in ports_for(base).values()):
             return ports_for(base)
-    raise StackError(f"no free block of {PORT_BLOCK} ports between {start} and {AUTO_LAST}")
+    raise StackError(f"no free block of {PORT_BLOCK} ports between {start} and {stop}")

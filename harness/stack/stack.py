@@ -118,7 +118,9 @@ class Stack:
             await self._wait_apps(previous)
             return previous
 
-        stale = kill_stack_processes(self.state_dir)
+        stale = kill_stack_processes(
+            self.state_dir, previous.ports.values() if previous else ()
+        )
         if stale:
             self.progress(f"stopped {stale} processes left behind by an earlier run")
         state = self._new_state(previous, base_port, services)
@@ -245,7 +247,7 @@ class Stack:
     async def heal(self, state: StackState | None = None) -> None:
         """Every proxy enabled and toxic-free, every stack process continued (not paused)."""
         state = state or self.require_state()
-        for proc in stack_processes(self.state_dir):
+        for proc in stack_processes(self.state_dir, state.ports.values()):
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGCONT)
         async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
@@ -271,11 +273,12 @@ class Stack:
     async def down(self) -> int:
         """Stop everything of this stack, including leftovers of a crashed run; returns a count."""
         state = self.state()
+        ports = list(state.ports.values()) if state is not None else []
         stopped = 0
         if state is not None:
             supervisor = Supervisor(state.supervisor_socket)
             if supervisor.alive():
-                procs = stack_processes(self.state_dir)
+                procs = stack_processes(self.state_dir, ports)
                 stopped = len(procs)
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):
@@ -284,7 +287,9 @@ class Stack:
                 with contextlib.suppress(StackError):
                     supervisor.shutdown()
                 await asyncio.to_thread(psutil.wait_procs, procs, 30.0)
-        stopped = max(stopped, await asyncio.to_thread(kill_stack_processes, self.state_dir))
+        stopped = max(
+            stopped, await asyncio.to_thread(kill_stack_processes, self.state_dir, ports)
+        )
         if state is not None:
             for leftover in (state.supervisor_socket, state.supervisor_pidfile,
                              state.pg_data / "postmaster.pid"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,9 +16,10 @@ import pytest
 
 from harness.paths import REPO_ROOT
 from harness.stack.cleanup import stack_processes
-from harness.stack.ports import find_free_block, port_is_free
+from harness.stack.ports import AUTO_LAST, find_free_block, port_is_free
+from tests.conftest import exclusive_state_dir
 
-LIFECYCLE_DIR = REPO_ROOT / ".state" / "lifecycle"
+LIFECYCLE_DIR, LIFECYCLE_PRIVATE = exclusive_state_dir("lifecycle")
 
 
 def harness(*args: str, state_dir: Path, env: dict[str, str] | None = None,
@@ -34,7 +36,10 @@ def listening_ports(ports: dict[str, int]) -> list[int]:
 
 def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     state_dir = LIFECYCLE_DIR
-    first = harness("up", state_dir=state_dir)
+    # A block beyond the automatic range (20000-40000), so no other stack on this machine can
+    # take its ports between our `down` and the check that they are free.
+    base = find_free_block(start=AUTO_LAST + 1000, stop=60000)["postgres"]
+    first = harness("up", "--base-port", str(base), state_dir=state_dir)
     assert first.returncode == 0, first.stderr
     try:
         status = harness("status", "--json", state_dir=state_dir)
@@ -64,16 +69,18 @@ def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     finally:
         down = harness("down", state_dir=state_dir)
     assert down.returncode == 0, down.stderr
-    assert stack_processes(state_dir) == []
+    assert stack_processes(state_dir, ports.values()) == []
     assert listening_ports(ports) == []
     assert harness("down", state_dir=state_dir).returncode == 0
     after = harness("status", state_dir=state_dir)
     assert after.returncode == 3
     assert "not running" in after.stdout
+    if LIFECYCLE_PRIVATE:
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_a_taken_port_is_exit_3_with_advice(tmp_path: Path) -> None:
-    block = find_free_block(start=30000)
+    block = find_free_block(start=AUTO_LAST + 2000, stop=60000)
     base = block["postgres"]
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", block["toxiproxy"]))
