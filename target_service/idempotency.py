@@ -26,7 +26,7 @@ def validate_key(raw: str | None) -> str:
     """The header value if it is 1..255 printable ASCII characters; 400 otherwise."""
     if raw is None or raw == "":
         raise Problem("IDEMPOTENCY_KEY_MISSING", "this request needs an Idempotency-Key header")
-    if len(raw) > MAX_KEY_LEN or not all(0x20 < ord(c) < 0x7F for c in raw):
+    if len(raw) > MAX_KEY_LEN or not all(0x20 <= ord(c) < 0x7F for c in raw):
         raise Problem("IDEMPOTENCY_KEY_INVALID",
                       "the Idempotency-Key must be 1 to 255 printable ASCII characters")
     return raw

@@ -46,7 +46,10 @@ async def read_json(request: web.Request, *, max_bytes: int, max_depth: int,
         raise Problem("BAD_REQUEST", "the request body is empty; a JSON object is required")
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise Problem("BAD_REQUEST", f"the JSON is nested deeper than {max_depth} levels"
+                      ) from None
+    except ValueError as exc:
         raise Problem("INVALID_JSON", f"the body is not valid JSON: {str(exc)[:120]}") from None
     if _depth(data, max_depth) > max_depth:
         raise Problem("BAD_REQUEST", f"the JSON is nested deeper than {max_depth} levels")

@@ -36,7 +36,7 @@ def template_for(path: str) -> str:
 
 def check(method: str, path: str, status: int, content_type: str, body: Any) -> None:
     """Raise AssertionError unless the response is documented and its body matches."""
-    template = template_for(path)
+    template = template_for(path.split("?", 1)[0])
     op = _doc()["paths"][template].get(method.lower())
     assert op is not None, f"{method} {template} is not documented"
     responses = op["responses"]
