@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +59,18 @@ class ScheduleSpec:
         return self.min_s, self.preferred_s
 
 
+def _ms_up(seconds: float) -> float:
+    return math.ceil(round(seconds * 1000, 6)) / 1000
+
+
+def _ms_down(seconds: float) -> float:
+    return math.floor(round(seconds * 1000, 6)) / 1000
+
+
 def window(duration_s: float) -> tuple[float, float]:
-    """Where faults may run: after a baseline lead, before a recovery tail."""
-    return min(10.0, 0.15 * duration_s), duration_s - min(15.0, 0.25 * duration_s)
+    """Where faults may run (whole milliseconds): after a baseline lead, before a recovery tail."""
+    lead = min(10.0, 0.15 * duration_s)
+    return _ms_up(lead), _ms_down(duration_s - min(15.0, 0.25 * duration_s))
 
 
 # --- episodes -------------------------------------------------------------------------------
@@ -186,7 +196,8 @@ def _repeat(spec: ScheduleSpec, inp: BuildInput, *, max_episodes: int = 3) -> Sc
     length = max(shortest, min(preferred, slot - gap)) if count > 1 else min(preferred, room)
     out: Schedule = []
     for i in range(count):
-        out.extend(episode(inp, round(lead + i * slot, 3), round(length, 3), spec.name, i))
+        start = _ms_up(lead + i * slot)
+        out.extend(episode(inp, start, _ms_down(min(length, end - start)), spec.name, i))
     return out
 
 
@@ -207,8 +218,12 @@ def _mixed(inp: BuildInput) -> Schedule:
         length = max(shortest, min(length, end - t))
         i = index.get(name, 0)
         index[name] = i + 1
-        out.extend(_episode(spec)(inp, round(t, 3), round(length, 3), name, i))
-        t += length + inp.rng.uniform(1.0, 4.0)
+        start = _ms_up(t)
+        length = _ms_down(min(length, end - start))
+        if length < shortest:
+            break
+        out.extend(_episode(spec)(inp, start, length, name, i))
+        t = start + length + inp.rng.uniform(1.0, 4.0)
     return out
 
 

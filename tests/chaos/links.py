@@ -1,0 +1,76 @@
+"""Real clients of the stack's links, as the faults' victims see them (helpers for the tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import redis.asyncio as aioredis
+
+from chaos.context import ChaosContext
+from chaos.heal import verify_healed
+from harness.stack import StackState
+
+
+@asynccontextmanager
+async def redis_client(url: str, timeout_s: float = 1.0) -> AsyncIterator[aioredis.Redis]:
+    """A Redis client whose connection is opened (handshake done) before the block runs.
+
+    Faults are applied to an open connection on purpose: a new connection's handshake would
+    hang in a half-open link before the command under test is even sent.
+    """
+    client = aioredis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+        single_connection_client=True, retry_on_timeout=False,
+    )
+    try:
+        assert await client.ping()
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def timed(coro: object) -> float:
+    start = time.monotonic()
+    await coro  # type: ignore[misc]
+    return time.monotonic() - start
+
+
+async def ping_through(state: StackState) -> bool:
+    async with redis_client(state.redis_url(proxied=True)) as client:
+        return bool(await client.ping())
+
+
+async def authorize(url: str, key: str, order_id: str, timeout_s: float) -> httpx.Response:
+    """One authorization at the provider (through ``url``), idempotent by ``key``."""
+    async with httpx.AsyncClient(timeout=timeout_s) as client:
+        return await client.post(
+            url + "/v1/authorizations", headers={"Idempotency-Key": key},
+            json={"order_id": order_id, "amount_cents": 1000, "payment_token": "tok_ok"},
+        )
+
+
+async def assert_healed(state: StackState) -> None:
+    """No disabled proxy, no toxic, no stopped stack process."""
+    assert await verify_healed(state) == []
+
+
+async def eventually(check: object, *, within: float = 10.0, step: float = 0.05) -> None:
+    """Poll ``check()`` (sync or async; truthy = done); AssertionError after ``within``."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()  # type: ignore[operator]
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within}s: {check}")
+        await asyncio.sleep(step)
+
+
+def ctx_for(state: StackState, seed: int = 1) -> ChaosContext:
+    return ChaosContext(state, seed=seed)

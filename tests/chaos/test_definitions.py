@@ -1,0 +1,178 @@
+"""Fault kinds, parameters, named schedules and the inline parser, without a stack."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFault
+from chaos.faults import FAULTS, make
+from chaos.inline import parse_inline
+from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
+from harness.errors import EXIT_USAGE
+from harness.topology import PROXY_NAMES
+
+CONTRACT_SCHEDULES = (
+    "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
+    "payments-blackhole", "target-blackhole", "pg-latency", "pg-reset", "service-pause",
+    "service-kill", "coordinator-crash", "mixed",
+)
+
+
+def test_every_contract_schedule_exists_with_a_one_line_doc() -> None:
+    assert tuple(SCHEDULES) == CONTRACT_SCHEDULES
+    for spec in SCHEDULES.values():
+        assert spec.doc and "\n" not in spec.doc
+
+
+def test_fault_table_is_explicit_and_every_kind_names_itself() -> None:
+    assert set(FAULTS) >= {"partition", "blackhole", "half-open", "latency", "bandwidth",
+                           "reset_peer", "slow_close", "limit_data", "pause", "kill", "crash"}
+    for kind, cls in FAULTS.items():
+        assert cls.kind == kind and cls.doc
+
+
+def test_unknown_fault_target_and_params_are_usage_errors_naming_them() -> None:
+    with pytest.raises(UnknownFault, match=r"'nope'.*partition") as unknown:
+        make("nope", "redis")
+    assert unknown.value.exit_code == EXIT_USAGE
+    with pytest.raises(InvalidTarget, match=r"'partition' cannot target 'mysql'.*seats_pg"):
+        make("partition", "mysql")
+    with pytest.raises(InvalidParams, match="'latency_ms'='300' must be an integer"):
+        make("latency", "redis", {"latency_ms": "300"})
+    with pytest.raises(InvalidParams, match="unknown parameter 'latency'"):
+        make("latency", "redis", {"latency": 300})
+    with pytest.raises(InvalidParams, match="'jitter_ms'=400 must be <= latency_ms"):
+        make("latency", "redis", {"latency_ms": 300, "jitter_ms": 400})
+    with pytest.raises(InvalidParams, match="must be >= 1"):
+        make("limit_data", "redis", {"bytes": 0})
+    with pytest.raises(InvalidParams, match="must be true or false"):
+        make("pause", "target", {"holding_locks": 1})
+    with pytest.raises(InvalidTarget, match="2pc-after-prepare"):
+        make("crash", "after-nothing")
+
+
+def test_defaults_and_typed_params() -> None:
+    fault = make("latency", "redis", {"latency_ms": 250, "jitter_ms": 50})
+    assert fault.describe() == {
+        "fault": "latency", "target": "redis",
+        "params": {"latency_ms": 250, "jitter_ms": 50, "stream": "downstream"},
+    }
+    assert make("pause", "target-3").target == "target-3"
+
+
+@pytest.mark.parametrize("name", CONTRACT_SCHEDULES)
+@pytest.mark.parametrize("duration", [20.0, 60.0, 300.0])
+def test_schedules_stay_inside_the_load_window_and_are_valid(name: str, duration: float) -> None:
+    schedule = build(name, seed=7, duration_s=duration, strategy="2pc")
+    lead, end = window(duration)
+    assert lead > 0 and end < duration
+    for entry in schedule:
+        assert lead <= entry.start_s and entry.end_s <= end + 1e-6, entry
+        entry.make()  # every entry is a valid fault
+        assert entry.label == name or (name == "mixed" and entry.label in MIXABLE)
+    if name != "none":
+        assert schedule, f"{name} injects nothing in {duration}s"
+
+
+def test_schedules_aim_at_what_they_must_expose() -> None:
+    def one(name: str, strategy: str | None = "2pc") -> list[tuple[str, str, dict[str, object]]]:
+        return [(e.fault, e.target, dict(e.params))
+                for e in build(name, seed=1, duration_s=60, strategy=strategy)]
+
+    assert one("payments-blackhole")[0] == ("half-open", "payments_api", {"stream": "downstream"})
+    assert one("target-blackhole")[0] == ("half-open", "target_api", {"stream": "downstream"})
+    assert one("coordinator-crash")[0][:2] == ("crash", "2pc-after-prepare")
+    assert one("coordinator-crash", "lock")[0][:2] == ("crash", CRASH_POINTS["lock"][0])
+    assert {t for _, t, _ in one("pg-latency")} == {"seats_pg", "payments_pg"}
+    pauses = build("service-pause", seed=1, duration_s=60, strategy="lock", lock_lease_s=2.0)
+    assert pauses and all(p.fault == "pause" and p.duration_s > 2.0 * 3 for p in pauses)
+    longer = build("service-pause", seed=1, duration_s=120, strategy="lock", lock_lease_s=5.0)
+    assert all(p.duration_s > 15 for p in longer)
+
+
+def test_same_seed_same_schedule_and_seeds_differ() -> None:
+    def mixed(seed: int) -> str:
+        return json.dumps([e.to_json() for e in build("mixed", seed=seed, duration_s=120,
+                                                      strategy=None)])
+
+    assert mixed(42) == mixed(42)
+    assert len({mixed(s) for s in range(5)}) > 1
+
+
+def test_too_short_a_load_for_a_pause_is_an_error_not_a_weaker_schedule() -> None:
+    with pytest.raises(ScheduleError, match=r"'service-pause' needs a load of at least \d+s"):
+        build("service-pause", seed=1, duration_s=8, strategy="lock")
+    with pytest.raises(UnknownFault, match="unknown fault schedule 'chaos-monkey'"):
+        build("chaos-monkey", seed=1, duration_s=60, strategy=None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(CONTRACT_SCHEDULES), seed=st.integers(0, 2**32),
+       duration=st.floats(15, 900), strategy=st.sampled_from([None, "lock", "saga", "2pc"]))
+def test_any_schedule_fits_its_window(
+    name: str, seed: int, duration: float, strategy: str | None
+) -> None:
+    lead, end = window(duration)
+    for entry in build(name, seed=seed, duration_s=duration, strategy=strategy):
+        assert lead <= entry.start_s < entry.end_s <= end + 1e-6
+    mixed = build("mixed", seed=seed, duration_s=duration, strategy=strategy)
+    for a, b in itertools.pairwise(mixed):
+        assert a.start_s <= b.start_s
+
+
+def test_inline_schedule_parses_durations_and_params() -> None:
+    schedule = parse_inline([
+        {"start": "20s", "duration": "5s", "fault": "partition", "target": "redis"},
+        {"start_s": 10, "duration_s": 2.5, "fault": "latency", "target": "seats_pg",
+         "params": {"latency_ms": 300, "jitter_ms": 100}, "label": "slow-seats"},
+    ], source="s.toml")
+    assert [(e.start_s, e.duration_s, e.name) for e in schedule] == [
+        (10.0, 2.5, "slow-seats"), (20.0, 5.0, "partition")]
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"duration": "5s", "fault": "partition", "target": "redis"},
+     r"faults\[1\] \(partition\): field 'start' is missing"),
+    ({"start": "x", "duration": "5s", "fault": "partition", "target": "redis"},
+     r"faults\[1\] \(partition\): field 'start': not a duration"),
+    ({"start": 1, "duration": 0, "fault": "partition", "target": "redis"},
+     r"field 'duration' must be > 0"),
+    ({"start": 1, "duration": 1, "fault": "partitoin", "target": "redis"},
+     r"faults\[1\] \(partitoin\): field 'fault': unknown fault 'partitoin'"),
+    ({"start": 1, "duration": 1, "fault": "partition", "target": "redi"},
+     r"field 'target': fault 'partition' cannot target 'redi'; valid: target_api"),
+    ({"start": 1, "duration": 1, "fault": "latency", "target": "redis",
+      "params": {"latency_ms": -5}}, r"field 'params':.*'latency_ms'=-5 must be >= 0"),
+    ({"start": 1, "duration": 1, "fault": "latency", "target": "redis", "when": 3},
+     r"unknown field 'when'"),
+    ({"start": 1, "duration": 1, "fault": "latency", "target": "redis", "params": 5},
+     r"field 'params' must be a table"),
+    ({"start": 1, "duration": 1, "fault": "partition", "target": "redis", "label": ""},
+     r"field 'label' must be a non-empty string"),
+    ({"start": 6, "duration": 5, "fault": "partition", "target": "redis"},
+     r"faults\[1\] \(partition\): field 'start': overlaps faults\[0\]"),
+    ("partition", r"faults\[1\] must be a table"),
+])
+def test_bad_inline_entries_name_the_entry_and_field(entry: object, message: str) -> None:
+    first = {"start": 1, "duration": 10, "fault": "partition", "target": "redis"}
+    with pytest.raises(ScheduleError, match=message) as info:
+        parse_inline([first, entry], source="scenarios/x.toml")
+    assert str(info.value).startswith("scenarios/x.toml: ")
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_inline_faults_must_be_a_list() -> None:
+    with pytest.raises(ScheduleError, match=re.escape("must be a list of tables ([[faults]])")):
+        parse_inline({"fault": "partition"}, source="x.toml")
+
+
+def test_every_proxy_is_a_network_target() -> None:
+    for kind in ("partition", "blackhole", "half-open", "latency", "bandwidth", "reset_peer",
+                 "slow_close", "limit_data"):
+        assert FAULTS[kind].valid_targets() == PROXY_NAMES
