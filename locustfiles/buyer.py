@@ -21,8 +21,10 @@ from typing import Any
 
 import gevent  # type: ignore[import-untyped]
 from locust import FastHttpUser, task
+from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.runners import WorkerRunner
 
+from locustfiles import final_stats  # noqa: F401  (registers the final CSV rewrite)
 from locustfiles.history_hook import PROCESS, workload_of
 from locustfiles.operation import Completion, OperationRunner, OperationSpec
 from locustfiles.outcomes import AttemptResult, Kind, classify, locust_failure
@@ -160,6 +162,8 @@ class Buyer(FastHttpUser):
 def _result_of(response: Any) -> AttemptResult:
     error = getattr(response, "error", None)
     status = int(response.status_code or 0)
+    if isinstance(error, LocustBadStatusCode):
+        error = None  # an HTTP error status is an answer, not a lost request
     try:
         content = b"" if error is not None else (response.content or b"")
     except Exception as exc:  # the body never arrived in full

@@ -7,7 +7,8 @@ Importing this module registers three listeners (no subclassing of Locust's clas
 * ``init`` adds a custom event ``environment.events.history``; the buyer fires it with one
   :class:`~harness.history.HistoryEvent` per history line.
 * the listener appends each event to ``<history_dir>/history-<pid>.jsonl`` (opened on the first
-  event, so a master without users writes no file) and ``quitting`` closes it.
+  event, so a master without users writes no file) and ``quit`` (after every user
+  has stopped) closes it.
 
 Guarantee: every fired event is one flushed line of this process's file.
 """
@@ -73,8 +74,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     environment.events.history = hook  # type: ignore[attr-defined]
 
 
-@events.quitting.add_listener  # type: ignore[untyped-decorator]
-def _on_quitting(**_: Any) -> None:
+@events.quit.add_listener  # type: ignore[untyped-decorator]
+def _on_quit(**_: Any) -> None:
     global _writer
     if _writer is not None:
         _writer.close()

@@ -98,11 +98,11 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
 
 def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> None:
     """The summary table (stdout): one row per strategy, then every violated invariant."""
-    console = Console(file=sys.stdout, highlight=False, width=max(100, Console().width))
+    console = Console(file=sys.stdout, highlight=False, width=max(110, Console().width))
     table = Table(title=f"run {report['run_id']}  (faults {report['faults']}, "
                         f"bug {report['bug'] or 'none'}, seed {report['seed']})")
     for column in ("strategy", "requests", "req/s", "p95 ms", "sold", "conflict",
-                   "payment_failed", "unknown", "faults", "invariants"):
+                   "declined", "unknown", "faults", "invariants"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     problems: list[str] = []
     for name, entry in report["strategies"].items():
