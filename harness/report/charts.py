@@ -7,7 +7,7 @@ Each chart is a string of SVG markup; fault windows are ``<rect class="fault">``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -110,14 +110,15 @@ def line_chart(title: str, unit: str, series: Sequence[Series], windows: Sequenc
     return "".join(out)
 
 
-def _polylines(s: Series, px: object, py: object) -> list[str]:
+def _polylines(s: Series, px: Callable[[float], float], py: Callable[[float], float]
+               ) -> list[str]:
     """One polyline per run of defined points (gaps stay gaps)."""
     runs: list[list[str]] = [[]]
     for x, y in s.points:
         if y is None:
             runs.append([])
         else:
-            runs[-1].append(f"{px(x):.1f},{py(y):.1f}")  # type: ignore[operator]
+            runs[-1].append(f"{px(x):.1f},{py(y):.1f}")
     return [
         f'<polyline class="line" fill="none" stroke="{s.colour}" points="{" ".join(r)}">'
         f"<title>{escape(s.name)}</title></polyline>"

@@ -49,6 +49,8 @@ def normalise(report: dict[str, Any]) -> dict[str, Any]:
         raise ReportError(f"report lacks {', '.join(missing)}")
     strategies = {}
     for name, entry in report["strategies"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("load"), dict):
+            raise ReportError(f"strategy {name!r} has no 'load' object")
         strategies[name] = {
             "load": entry["load"],
             "faults": list(entry.get("faults", [])),
