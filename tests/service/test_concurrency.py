@@ -1,0 +1,56 @@
+"""Many buyers confirm orders for the same seats at once: exactly one wins, per strategy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.service.client import Api
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+BUYERS = 24
+
+
+@pytest.mark.parametrize("strategy", ["lock", "saga", "2pc"])
+async def test_exactly_one_buyer_wins_each_seat(api: Api, strategy: str, seats_db: Any,
+                                                payments_db: Any) -> None:
+    customers = await asyncio.gather(*(api.new_customer() for _ in range(BUYERS)))
+    # overlapping seat sets: everyone wants A-10; half also want A-11
+    wanted = [["A-10", "A-11"] if i % 2 else ["A-10"] for i in range(BUYERS)]
+    orders = await asyncio.gather(*(c.order(s, strategy) for c, s in zip(customers, wanted,
+                                                                         strict=True)))
+    ids = [o.body["order_id"] for o in orders]
+    results = await asyncio.gather(*(c.confirm(i) for c, i in zip(customers, ids, strict=True)))
+    statuses = sorted(r.status for r in results)
+    winners = [i for i, r in zip(ids, results, strict=True) if r.status == 202]
+    assert len(winners) == 1, statuses
+    assert all(r.status == 409 and r.code in ("SEAT_UNAVAILABLE", "ORDER_BUSY")
+               for r in results if r.status != 202), statuses
+    winner = winners[0]
+    held = await seats_db.fetch(
+        "SELECT seat_id, holder_order_id::text AS h FROM seats WHERE state = 'HELD'")
+    expected = {"A-10", "A-11"} if len(wanted[ids.index(winner)]) == 2 else {"A-10"}
+    assert {r["seat_id"] for r in held} == expected
+    assert {r["h"] for r in held} == {winner}
+    live = await payments_db.fetch(
+        "SELECT order_id::text AS o FROM payments WHERE status = 'AUTHORIZED'")
+    assert [r["o"] for r in live] == [winner]
+    # the losers' orders are FAILED and hold nothing; the winner can finalize
+    owner = customers[ids.index(winner)]
+    assert (await owner.finalize(winner)).status == 200
+
+
+@pytest.mark.parametrize("strategy", ["lock", "saga", "2pc"])
+async def test_duplicate_confirms_of_one_order_have_one_effect(api: Api, strategy: str,
+                                                               payments_db: Any) -> None:
+    order_id = (await api.order(["D-01"], strategy)).body["order_id"]
+    results = await asyncio.gather(*(api.confirm(order_id) for _ in range(8)))
+    assert any(r.status == 202 for r in results)
+    assert all(r.status in (202, 409) for r in results), [r.body for r in results]
+    count = await payments_db.fetchval(
+        "SELECT count(*) FROM payments WHERE order_id = $1::uuid AND status = 'AUTHORIZED'",
+        order_id)
+    assert count == 1
