@@ -18,6 +18,18 @@ ADMIN_PATH = "/admin/failpoints"
 ADMIN_TIMEOUT_S = 5.0
 
 
+#: The service's default FAILPOINT_POLL_S (target_service.config).
+DEFAULT_POLL_S = 0.25
+
+
+def poll_interval_s(state: StackState) -> float:
+    """How often the service processes re-read the shared failpoint table."""
+    try:
+        return float(state.services.extra_env.get("FAILPOINT_POLL_S", DEFAULT_POLL_S))
+    except ValueError:
+        return DEFAULT_POLL_S
+
+
 class FailpointError(Exception):
     """The admin endpoint refused or could not be reached (translated by the crash fault)."""
 

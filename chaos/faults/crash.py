@@ -2,12 +2,14 @@
 
 The target is the failpoint's name (``target_service.failpoints.FAILPOINTS``; e.g.
 ``2pc-after-prepare``: the coordinator dies between 2PC prepare and commit). ``count`` firings
-across all processes (0: every hit while armed). ``stop`` disarms it and waits until every
+across all processes (0: every hit while armed); when ``start`` returns, every process is armed.
+``stop`` disarms it and waits until every
 target-service process is RUNNING again; ``fired`` says how many processes were seen to restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +67,9 @@ class Crash(Fault[CrashParams]):
             await failpoints.arm(ctx.state, self.target, remaining=remaining)
         except failpoints.FailpointError as exc:
             raise ProcessTargetError(f"arming the failpoint failed: {exc}") from exc
+        # Only the process that served the admin call has it now; the others re-read the shared
+        # table every FAILPOINT_POLL_S. Two periods later every process is armed.
+        await asyncio.sleep(2 * failpoints.poll_interval_s(ctx.state) + 0.1)
 
     async def _remove(self, ctx: ChaosContext) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -74,3 +75,33 @@ async def eventually(check: object, *, within: float = 10.0, step: float = 0.05)
 
 def ctx_for(state: StackState, seed: int = 1) -> ChaosContext:
     return ChaosContext(state, seed=seed)
+
+
+class Buyer:
+    """A minimal buyer through the target service API (fresh customer, one order at a time)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 15.0) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self.token = ""
+
+    async def __aenter__(self) -> Buyer:
+        r = await self.http.post("/api/customers")
+        assert r.status_code == 201, r.text
+        self.token = r.json()["token"]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def post(self, path: str, body: dict[str, object] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": secrets.token_hex(8)}
+        return await self.http.post(path, json=body, headers=headers)
+
+    async def order(self, seats: list[str], strategy: str, event_id: str = "evt_small") -> str:
+        r = await self.post("/api/orders", {"event_id": event_id, "seats": seats,
+                                            "strategy": strategy})
+        assert r.status_code == 201, r.text
+        return str(r.json()["order_id"])
+
+    async def confirm(self, order_id: str) -> httpx.Response:
+        return await self.post(f"/api/orders/{order_id}:confirm", {"payment_token": "tok_ok"})

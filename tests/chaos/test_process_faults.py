@@ -1,0 +1,129 @@
+"""Pause, kill and crash hit only the intended process, the others keep serving, and the stack
+recovers (supervisord restarts what died)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import psutil
+import pytest
+
+from chaos import failpoints
+from chaos.faults import make
+from chaos.processes import processes
+from target_service.seed import reset_data
+from tests.chaos.links import Buyer, assert_healed, ctx_for
+from tests.conftest import StackHandle
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def pids(stack: StackHandle) -> dict[str, int]:
+    async with ctx_for(stack.state) as ctx:
+        return {p.name: p.pid for p in await processes(ctx)}
+
+
+async def health_answers(url: str, *, attempts: int) -> int:
+    """How many of ``attempts`` fresh connections get a /health answer within 2 s."""
+    async def one() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                return (await client.get(url + "/health")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return sum(await asyncio.gather(*(one() for _ in range(attempts))))
+
+
+async def test_pause_freezes_only_its_process_and_the_others_keep_serving(
+    stack: StackHandle,
+) -> None:
+    before = await pids(stack)
+    async with ctx_for(stack.state) as ctx:
+        fault = make("pause", "target-0", {"holding_locks": False})
+        await fault.start(ctx)
+        await fault.start(ctx)
+        try:
+            status = {n: psutil.Process(p).status() for n, p in before.items()}
+            assert status.pop("target-0") == psutil.STATUS_STOPPED
+            assert psutil.STATUS_STOPPED not in status.values(), status
+            # SO_REUSEPORT spreads fresh connections over both processes: target-1 answers
+            assert await health_answers(stack.target_url, attempts=20) >= 1
+            assert await health_answers(stack.provider_url, attempts=3) == 3
+        finally:
+            await fault.stop(ctx)
+            await fault.stop(ctx)
+    assert psutil.Process(before["target-0"]).status() != psutil.STATUS_STOPPED
+    assert await pids(stack) == before  # paused, not restarted
+    assert await health_answers(stack.target_url, attempts=10) == 10
+    await assert_healed(stack.state)
+
+
+async def test_kill_hits_only_its_process_and_supervisord_restarts_it(
+    stack: StackHandle,
+) -> None:
+    before = await pids(stack)
+    async with ctx_for(stack.state) as ctx:
+        fault = make("kill", "target-1")
+        await fault.start(ctx)
+        await fault.start(ctx)  # killed once
+        assert not psutil.pid_exists(before["target-1"]) or (
+            psutil.Process(before["target-1"]).status() == psutil.STATUS_ZOMBIE)
+        await fault.stop(ctx)  # waits for the restart
+        await fault.stop(ctx)
+        assert fault.observed()["process"] == "target-1"
+    after = await pids(stack)
+    assert after["target-1"] not in (0, before["target-1"])
+    assert {n: p for n, p in after.items() if n != "target-1"} == {
+        n: p for n, p in before.items() if n != "target-1"}
+    assert await health_answers(stack.target_url, attempts=10) == 10
+
+
+async def test_pause_longer_than_the_lease_makes_a_lock_holder_lose_its_locks(
+    stack: StackHandle,
+) -> None:
+    """service-pause's purpose: the paused process holds seat locks and their lease runs out.
+
+    One service process (so the lock holder is the paused one), a 1 s lease and a slow provider
+    keep a confirm inside its locked section while the pause starts."""
+    await stack.restart_services(target_processes=1, provider_latency_ms=2500,
+                                 extra_env={"LOCK_LEASE_MS": "1000"})
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.state.url("target")) as buyer, ctx_for(stack.state) as ctx:
+        assert ctx.lock_lease_s == 1.0
+        order = await buyer.order(["A-01", "A-02"], "lock")
+        confirm = asyncio.create_task(buyer.confirm(order))
+        fault = make("pause", "target-0", {"holding_locks": True, "lock_wait_s": 10})
+        await fault.start(ctx)
+        try:
+            assert fault.observed()["locks_at_pause"] == 2
+            await asyncio.sleep(3 * ctx.lock_lease_s + 1)
+        finally:
+            await fault.stop(ctx)
+        assert fault.observed()["expired_unreleased"] == 2  # both leases ran out while frozen
+        await asyncio.wait_for(confirm, 30)  # the process serves again (whatever the answer)
+    await assert_healed(stack.state)
+
+
+async def test_crash_at_a_failpoint_kills_one_process_between_prepare_and_commit(
+    stack: StackHandle,
+) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    before = await pids(stack)
+    async with Buyer(stack.state.url("target")) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-05"], "2pc")
+        fault = make("crash", "2pc-after-prepare", {"count": 1})
+        await fault.start(ctx)
+        try:
+            assert (await failpoints.armed(stack.state)) == {"2pc-after-prepare": 1}
+            with pytest.raises(httpx.TransportError):  # the process died mid-request
+                await buyer.confirm(order)
+        finally:
+            await fault.stop(ctx)
+        assert fault.observed()["fired"] == 1
+    after = await pids(stack)
+    assert sum(after[n] != before[n] for n in ("target-0", "target-1")) == 1
+    assert after["provider"] == before["provider"]
+    assert await failpoints.armed(stack.state) == {}
+    assert await health_answers(stack.target_url, attempts=10) == 10
