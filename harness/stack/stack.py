@@ -27,7 +27,7 @@ from harness.stack import postgres, readiness
 from harness.stack.binaries import Binaries, find_all
 from harness.stack.cleanup import kill_stack_processes, stack_processes
 from harness.stack.control import Supervisor
-from harness.stack.ports import check_block, find_free_block, port_is_free
+from harness.stack.ports import check_block, claim, find_free_block, port_is_free
 from harness.stack.state import HOST, ServiceSettings, StackState
 from harness.stack.supervisor_conf import STACK_ENV, render
 from harness.topology import PROXIES
@@ -139,10 +139,14 @@ class Stack:
     ) -> StackState:
         if base_port is not None:
             ports = check_block(base_port)
-        elif previous is not None and all(port_is_free(p) for p in previous.ports.values()):
+        elif (
+            previous is not None
+            and all(port_is_free(p) for p in previous.ports.values())
+            and claim(previous.ports["postgres"], self.state_dir)
+        ):
             ports = dict(previous.ports)
         else:
-            ports = find_free_block()
+            ports = find_free_block(owner=self.state_dir)
         user = postgres.os_user()
         return StackState(
             state_dir=self.state_dir,

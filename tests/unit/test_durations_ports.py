@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from harness.durations import parse_duration
 from harness.errors import StackError
-from harness.stack.ports import check_block, find_free_block, port_is_free
+from harness.stack.ports import AUTO_LAST, check_block, claim, find_free_block, port_is_free
 from harness.topology import PORT_BLOCK, PORT_OFFSETS
 
 
@@ -40,3 +41,17 @@ def test_a_taken_port_moves_the_automatic_block_and_fails_the_explicit_one() -> 
         assert find_free_block(start=block["postgres"])["postgres"] != block["postgres"]
         with pytest.raises(StackError, match=f"127.0.0.1:{block['redis']}"):
             check_block(block["postgres"])
+
+
+def test_a_claimed_block_is_skipped_until_its_state_folder_is_gone(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    (first / "stack.json").write_text("{}")
+    block = find_free_block(start=AUTO_LAST + 3000, stop=60000, owner=first)
+    base = block["postgres"]
+    assert claim(base, first)  # claiming again for the same owner is fine
+    assert not claim(base, second)
+    assert find_free_block(start=base, stop=60000, owner=second)["postgres"] != base
+    (first / "stack.json").unlink()  # the owner's state folder is gone: the claim is stale
+    assert claim(base, second)
+    assert find_free_block(start=base, stop=60000, owner=second)["postgres"] == base
