@@ -17,6 +17,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import gevent  # type: ignore[import-untyped]
@@ -87,7 +88,9 @@ class Buyer(FastHttpUser):
         order_id = self.create_order(plan)
         if order_id is None:
             return
-        if not self.confirm_payment(order_id, plan):
+        confirmed = self.confirm_payment(order_id, plan)
+        self.forget_seats(plan)  # held by us now, or lost to a rival: not worth another try
+        if not confirmed:
             return
         if plan.abandon:
             return  # walks away with the seats held: the hold must expire
@@ -116,6 +119,12 @@ class Buyer(FastHttpUser):
         if classify(result) is Kind.OK:
             self.seat_map = parse_seat_map(result.body)
         return self.seat_map
+
+    def forget_seats(self, plan: PurchasePlan) -> None:
+        """Mark the plan's seats taken on this buyer's copy of the map (until the next look)."""
+        taken = set(plan.seats)
+        self.seat_map = [replace(s, available=False) if s.seat_id in taken else s
+                         for s in self.seat_map]
 
     def create_order(self, plan: PurchasePlan) -> str | None:
         body = {"event_id": self.workload.event_id, "seats": list(plan.seats),

@@ -1,0 +1,89 @@
+"""`harness run` against the real test stack: report, history, Locust statistics, workers."""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from harness.paths import REPO_ROOT
+from tests.conftest import StackHandle
+from tests.load.helpers import (
+    assert_history_matches_locust,
+    events_of,
+    harness_cli,
+    report_of,
+    write_scenario,
+)
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
+
+SCHEMA = REPO_ROOT / "tests" / "report" / "report_schema.json"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
+    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
+    yield stack
+    state = stack.stack.state()
+    if state is not None:
+        stack.state = state
+
+
+async def test_a_short_run_writes_a_history_that_agrees_with_locust(
+    cli_stack: StackHandle, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    result = harness_cli("run", "--scenario", str(write_scenario(tmp_path)),
+                         "--strategy", "saga", "--out", str(run_dir))
+    assert result.returncode in (0, 1), result.stderr
+    report = report_of(run_dir)
+    assert report["verdict"] == ("pass" if result.returncode == 0 else "fail")
+    assert list(report["strategies"]) == ["saga"]
+    import jsonschema
+
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+
+    events = events_of(run_dir / "history.jsonl")
+    assert {e["strategy"] for e in events} == {"saga"}
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    assert_history_matches_locust(events, run_dir / "saga_stats.csv")
+
+    completions = collections.Counter((e["op"], e["type"]) for e in events)
+    outcomes = report["strategies"]["saga"]["load"]["outcomes"]
+    assert outcomes["sold"] == completions[("finalize", "ok")] > 0
+    assert outcomes["unknown"] == sum(v for (_, t), v in completions.items() if t == "info")
+    for name in ("saga_stats.csv", "saga_stats_history.csv", "saga_failures.csv",
+                 "faults.jsonl"):
+        assert (run_dir / name).exists(), name
+    invariants = report["strategies"]["saga"]["invariants"]
+    assert len(invariants) == 8
+
+
+async def test_workers_write_one_merged_time_ordered_history(
+    cli_stack: StackHandle, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    result = harness_cli("run", "--scenario", str(write_scenario(tmp_path)),
+                         "--strategy", "lock", "--workers", "2", "--out", str(run_dir))
+    assert result.returncode in (0, 1), result.stderr
+    per_process = sorted((run_dir / "histories" / "lock").glob("history-*.jsonl"))
+    assert len(per_process) == 2  # one per worker; the master runs no users
+    events = events_of(run_dir / "history.jsonl")
+    assert len(events) == sum(len(events_of(p)) for p in per_process)
+    assert len({e["process"] for e in events}) == 2
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    assert_history_matches_locust(events, run_dir / "lock_stats.csv")
+
+
+async def test_bad_flags_exit_2_before_the_stack_is_touched(tmp_path: Path) -> None:
+    result = harness_cli("run", "--faults", "earthquake", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "--faults: unknown fault schedule 'earthquake'" in result.stderr
+    result = harness_cli("run", "--bug", "nope", "--out", str(tmp_path / "y"))
+    assert result.returncode == 2 and "--bug: unknown bug" in result.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
