@@ -15,7 +15,8 @@ import httpx
 from harness.stack.state import StackState
 
 ADMIN_PATH = "/admin/failpoints"
-ADMIN_TIMEOUT_S = 5.0
+ADMIN_TIMEOUT_S = 2.0
+ADMIN_ATTEMPTS = 4
 
 
 #: The service's default FAILPOINT_POLL_S (target_service.config).
@@ -42,15 +43,22 @@ def known_failpoints() -> dict[str, str]:
 
 
 async def _admin(state: StackState, body: dict[str, object]) -> None:
+    """POST to the admin endpoint; each attempt is a fresh connection, so one paused or dead
+    service process (they share the port) costs one attempt, not the call."""
     url = state.url("target") + ADMIN_PATH
     headers = {"X-Admin-Token": state.admin_token}
-    try:
-        async with httpx.AsyncClient(timeout=ADMIN_TIMEOUT_S) as client:
-            response = await client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise FailpointError(f"POST {url} failed: {exc!r}") from exc
-    if response.status_code >= 300:
-        raise FailpointError(f"POST {url} -> {response.status_code}: {response.text.strip()}")
+    last: Exception | None = None
+    for _ in range(ADMIN_ATTEMPTS):
+        try:
+            async with httpx.AsyncClient(timeout=ADMIN_TIMEOUT_S) as client:
+                response = await client.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            last = exc
+            continue
+        if response.status_code >= 300:
+            raise FailpointError(f"POST {url} -> {response.status_code}: {response.text.strip()}")
+        return
+    raise FailpointError(f"POST {url} failed {ADMIN_ATTEMPTS} times: {last!r}") from last
 
 
 async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
