@@ -3,11 +3,14 @@
 (a) ``pg_prepared_xacts`` is empty on both databases (a prepared transaction holds its row locks
 forever). (b) The coordinator's decision log agrees with the participants' commit markers
 (``twopc_applied`` in each database): a ``COMMIT`` is applied in both, and nothing is applied
-without a ``COMMIT``. Gids name their order (``bk2pc:<order>:<phase>:<n>``), which is how a
-problem is attributed to a strategy.
+without a ``COMMIT``. Gids name their order (``bk2pc:<order>:<phase>:<n>``, plus
+``:<participant>`` on a prepared transaction), which is how a problem is attributed to a
+strategy and how examples point at the guilty order.
 """
 
 from __future__ import annotations
+
+import re
 
 from invariants import payments_slices
 from invariants.base import CheckContext, Findings, Invariant
@@ -18,6 +21,9 @@ _PREPARED_SQL = """
 SELECT gid, prepared, owner, database FROM pg_prepared_xacts
 WHERE database = current_database() ORDER BY prepared, gid
 """
+
+#: a coordinator gid, ``bk2pc:<order uuid>:<PHASE>:<8 hex>`` (``:<participant>`` when prepared)
+_GID_ORDER = re.compile(r"^bk2pc:([0-9a-f-]{36}):")
 
 _ORDER_OF_GID = (
     "CASE WHEN {gid} ~ '^bk2pc:[0-9a-f-]{{36}}:' THEN substring({gid} from 7 for 36)::uuid END"
@@ -49,9 +55,16 @@ WHERE ((f.decision = 'COMMIT' AND NOT (f.applied_in_seats AND f.applied_in_payme
 """
 
 
+def _order_of(gid: str) -> str | None:
+    """The order a coordinator gid names (``bk2pc:<order>:<phase>:<n>``), else None."""
+    m = _GID_ORDER.match(gid)
+    return m.group(1) if m else None
+
+
 async def _prepared(db: Session, strategy: str | None) -> Findings:
     found = [
-        {**example(r), "kind": f"prepared transaction left in {name}"}
+        {**example(r), "order_id": _order_of(r["gid"]),
+         "kind": f"prepared transaction left in {name}"}
         for name, conn in (("seats", db.seats), ("payments", db.payments))
         for r in await conn.fetch(_PREPARED_SQL)
     ]
