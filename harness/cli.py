@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fault parameter, repeatable (e.g. latency_ms=300)")
     chaos.add_argument("--seed", type=int, help="seed for choices the fault makes")
 
-    sub.add_parser("ui", help="the Locust web UI against the running stack")
+    ui = sub.add_parser("ui", help="the Locust web UI against the running stack")
+    ui.add_argument("--scenario", help="scenario TOML file (workload and load defaults)")
+    ui.add_argument("--strategy", choices=["lock", "saga", "2pc"], help="strategy (default saga)")
     report = sub.add_parser("report", help="re-render a run's HTML from its files")
     report.add_argument("dir", help="the run's report folder")
     sub.add_parser("faults", help="list the fault schedules")

@@ -161,7 +161,8 @@ async def run_strategy(
         t0 = time.monotonic()
         await locust.start()
         faults_task = asyncio.create_task(parts.run_faults(
-            schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed))
+            schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed,
+            strategy=strategy))
         watch = asyncio.create_task(progress.watch(
             strategy, plan.csv_prefix, history_dir, faults_log, scenario.duration_s, stop))
         try:

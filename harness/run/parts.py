@@ -14,12 +14,11 @@ import importlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness.errors import UsageError
 from harness.history import HistoryEvent
 from harness.stack import Stack, StackState
 
@@ -44,28 +43,15 @@ def optional(name: str) -> ModuleType | None:
 
 # --- faults --------------------------------------------------------------------------------
 def build_schedule(
-    name: str, inline: Sequence[Mapping[str, Any]] | None, *, seed: int, duration_s: float,
+    name: str, inline: Sequence[Any] | None, *, seed: int, duration_s: float,
     strategy: str, lock_lease_s: float | None, target_processes: int,
 ) -> list[Any]:
     """The fault schedule of one strategy's load (validated; bad input is exit 2)."""
+    if inline is not None:
+        return sorted(inline, key=lambda e: e.start_s)  # validated when the scenario loaded
     schedules = optional("chaos.schedules")
     if schedules is None:
         return []
-    if inline is not None:
-        types = importlib.import_module("chaos.schedule_types")
-        entries = []
-        for index, item in enumerate(inline):
-            entry = types.ScheduledFault(
-                start_s=float(item["start"]), duration_s=float(item["duration"]),
-                fault=str(item["fault"]), target=str(item.get("target", "")),
-                params=dict(item.get("params", {})), label=str(item.get("label", "")),
-            )
-            try:
-                entry.make()
-            except UsageError as exc:
-                raise UsageError(f"schedule[{index}]: {exc}") from None
-            entries.append(entry)
-        return sorted(entries, key=lambda e: e.start_s)
     built: list[Any] = schedules.build(
         name, seed=seed, duration_s=duration_s, strategy=strategy,
         lock_lease_s=lock_lease_s, target_processes=target_processes)
@@ -78,7 +64,7 @@ def fault_layer_ready() -> bool:
 
 
 async def run_faults(schedule: list[Any], state: StackState, *, faults_log: Path, t0: float,
-                     stop: asyncio.Event, seed: int) -> list[dict[str, Any]]:
+                     stop: asyncio.Event, seed: int, strategy: str) -> list[dict[str, Any]]:
     """Run ``schedule`` beside the load until ``stop``; the report's fault windows."""
     runner = optional("chaos.runner")
     if runner is None or not schedule:
@@ -87,12 +73,8 @@ async def run_faults(schedule: list[Any], state: StackState, *, faults_log: Path
     context = importlib.import_module("chaos.context")
     async with context.ChaosContext(state, seed=seed) as ctx:
         windows = await runner.run_schedule(schedule, ctx, faults_log=faults_log, t0=t0,
-                                            stop=stop)
-    return [
-        {"name": w.name, "target": w.target, "start_s": round(float(w.start_s), 3),
-         "end_s": round(float(w.end_s), 3)}
-        for w in windows
-    ]
+                                            stop=stop, log_extra={"strategy": strategy})
+    return [w.to_json() for w in windows]
 
 
 async def heal(state: StackState) -> None:

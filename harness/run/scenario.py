@@ -98,7 +98,8 @@ class Scenario:
     retry: RetrySection = field(default_factory=RetrySection)
     settle: SettleSection = field(default_factory=SettleSection)
     service: ServiceSection = field(default_factory=ServiceSection)
-    schedule: tuple[Mapping[str, Any], ...] | None = None
+    #: an inline schedule (``[[faults]]`` tables; then ``faults`` is ``"inline"``)
+    schedule: tuple[Any, ...] | None = None
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -270,7 +271,7 @@ _SECTIONS: dict[str, tuple[type[Any], tuple[tuple[str, str, Check], ...]]] = {
         ("env", "env", _env),
     )),
 }
-_SCHEDULE_KEYS = {"start", "duration", "fault", "target", "params", "label"}
+INLINE = "inline"
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -298,9 +299,13 @@ def parse(text: str, file: Path) -> Scenario:
         raise UsageError(f"{file}:{line}: {where}: {message}")
 
     values: dict[str, Any] = {"path": file}
-    tables = set(_SECTIONS) | {"schedule"}
+    tables = set(_SECTIONS)
     for key, value in data.items():
         if key in tables:
+            continue
+        if key == "faults" and isinstance(value, list):
+            values["faults"] = INLINE
+            values["schedule"] = _inline_schedule(value, text, file)
             continue
         spec = next((s for s in _TOP if s[0] == key), None)
         if spec is None:
@@ -329,39 +334,24 @@ def parse(text: str, file: Path) -> Scenario:
     workload: WorkloadSection = values["workload"]
     if workload.seats_min > workload.seats_max:
         fail("workload", "seats_max", f"must be >= seats_min ({workload.seats_min})")
-    if "schedule" in data:
-        values["schedule"] = _schedule(data["schedule"], fail)
     return Scenario(**values)
 
 
-def _schedule(raw: Any, fail: Callable[..., None]) -> tuple[Mapping[str, Any], ...]:
-    """Inline fault schedule: ``[[schedule]]`` tables of start, duration, fault, target."""
-    if not isinstance(raw, list):
-        fail(None, "schedule", "must be an array of tables: [[schedule]]")
-    entries = []
-    for index, item in enumerate(raw):
-        unknown = set(item) - _SCHEDULE_KEYS
-        if unknown:
-            key = sorted(unknown)[0]
-            fail("schedule", key, f"unknown field; known: {', '.join(sorted(_SCHEDULE_KEYS))}",
-                 index)
-        for key in ("start", "duration", "fault"):
-            if key not in item:
-                fail("schedule", None, f"missing field {key!r}", index)
-        entry: dict[str, Any] = {}
-        for key, check in (("start", _duration), ("duration", _positive_duration),
-                           ("fault", _str), ("target", _str), ("label", _str)):
-            if key in item:
-                try:
-                    entry[key] = check(item[key])
-                except _Invalid as exc:
-                    fail("schedule", key, str(exc), index)
-        params = item.get("params", {})
-        if not isinstance(params, dict):
-            fail("schedule", "params", "must be a table", index)
-        entry["params"] = dict(params)
-        entries.append(entry)
-    return tuple(entries)
+def _inline_schedule(entries: list[Any], text: str, file: Path) -> tuple[Any, ...]:
+    """``[[faults]]`` tables, validated by the fault layer; errors point at the line."""
+    from chaos.errors import ChaosUsageError
+    from chaos.inline import parse_inline
+
+    try:
+        return tuple(parse_inline(entries, source=str(file)))
+    except ChaosUsageError as exc:
+        message = str(exc)
+        index_match = re.search(r"faults\[(\d+)\]", message)
+        field_match = re.search(r"field '([A-Za-z_]+)'", message)
+        index = int(index_match.group(1)) if index_match else 0
+        line = locate(text, "faults", field_match.group(1) if field_match else None, index)
+        detail = message.removeprefix(f"{file}: ")
+        raise UsageError(f"{file}:{line}: {detail}") from None
 
 
 def _toml_position(message: str) -> tuple[int, str]:

@@ -38,8 +38,9 @@ def test_the_default_scenario_loads_with_its_documented_values() -> None:
         ('colour = "red"\n', 1, "colour"),
         ('workload.shape = "spike"\n', 1, "workload.shape"),
         ('[workload]\nseats_min = 4\nseats_max = 2\n', 3, "workload.seats_max"),
-        ('[[schedule]]\nstart = "1s"\nduration = "2s"\nfault = "x"\n'
-         '[[schedule]]\nstart = "later"\nduration = "1s"\nfault = "y"\n', 6, "schedule[1].start"),
+        ('[[faults]]\nstart = "1s"\nduration = "2s"\nfault = "latency"\ntarget = "redis"\n'
+         '[[faults]]\nstart = "later"\nduration = "1s"\nfault = "partition"\n'
+         'target = "redis"\n', 7, "faults[1] (partition)"),
         ('bug = "no-such-bug"\n', 1, "bug"),
     ],
 )
@@ -84,3 +85,18 @@ def test_harness_run_with_a_bad_scenario_exits_2_and_names_the_line(tmp_path: Pa
     assert result.returncode == 2, result.stderr
     assert f"{path}:4: workload.abandon_share: must be a number" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_inline_fault_schedule_is_validated_by_the_fault_layer(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[faults]]\nstart = "2s"\nduration = "3s"\nfault = "partition"\n'
+                           'target = "redis"\nlabel = "cut-redis"\n')
+    scenario = sc.load(path)
+    assert scenario.faults == "inline"
+    assert scenario.schedule is not None
+    [entry] = scenario.schedule
+    assert (entry.start_s, entry.duration_s, entry.target, entry.name) == (
+        2.0, 3.0, "redis", "cut-redis")
+    bad = write(tmp_path, 'seed = 1\n[[faults]]\nstart = "2s"\nduration = "3s"\n'
+                          'fault = "partition"\ntarget = "the-moon"\n')
+    with pytest.raises(UsageError, match=rf"^{bad}:\d+: .*faults\[0\]"):
+        sc.load(bad)

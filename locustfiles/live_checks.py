@@ -1,0 +1,133 @@
+"""The live Invariants tab's data: `harness check --json` run out of process, rate-limited.
+
+Pure logic plus a subprocess (no Locust, no asyncio in this process: the checkers run in their
+own ``harness check`` process, so gevent never meets asyncio). Guarantees: at most one check runs
+at a time; a new one starts only when the last one started at least ``min_interval_s`` ago; a
+check is bounded by ``timeout_s``; the rows always describe the latest finished check (or say
+that none has finished yet, or why the last one failed).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.history import merge
+from harness.paths import REPO_ROOT
+
+Runner = Callable[[Sequence[str], float], tuple[int, str, str]]
+
+
+def run_process(cmd: Sequence[str], timeout_s: float) -> tuple[int, str, str]:
+    """Run ``cmd`` (bounded); (exit code, stdout, stderr)."""
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout_s,
+                              cwd=REPO_ROOT, check=False)
+    except subprocess.TimeoutExpired:
+        return -1, "", f"`harness check` took longer than {timeout_s:.0f}s"
+    return done.returncode, done.stdout, done.stderr
+
+
+def rows_from_check(doc: Any, checked_at: str) -> list[dict[str, Any]]:
+    """Table rows from a `harness check --json` document (one per invariant)."""
+    items = doc.get("invariants", []) if isinstance(doc, dict) else doc
+    rows = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        examples = item.get("examples") or []
+        detail = item.get("error") or (json.dumps(examples[0], default=str) if examples else "")
+        rows.append({
+            "name": str(item.get("name", "?")),
+            "status": "holds" if item.get("ok") else ("error" if item.get("error") else
+                                                      "VIOLATED"),
+            "violations": int(item.get("violations") or 0),
+            "example": str(detail)[:300],
+            "checked": checked_at,
+        })
+    return rows
+
+
+def message_row(text: str) -> list[dict[str, Any]]:
+    return [{"name": "-", "status": text, "violations": 0, "example": "", "checked": ""}]
+
+
+class LiveInvariants:
+    """Runs `harness check --json` now and then, and keeps the latest rows."""
+
+    def __init__(
+        self, *, state_dir: str | None, history_dir: Path | None, min_interval_s: float = 5.0,
+        timeout_s: float = 120.0, runner: Runner = run_process,
+        clock: Callable[[], float] = time.monotonic,
+        spawn: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.history_dir = history_dir
+        self.min_interval_s = min_interval_s
+        self.timeout_s = timeout_s
+        self.runner = runner
+        self.clock = clock
+        self.spawn = spawn or (lambda fn: threading.Thread(target=fn, daemon=True).start())
+        self._lock = threading.Lock()
+        self._running = False
+        self._started: float | None = None
+        self._rows = message_row("not checked yet")
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows)
+
+    def maybe_refresh(self) -> bool:
+        """Start a check in the background if none runs and the last is old enough."""
+        with self._lock:
+            now = self.clock()
+            if self._running or (self._started is not None
+                                 and now - self._started < self.min_interval_s):
+                return False
+            self._running, self._started = True, now
+        self.spawn(self._refresh)
+        return True
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "harness"]
+        if self.state_dir:
+            cmd += ["--state-dir", self.state_dir]
+        cmd += ["check", "--json"]
+        merged = self._merged_history()
+        if merged is not None:
+            cmd += ["--history", str(merged)]
+        return cmd
+
+    def _merged_history(self) -> Path | None:
+        if self.history_dir is None:
+            return None
+        parts = sorted(self.history_dir.glob("history-*.jsonl"))
+        if not parts:
+            return None
+        out = self.history_dir / "live-merged.jsonl.tmp"
+        merge(parts, out)
+        return out
+
+    def _refresh(self) -> None:
+        try:
+            code, out, err = self.runner(self.command(), self.timeout_s)
+            stamp = time.strftime("%H:%M:%S")
+            try:
+                doc = json.loads(out) if out.strip() else None
+            except ValueError:
+                doc = None
+            if doc is None:
+                last = (err.strip().splitlines() or [f"exit {code}"])[-1]
+                self._rows = message_row(f"check failed: {last}")
+            else:
+                self._rows = rows_from_check(doc, stamp)
+        except Exception as exc:  # the tab must keep working whatever happens
+            self._rows = message_row(f"check failed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._running = False
