@@ -58,7 +58,8 @@ async def test_lock_no_fencing_double_sells(stack: Any, api: Api, seats_db: Any,
 @pytest.mark.parametrize("bug", [None, "lock-unsafe-release"])
 async def test_lock_unsafe_release_lets_a_third_buyer_in(stack: Any, api: Api, seats_db: Any,
                                                          bug: str | None) -> None:
-    await _restart(stack, api, bug, LOCK_LEASE_MS="600", SAGA_STALE_S="30")  # stall = 3 leases = 1.8 s
+    # stall = 3 leases = 1.8 s
+    await _restart(stack, api, bug, LOCK_LEASE_MS="600", SAGA_STALE_S="30")
     buyers = [api, await api.new_customer(), await api.new_customer()]
     orders = [(await b.order(["G-02"], "lock")).body["order_id"] for b in buyers]
     await arm(api, stack, "lock-stall-before-write", 3)

@@ -156,7 +156,7 @@ class BookingMachine(RuleBasedStateMachine):
     def replay_last(self) -> None:
         if self.last is None:
             return
-        method, path, body, key, status, data = self.last
+        _method, path, body, key, status, data = self.last
         r = self.http.post(path, json=body, headers={**self.headers, "Idempotency-Key": key})
         assert r.status_code == status and r.json() == data
         assert r.headers.get("Idempotent-Replayed") == "true"
