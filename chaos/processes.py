@@ -88,6 +88,26 @@ async def wait_stopped_state(pid: int, stopped: bool, *, within: float = 5.0) ->
     return False
 
 
+def is_dead(pid: int) -> bool:
+    """True when ``pid`` is gone or a zombie (dead, not yet reaped)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+async def wait_dead(pid: int, *, within: float = 5.0) -> bool:
+    """Wait until ``pid`` is dead; False when it still lives after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not is_dead(pid):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def wait_restarted(
     ctx: ChaosContext, name: str, old_pid: int, *, within: float
 ) -> ProcessInfo:

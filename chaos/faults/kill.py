@@ -1,7 +1,8 @@
 """``kill``: SIGKILL one app process; supervisord restarts it, and ``stop`` waits until it has.
 
-``stop`` returns only once supervisord reports the process RUNNING again under a new pid (within
-``restart_within_s``), so the stack has recovered when the fault ends; otherwise FaultError.
+``start`` returns once the process is dead (gone or a zombie); ``stop`` returns only once
+supervisord reports it RUNNING again under a new pid (within ``restart_within_s``), so the stack
+has recovered when the fault ends; otherwise FaultError.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from chaos.context import ChaosContext
 from chaos.faults.process import ProcessFault
 from chaos.params import FaultParams, param
-from chaos.processes import ProcessTargetError, resolve, send, wait_restarted
+from chaos.processes import ProcessTargetError, resolve, send, wait_dead, wait_restarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class Kill(ProcessFault[KillParams]):
         self.pid, self.process = proc.pid, proc.name
         if not send(proc.pid, signal.SIGKILL, ctx):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
+        if not await wait_dead(proc.pid):
+            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) survived SIGKILL")
 
     async def _remove(self, ctx: ChaosContext) -> None:
         if self.pid is None or self.process is None:

@@ -11,7 +11,7 @@ import pytest
 
 from chaos import failpoints
 from chaos.faults import make
-from chaos.processes import processes
+from chaos.processes import is_dead, processes
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, assert_healed, ctx_for
 from tests.conftest import StackHandle
@@ -68,8 +68,7 @@ async def test_kill_hits_only_its_process_and_supervisord_restarts_it(
         fault = make("kill", "target-1")
         await fault.start(ctx)
         await fault.start(ctx)  # killed once
-        assert not psutil.pid_exists(before["target-1"]) or (
-            psutil.Process(before["target-1"]).status() == psutil.STATUS_ZOMBIE)
+        assert is_dead(before["target-1"])
         await fault.stop(ctx)  # waits for the restart
         await fault.stop(ctx)
         assert fault.observed()["process"] == "target-1"
