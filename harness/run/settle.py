@@ -2,7 +2,7 @@
 
 After the faults are healed, :func:`settle` repeatedly asks the service to run every sweeper
 (``POST /admin/recover``) and looks at the databases for unfinished work: in-doubt prepared
-transactions, sagas not done, undecided or incomplete 2PC decisions, orders rolling forward,
+transactions (on both databases), sagas not done, orders rolling forward,
 holds past their expiry and (with ``wait_for_holds``) live holds of buyers who walked away,
 which expire by themselves. It returns when nothing is pending or when ``timeout_s`` has
 passed, whichever comes first; it never raises for a service that does not answer (that is the
@@ -30,7 +30,6 @@ CALL_TIMEOUT_S = 10.0
 _SEATS_PENDING: dict[str, str] = {
     "prepared": "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
     "sagas": "SELECT count(*) FROM sagas WHERE state <> 'DONE'",
-    "twopc": "SELECT count(*) FROM twopc_decisions WHERE completed_at IS NULL",
     "finalizing": "SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'"
                   " AND finalize_started_at IS NOT NULL",
     "expired_holds": "SELECT count(*) FROM seats WHERE state = 'HELD'"
