@@ -32,9 +32,6 @@ def _depth(value: Any, limit: int) -> int:
 async def read_json(request: web.Request, *, max_bytes: int, max_depth: int,
                     allow_empty: bool = False) -> dict[str, Any]:
     """The body as a JSON object; 400/413/415 problems for anything else."""
-    ctype = request.headers.get("Content-Type", "application/json")
-    if ctype and not (ctype.startswith("application/json") or "+json" in ctype):
-        raise Problem("UNSUPPORTED_MEDIA_TYPE", f"Content-Type {ctype[:60]!r} is not JSON")
     if request.content_length is not None and request.content_length > max_bytes:
         raise Problem("PAYLOAD_TOO_LARGE", f"the body exceeds {max_bytes} bytes")
     raw = await request.content.read(max_bytes + 1)
@@ -44,6 +41,9 @@ async def read_json(request: web.Request, *, max_bytes: int, max_depth: int,
         if allow_empty:
             return {}
         raise Problem("BAD_REQUEST", "the request body is empty; a JSON object is required")
+    ctype = request.headers.get("Content-Type", "application/json")
+    if ctype and not (ctype.startswith("application/json") or "+json" in ctype):
+        raise Problem("UNSUPPORTED_MEDIA_TYPE", f"Content-Type {ctype[:60]!r} is not JSON")
     try:
         data = json.loads(raw)
     except RecursionError:

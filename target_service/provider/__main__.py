@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -17,8 +18,14 @@ def main() -> int:
     except ValueError as exc:
         print(f"provider: refusing to start: {exc}", file=sys.stderr)
         return 2
+    try:
+        import uvloop
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log=None, print=None)
+                access_log=None, print=None, loop=loop_factory() if loop_factory else None)
     return 0
 
 

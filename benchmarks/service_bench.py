@@ -1,0 +1,251 @@
+"""Completed purchases per second, per strategy, beside pgbench running the same SQL.
+
+Not a test. Usage (needs a running service and direct access to its Postgres)::
+
+    python benchmarks/service_bench.py --target-url http://127.0.0.1:PORT \\
+        --seats-dsn postgresql://.../seats --payments-dsn postgresql://.../payments \\
+        [--duration 15] [--concurrency 16] [--strategies saga,lock,2pc]
+
+Defaults come from ``harness status --json`` when a local stack runs. **It wipes the run data**
+(``reset_data`` with a 10,400-seat benchmark event) so that buyers rarely contend (low
+contention: every purchase picks a random free seat).
+
+One purchase = ``POST /api/orders`` (1 seat) + ``:confirm`` (``tok_ok``) + ``:finalize``.
+The pgbench baseline runs, with the same number of clients and duration, a script holding the
+SQL statements that the service and the provider issue for one *saga* purchase (idempotency
+records, order, saga log, seat hold, authorization, capture, tickets), in the same transaction
+boundaries, against a scratch database ``bench_pgbench`` on the same Postgres (both schemas,
+the payments tables in schema ``pay``). The ratio service/pgbench is printed per strategy; the
+goal is >= 0.5 for saga.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from target_service.seed import DEFAULT_EVENTS, EventSpec, SectionSpec, reset_data  # noqa: E402
+
+BENCH_EVENT = EventSpec("evt_bench", "Benchmark Arena",
+                        (SectionSpec("FLOOR", string.ascii_uppercase, 400, 5000),))
+SEAT_IDS = [s[0] for s in BENCH_EVENT.seats()]
+
+
+def _stack_defaults() -> dict[str, str]:
+    try:
+        out = subprocess.run(["harness", "status", "--json"], capture_output=True, text=True,
+                             timeout=20, check=False)
+        info = json.loads(out.stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return {}
+    return {"target": str(info.get("target", "")), "seats_dsn": str(info.get("seats_dsn", "")),
+            "payments_dsn": str(info.get("payments_dsn", ""))}
+
+
+async def _purchase(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
+                    strategy: str, free: list[str]) -> bool:
+    if not free:
+        return False
+    seat = free.pop()
+
+    async def post(path: str, body: Any) -> tuple[int, Any]:
+        h = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+        async with http.post(url + path, json=body, headers=h) as r:
+            return r.status, await r.json(content_type=None)
+
+    status, order = await post("/api/orders", {"event_id": BENCH_EVENT.event_id,
+                                               "seats": [seat], "strategy": strategy})
+    if status != 201:
+        return False
+    oid = order["order_id"]
+    status, _ = await post(f"/api/orders/{oid}:confirm", {"payment_token": "tok_ok"})
+    if status != 202:
+        return False
+    status, _ = await post(f"/api/orders/{oid}:finalize", None)
+    return status == 200
+
+
+async def bench_service(url: str, strategy: str, duration: float, concurrency: int) -> float:
+    free = SEAT_IDS[:]
+    random.Random(7).shuffle(free)
+    done = 0
+    failed = 0
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with http.post(url + "/api/customers") as r:
+            token = (await r.json())["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(20):  # warm-up (pools, caches)
+            await _purchase(http, url, headers, strategy, free)
+        deadline = time.monotonic() + duration
+
+        async def worker() -> None:
+            nonlocal done, failed
+            while time.monotonic() < deadline:
+                if await _purchase(http, url, headers, strategy, free):
+                    done += 1
+                else:
+                    failed += 1
+
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - start
+    if failed:
+        print(f"  ({strategy}: {failed} purchases did not complete)", file=sys.stderr)
+    return done / elapsed
+
+
+# The SQL of one saga purchase, statement for statement (see the module docstring).
+PGBENCH_SCRIPT = r"""
+\set row random(0, 25)
+\set num random(1, 400)
+SELECT quote_literal(gen_random_uuid()) AS oid, quote_literal(gen_random_uuid()) AS cust, quote_literal(gen_random_uuid()) AS k1, quote_literal(chr(65 + :row) || '-' || lpad(:num::text, 2, '0')) AS seat \gset
+INSERT INTO customers (customer_id, token_sha256) VALUES (:cust, :cust);
+INSERT INTO idempotency_keys (customer_id, idempotency_key, request_method, request_path, request_fingerprint, lock_token, locked_at, expires_at) VALUES (:cust, 'a' || :k1, 'POST', '/api/orders', 'fp', gen_random_uuid(), now(), now() + interval '1 day') ON CONFLICT (customer_id, idempotency_key) DO UPDATE SET locked_at = now() RETURNING (xmax <> 0), order_id;
+SELECT seat_id, price_cents FROM seats WHERE event_id = 'evt_bench' AND seat_id = ANY(ARRAY[:seat]);
+BEGIN;
+WITH o AS (INSERT INTO orders (order_id, customer_id, event_id, strategy, amount_cents, idempotency_key) VALUES (:oid, :cust, 'evt_bench', 'saga', 5000, 'a' || :k1) RETURNING order_id) INSERT INTO order_seats (order_id, event_id, seat_id, price_cents) SELECT o.order_id, 'evt_bench', t.s, t.p FROM o, unnest(ARRAY[:seat], ARRAY[5000]) AS t(s, p);
+SELECT o.*, (SELECT array_agg(seat_id) FROM order_seats os WHERE os.order_id = o.order_id) FROM orders o WHERE order_id = :oid;
+UPDATE idempotency_keys SET response_status = 201, response_body = '{}'::jsonb, recovery_point = 'finished', finished_at = now(), lock_token = NULL, locked_at = NULL WHERE customer_id = :cust AND idempotency_key = 'a' || :k1;
+COMMIT;
+INSERT INTO idempotency_keys (customer_id, idempotency_key, request_method, request_path, request_fingerprint, lock_token, locked_at, expires_at) VALUES (:cust, 'b' || :k1, 'POST', '/c', 'fp', gen_random_uuid(), now(), now() + interval '1 day') ON CONFLICT (customer_id, idempotency_key) DO UPDATE SET locked_at = now() RETURNING (xmax <> 0), order_id;
+SELECT o.*, (SELECT array_agg(seat_id) FROM order_seats os WHERE os.order_id = o.order_id) FROM orders o WHERE order_id = :oid;
+BEGIN;
+INSERT INTO sagas (order_id, strategy, phase, state, step, auth_key) VALUES (:oid, 'saga', 'CONFIRM', 'RUNNING', 'SEATS_RESERVED', 'auth-' || :oid) ON CONFLICT (order_id) DO UPDATE SET version = sagas.version + 1 RETURNING *;
+WITH locked AS (SELECT seat_id, state FROM seats WHERE event_id = 'evt_bench' AND seat_id = ANY(ARRAY[:seat]) ORDER BY seat_id FOR UPDATE) UPDATE seats s SET state = 'HELD', holder_order_id = :oid, holder_strategy = 'saga', hold_expires_at = now() + interval '2 minutes', updated_at = now() FROM locked l WHERE s.event_id = 'evt_bench' AND s.seat_id = l.seat_id AND l.state = 'AVAILABLE' RETURNING s.seat_id;
+COMMIT;
+INSERT INTO pay.payments (payment_id, order_id, amount_cents, currency, status, payment_token, idempotency_key, source) VALUES ('pay_' || :k1, :oid, 5000, 'USD', 'AUTHORIZED', 'tok_ok', 'auth-' || :oid, 'api') ON CONFLICT (idempotency_key) DO NOTHING RETURNING *;
+BEGIN;
+UPDATE sagas SET state = 'DONE', step = 'AUTHORIZED', payment_id = 'pay_' || :k1, version = version + 1, updated_at = now() WHERE order_id = :oid RETURNING *;
+UPDATE orders SET status = 'AUTHORIZED', payment_id = 'pay_' || :k1, hold_expires_at = now() + interval '2 minutes', authorized_at = now(), updated_at = now() WHERE order_id = :oid AND status = 'PENDING';
+COMMIT;
+SELECT o.*, (SELECT array_agg(seat_id) FROM order_seats os WHERE os.order_id = o.order_id) FROM orders o WHERE order_id = :oid;
+UPDATE idempotency_keys SET response_status = 202, response_body = '{}'::jsonb, recovery_point = 'finished', finished_at = now(), lock_token = NULL, locked_at = NULL WHERE customer_id = :cust AND idempotency_key = 'b' || :k1;
+INSERT INTO idempotency_keys (customer_id, idempotency_key, request_method, request_path, request_fingerprint, lock_token, locked_at, expires_at) VALUES (:cust, 'c' || :k1, 'POST', '/f', 'fp', gen_random_uuid(), now(), now() + interval '1 day') ON CONFLICT (customer_id, idempotency_key) DO UPDATE SET locked_at = now() RETURNING (xmax <> 0), order_id;
+SELECT o.*, (SELECT array_agg(seat_id) FROM order_seats os WHERE os.order_id = o.order_id) FROM orders o WHERE order_id = :oid;
+BEGIN;
+UPDATE orders SET finalize_started_at = coalesce(finalize_started_at, now()), updated_at = now() WHERE order_id = :oid AND status = 'AUTHORIZED';
+INSERT INTO sagas (order_id, strategy, phase, state, step, auth_key) VALUES (:oid, 'saga', 'FINALIZE', 'RUNNING', 'FINALIZE_STARTED', 'auth-' || :oid) ON CONFLICT (order_id) DO UPDATE SET phase = EXCLUDED.phase, state = 'RUNNING', version = sagas.version + 1 RETURNING *;
+COMMIT;
+WITH upd AS (UPDATE pay.payments SET status = 'CAPTURED', captured_at = now(), updated_at = now() WHERE payment_id = 'pay_' || :k1 AND status = 'AUTHORIZED' RETURNING *), rec AS (INSERT INTO pay.provider_idempotency (operation, idempotency_key, request_sha256, payment_id, response_status, response_body) SELECT 'capture', 'capture-' || :oid, '', payment_id, 200, '{}'::jsonb FROM upd ON CONFLICT DO NOTHING) SELECT * FROM upd;
+BEGIN;
+UPDATE sagas SET state = 'DONE', step = 'SOLD', version = version + 1, updated_at = now() WHERE order_id = :oid RETURNING *;
+UPDATE seats SET state = 'SOLD', hold_expires_at = NULL, updated_at = now() WHERE event_id = 'evt_bench' AND seat_id = ANY(ARRAY[:seat]) AND holder_order_id = :oid AND state = 'HELD' RETURNING seat_id;
+UPDATE orders SET status = 'SOLD', sold_at = now(), updated_at = now() WHERE order_id = :oid AND status = 'AUTHORIZED';
+INSERT INTO tickets (ticket_id, order_id, event_id, seat_id, price_cents) SELECT gen_random_uuid(), order_id, event_id, seat_id, price_cents FROM order_seats WHERE order_id = :oid;
+INSERT INTO saga_log (order_id, phase, step, outcome, instance) VALUES (:oid, 'FINALIZE', 'SOLD', 'ok', '0');
+COMMIT;
+SELECT o.*, (SELECT array_agg(seat_id) FROM order_seats os WHERE os.order_id = o.order_id) FROM orders o WHERE order_id = :oid;
+SELECT ticket_id, seat_id, price_cents, issued_at FROM tickets WHERE order_id = :oid;
+UPDATE idempotency_keys SET response_status = 200, response_body = '{}'::jsonb, recovery_point = 'finished', finished_at = now(), lock_token = NULL, locked_at = NULL WHERE customer_id = :cust AND idempotency_key = 'c' || :k1;
+"""
+
+
+def _sql(db: str) -> str:
+    folder = resources.files("target_service") / "migrations" / db
+    return "\n".join(e.read_text() for e in sorted(folder.iterdir(), key=lambda e: e.name)
+                     if e.name.endswith(".sql"))
+
+
+async def prepare_pgbench_db(seats_dsn: str) -> str:
+    """(Re)create ``bench_pgbench`` with both schemas and the benchmark event; its DSN."""
+    admin = await asyncpg.connect(seats_dsn)
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS bench_pgbench")
+        await admin.execute("CREATE DATABASE bench_pgbench")
+    finally:
+        await admin.close()
+    dsn = re.sub(r"/[^/?]+(\?|$)", r"/bench_pgbench\1", seats_dsn, count=1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(_sql("seats"))
+        await conn.execute("CREATE SCHEMA pay; SET search_path = pay;")
+        await conn.execute(_sql("payments"))
+        await conn.execute("SET search_path = public")
+        from target_service.seed import seed_events
+
+        await seed_events(conn, [BENCH_EVENT])
+    finally:
+        await conn.close()
+    return dsn
+
+
+def run_pgbench(dsn: str, duration: float, concurrency: int) -> float:
+    """Transactions (= purchases) per second of the purchase script."""
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise SystemExit("pgbench is not installed (Debian: apt-get install postgresql-client)")
+    u = urlparse(dsn)
+    env = {**os.environ, "PGHOST": u.hostname or "127.0.0.1", "PGPORT": str(u.port or 5432),
+           "PGUSER": u.username or "postgres", "PGDATABASE": u.path.lstrip("/")}
+    if u.password:
+        env["PGPASSWORD"] = u.password
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(PGBENCH_SCRIPT)
+        script = f.name
+    try:
+        out = subprocess.run(
+            [pgbench, "-n", "-f", script, "-c", str(concurrency), "-j", "2",
+             "-T", str(int(duration))], env=env, capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(script)
+    m = re.search(r"tps = ([0-9.]+)", out.stdout)
+    if out.returncode != 0 or m is None:
+        raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+    return float(m.group(1))
+
+
+async def main() -> int:
+    defaults = _stack_defaults()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--target-url", default=os.environ.get("TARGET_URL", defaults.get("target")))
+    p.add_argument("--seats-dsn", default=os.environ.get("SEATS_DSN",
+                                                         defaults.get("seats_dsn")))
+    p.add_argument("--payments-dsn", default=os.environ.get("PAYMENTS_DSN",
+                                                            defaults.get("payments_dsn")))
+    p.add_argument("--duration", type=float, default=15.0)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--strategies", default="saga,lock,2pc")
+    args = p.parse_args()
+    if not (args.target_url and args.seats_dsn and args.payments_dsn):
+        p.error("give --target-url, --seats-dsn and --payments-dsn (or run a local stack)")
+    pg_dsn = await prepare_pgbench_db(args.seats_dsn)
+    results: dict[str, float] = {}
+    for strategy in args.strategies.split(","):
+        await reset_data(args.seats_dsn, args.payments_dsn,
+                         event_seed=(*DEFAULT_EVENTS, BENCH_EVENT))
+        results[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
+                                                args.duration, args.concurrency)
+    baseline = run_pgbench(pg_dsn, args.duration, args.concurrency)
+    await reset_data(args.seats_dsn, args.payments_dsn)
+    print(f"pgbench (saga purchase SQL, {args.concurrency} clients): {baseline:8.1f} purchases/s")
+    for strategy, rate in results.items():
+        print(f"service {strategy:5}: {rate:8.1f} purchases/s   ratio {rate / baseline:.2f}")
+    print(json.dumps({"pgbench": baseline, "service": results,
+                      "ratio": {k: v / baseline for k, v in results.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
