@@ -1,7 +1,8 @@
 """Arm and disarm the service's named failpoints (target_service/failpoints.py).
 
 Arming goes through the service's admin endpoint (``POST /admin/failpoints`` with the stack's
-admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it).
+admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it),
+falling back to the shared table when no process answers.
 Disarming everything reads and clears the shared ``failpoints`` table in the seats database
 directly, so it works while no service process is up (after a killed harness, before ``up``);
 every service process re-reads that table within ``FAILPOINT_POLL_S``.
@@ -16,7 +17,7 @@ from harness.stack.state import StackState
 
 ADMIN_PATH = "/admin/failpoints"
 ADMIN_TIMEOUT_S = 2.0
-ADMIN_ATTEMPTS = 4
+ADMIN_ATTEMPTS = 3
 
 
 #: The service's default FAILPOINT_POLL_S (target_service.config).
@@ -62,13 +63,44 @@ async def _admin(state: StackState, body: dict[str, object]) -> None:
 
 
 async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
-    """Arm ``name`` in every service process (``remaining`` firings in all; None = every hit)."""
-    await _admin(state, {"arm": {name: remaining}})
+    """Arm ``name`` in every service process (``remaining`` firings in all; None = every hit).
+
+    Through the admin endpoint; if no service process answers it (e.g. the one the kernel picks
+    is paused), the same row is written to the shared table directly, which every process polls.
+    """
+    try:
+        await _admin(state, {"arm": {name: remaining}})
+    except FailpointError:
+        await _arm_in_table(state, name, remaining)
+
+
+async def _arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
+    await _sql(
+        state,
+        "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
+        " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
+        name, remaining,
+    )
+
+
+async def _sql(state: StackState, sql: str, *args: object) -> None:
+    """One statement on the seats database (direct DSN); FailpointError when it fails."""
+    try:
+        conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
+        try:
+            await conn.execute(sql, *args, timeout=5)
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise FailpointError(f"{sql.split()[0]} on {state.dsn('seats')} failed: {exc!r}") from exc
 
 
 async def disarm(state: StackState, name: str) -> None:
-    """Disarm ``name`` through the admin endpoint."""
-    await _admin(state, {"disarm": [name]})
+    """Disarm ``name`` through the admin endpoint, else directly in the shared table."""
+    try:
+        await _admin(state, {"disarm": [name]})
+    except FailpointError:
+        await _sql(state, "DELETE FROM failpoints WHERE name = $1", name)
 
 
 async def disarm_all(state: StackState) -> list[str]:

@@ -74,8 +74,8 @@ class Crash(Fault[CrashParams]):
     async def _remove(self, ctx: ChaosContext) -> None:
         try:
             await failpoints.disarm(ctx.state, self.target)
-        except failpoints.FailpointError:
-            await failpoints.disarm_all(ctx.state)  # the service may be down; clear the table
+        except failpoints.FailpointError as exc:
+            raise ProcessTargetError(f"disarming the failpoint failed: {exc}") from exc
         ok = await wait_group_running(ctx, ("target",), within=self.params.restart_within_s)
         now = await self._target_pids(ctx)
         self.fired = sum(1 for name, pid in self._pids.items() if now.get(name) != pid)

@@ -70,9 +70,9 @@ async def test_a_schedule_runs_logs_and_returns_its_windows(
                                      stop=asyncio.Event(), log_extra={"strategy": "lock"})
     assert [(w.name, w.target) for w in windows] == [
         ("redis-partition", "redis"), ("latency", "payments_api")]
-    for window, entry in zip(windows, schedule, strict=True):
-        assert entry.start_s <= window.start_s < window.end_s
-        assert window.end_s - window.start_s >= entry.duration_s * 0.9
+    for window, entry in zip(windows, schedule, strict=True):  # never early; late only by load
+        assert entry.start_s <= window.start_s < entry.start_s + 10
+        assert entry.end_s <= window.end_s < entry.end_s + 10
     lines = events(log)
     assert [(e["event"], e["label"]) for e in lines] == [
         ("start", "redis-partition"), ("start", "latency"),
