@@ -20,7 +20,7 @@ from tests.conftest import StackHandle
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-NETWORK = {
+NETWORK: dict[str, st.SearchStrategy[dict[str, object]]] = {
     "partition": st.just({}),
     "blackhole": st.just({}),
     "half-open": st.fixed_dictionaries({"stream": st.sampled_from(["downstream", "upstream"])}),
@@ -35,6 +35,7 @@ NETWORK = {
 @st.composite
 def entries(draw: st.DrawFn) -> ScheduledFault:
     kind = draw(st.sampled_from([*NETWORK, "pause", "crash"]))
+    params: dict[str, object]
     if kind == "pause":
         target, params = draw(st.sampled_from(["target-0", "target-1"])), {"holding_locks": False}
     elif kind == "crash":
