@@ -29,6 +29,8 @@ HANDLERS: dict[str, str] = {
     "bugs": "harness.commands.bugs_cmd:bugs",
     "ui": "harness.commands.ui_cmd:ui",
     "report": "harness.commands.report_cmd:report",
+    "matrix": "harness.commands.matrix_cmd:matrix",
+    "soak": "harness.commands.soak_cmd:soak_cmd",
 }
 
 
@@ -107,6 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--strategy", choices=["lock", "saga", "2pc"], help="strategy (default saga)")
     report = sub.add_parser("report", help="re-render a run's HTML from its files")
     report.add_argument("dir", help="the run's report folder")
+    soak = sub.add_parser("soak", help="a long run (faults `mixed`) with checks during the load "
+                                       "and resource trends")
+    run_flags(soak)
+    soak.add_argument("--check-every", type=_duration, help="invariant checks during the load "
+                                                            "(default 60s)")
+    soak.add_argument("--sample-every", type=_duration, help="resource samples (default 10s)")
+    matrix = sub.add_parser("matrix", help="every strategy x fault schedule and every seeded "
+                                           "bug, for several seeds")
+    matrix.add_argument("--seeds", type=_positive_int, default=3, help="seeds per cell "
+                                                                       "(default 3)")
+    matrix.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    matrix.add_argument("--duration", type=_duration, help="load per cell (default 30s)")
+    matrix.add_argument("--users", type=_positive_int, help="buyers per cell")
+    matrix.add_argument("--strategies", help="comma-separated strategies (default all)")
+    matrix.add_argument("--schedules", help="comma-separated fault schedules (default: "
+                                            "every one; an empty value skips the grid)")
+    matrix.add_argument("--bugs", help="comma-separated seeded bugs (default: every one; "
+                                       "`none` skips them)")
+    matrix.add_argument("--check-every", type=_duration,
+                        help="checks during a bug cell's load (default 5s)")
+    matrix.add_argument("--scenario", help="scenario TOML file (workload and service tuning)")
+    matrix.add_argument("--out", help="report folder (default reports/<matrix-id>)")
     sub.add_parser("faults", help="list the fault schedules")
     sub.add_parser("bugs", help="list the seeded bugs")
     return parser

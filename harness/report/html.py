@@ -2,7 +2,8 @@
 
 Order of the page: the verdict; the strategies side by side (load, latency, outcomes, faults,
 invariants); the invariant matrix; throughput and latency over time per strategy with the fault
-windows shaded; then every violation with its examples.
+windows shaded; extra sections the run wrote into ``sections/`` (e.g. the soak's resource
+trends); then every violation with its examples.
 """
 
 from __future__ import annotations
@@ -97,7 +98,24 @@ def view(report: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         for n in names
     ]
     return {"report": report, "strategies": strategies, "matrix": matrix,
-            "violations": violations}
+            "violations": violations, "sections": extra_sections(run_dir)}
+
+
+#: Folder of a run with extra HTML sections (e.g. the soak's resource trends), each a fragment
+#: written by the harness itself (``<order>-<slug>.html``, first line ``<!-- title: ... -->``).
+SECTIONS_DIR = "sections"
+
+
+def extra_sections(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's extra sections, in file-name order (trusted markup written by the harness)."""
+    out = []
+    for path in sorted((run_dir / SECTIONS_DIR).glob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        first = html.split("\n", 1)[0]
+        title = first.removeprefix("<!-- title:").removesuffix("-->").strip() if (
+            first.startswith("<!-- title:")) else path.stem
+        out.append({"id": path.stem, "title": title, "html": html})
+    return out
 
 
 def _doc(name: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,37 @@ class RunPaths:
     @property
     def logs(self) -> Path:
         return self.run_dir / "logs"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorContext:
+    """What a monitor beside one strategy's load sees: the stack, the live files, the clock.
+
+    ``t0`` is the load's start (``time.monotonic()``); ``stop`` is set when the load ends.
+    """
+
+    strategy: str
+    state: StackState
+    stack: Stack
+    history_dir: Path
+    t0: float
+    stop: asyncio.Event
+
+
+#: A task run beside every strategy's load (e.g. periodic checks, resource sampling). It must
+#: return soon after ``ctx.stop`` is set; its errors are reported and never break the run.
+Monitor = Callable[[MonitorContext], Coroutine[Any, Any, None]]
+#: How long the run waits for a monitor after the load ended.
+MONITOR_GRACE_S = 60.0
+
+
+async def _finish_monitor(task: asyncio.Task[None] | None, progress: Progress) -> None:
+    if task is None:
+        return
+    try:
+        await asyncio.wait_for(task, MONITOR_GRACE_S)
+    except Exception as exc:  # a monitor's failure is its own business, not the run's
+        progress.phase(f"monitor failed: {type(exc).__name__}: {exc}")
 
 
 def service_settings(scenario: Scenario) -> ServiceSettings:
@@ -128,9 +160,12 @@ async def reset(state: StackState) -> None:
 
 async def run_strategy(
     strategy: str, scenario: Scenario, schedule: list[Any], stack: Stack, paths: RunPaths,
-    progress: Progress,
+    progress: Progress, monitor: Monitor | None = None,
 ) -> dict[str, Any]:
-    """One strategy's load, faults, recovery and checks; its report entry."""
+    """One strategy's load, faults, recovery and checks; its report entry.
+
+    ``monitor`` (optional) runs beside the load from its start until it stops.
+    """
     state = await ensure_stack(stack, service_settings(scenario), progress)
     progress.phase(f"{strategy}: resetting data")
     await reset(state)
@@ -157,9 +192,13 @@ async def run_strategy(
         f"{f' with {scenario.workers} workers' if scenario.workers else ''}; "
         f"faults: {', '.join(labels) if labels else 'none'}")
     windows: list[dict[str, Any]] = []
+    watcher: asyncio.Task[None] | None = None
     try:
         t0 = time.monotonic()
         await locust.start()
+        if monitor is not None:
+            watcher = asyncio.create_task(monitor(MonitorContext(
+                strategy, state, stack, history_dir, t0, stop)))
         faults_task = asyncio.create_task(parts.run_faults(
             schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed,
             strategy=strategy))
@@ -171,7 +210,10 @@ async def run_strategy(
             stop.set()
             await watch
             windows = await asyncio.wait_for(faults_task, 120.0)
+            await _finish_monitor(watcher, progress)
     finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
         await locust.stop()
         progress.phase(f"{strategy}: load stopped; healing every fault")
         await parts.heal(state)
@@ -211,8 +253,11 @@ def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
 
 
 async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
-              progress: Progress) -> dict[str, Any]:
-    """The whole run (every strategy of the scenario); returns the report document."""
+              progress: Progress, monitor: Monitor | None = None) -> dict[str, Any]:
+    """The whole run (every strategy of the scenario); returns the report document.
+
+    ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`).
+    """
     schedules = schedules_for(scenario)
     if scenario.faults != "none" and not parts.fault_layer_ready():
         progress.phase(f"faults {scenario.faults!r}: the fault layer is not in this build yet; "
@@ -226,7 +271,7 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
     try:
         for strategy in scenario.strategies:
             strategies[strategy] = await run_strategy(
-                strategy, scenario, schedules[strategy], stack, paths, progress)
+                strategy, scenario, schedules[strategy], stack, paths, progress, monitor)
     finally:
         merge_files(paths, tuple(strategies) or scenario.strategies)
     report_strategies = {
