@@ -34,7 +34,7 @@ from harness.run.progress import Progress
 from harness.run.scenario import Scenario
 from harness.run.settle import settle
 from harness.stack import ServiceSettings, Stack, StackState
-from locustfiles.workload import RetrySettings, Workload
+from locustfiles.workload import Workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def lock_lease_s(scenario: Scenario) -> float | None:
 
 
 def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Workload:
-    w, r = scenario.workload, scenario.retry
+    w = scenario.workload
     return Workload(
         strategy=strategy, seed=scenario.seed, event_id=w.event_id, hot_section=w.hot_section,
         hot_share=w.hot_share, zipf_s=w.zipf_s, seats_min=w.seats_min, seats_max=w.seats_max,
@@ -121,8 +121,7 @@ def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Worklo
         client_timeout_s=w.client_timeout_s, shape=w.shape, users=scenario.users,
         spawn_rate=scenario.spawn_rate, duration_s=scenario.duration_s,
         history_dir=str(history_dir),
-        retry=RetrySettings(max_attempts=r.max_attempts, base_s=r.base_s, cap_s=r.cap_s,
-                            deadline_s=r.deadline_s),
+        retry=scenario.retry,
     )
 
 

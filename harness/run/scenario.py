@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import UsageError
+from locustfiles.workload import RetrySettings
 
 STRATEGIES = ("lock", "saga", "2pc")
 SHAPES = ("ramp", "flash-sale")
@@ -47,16 +48,6 @@ class WorkloadSection:
     think_time_s: tuple[float, float] = (0.05, 0.5)
     client_timeout_s: float = 5.0
     shape: str = "ramp"
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySection:
-    """The client's retry budget (``[retry]``)."""
-
-    max_attempts: int = 5
-    base_s: float = 0.1
-    cap_s: float = 2.0
-    deadline_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +86,7 @@ class Scenario:
     duration_s: float = 60.0
     workers: int = 0
     workload: WorkloadSection = field(default_factory=WorkloadSection)
-    retry: RetrySection = field(default_factory=RetrySection)
+    retry: RetrySettings = field(default_factory=RetrySettings)
     settle: SettleSection = field(default_factory=SettleSection)
     service: ServiceSection = field(default_factory=ServiceSection)
     #: an inline schedule (``[[faults]]`` tables; then ``faults`` is ``"inline"``)
@@ -252,7 +243,7 @@ _SECTIONS: dict[str, tuple[type[Any], tuple[tuple[str, str, Check], ...]]] = {
         ("client_timeout", "client_timeout_s", _positive_duration),
         ("shape", "shape", _choice(*SHAPES)),
     )),
-    "retry": (RetrySection, (
+    "retry": (RetrySettings, (
         ("max_attempts", "max_attempts", _int(1, 50)),
         ("base", "base_s", _duration),
         ("cap", "cap_s", _duration),
