@@ -118,7 +118,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await provider.start()
     failpoints = Failpoints(s.failpoints)
     deps = Deps(settings=s, seats=seats, payments=payments, redis=redis, provider=provider,
-                locks=LockManager(redis, s.lock_lease_ms,
+                locks=LockManager(redis, s.lock_lease_ms, instance=s.instance,
                                   unsafe_release=s.has_bug("lock-unsafe-release")),
                 failpoints=failpoints, metrics=Metrics(s.instance))
     failpoints.set_consumer(lambda name: _consume_failpoint(deps, name))

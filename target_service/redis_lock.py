@@ -5,6 +5,10 @@ TTL, removed only by a clean release) and ``fence:seat:<e>:<s>`` (INCR counter).
 one Lua script per seat, in sorted seat order; it returns the new fencing token and whether the
 acquirer *took over* an expired lease (the previous holder may still be alive and must be fenced
 off by a claim in Postgres before reading). Release and renewal check the owner (Lua).
+
+Owner values are ``i<instance>:<random>`` (``instance`` is the process's ``TARGET_INSTANCE``):
+unique per acquisition, and they name the process that holds the lock, so the chaos layer can
+freeze exactly a lock holder (``chaos/faults/pause.py``). :func:`owner_instance` parses one.
 """
 
 from __future__ import annotations
@@ -43,6 +47,23 @@ return 0
 """
 
 
+#: Prefix of every owner value: ``i<instance>:``.
+OWNER_PREFIX = "i"
+
+
+def make_owner(instance: str) -> str:
+    """A fresh owner value ``i<instance>:<24 hex>`` (random part: 96 bits, never reused)."""
+    return f"{OWNER_PREFIX}{instance}:{secrets.token_hex(12)}"
+
+
+def owner_instance(owner: str) -> str | None:
+    """The instance named by an owner value from :func:`make_owner`; None for any other form."""
+    head, sep, rest = owner.partition(":")
+    if not sep or not rest or not head.startswith(OWNER_PREFIX) or len(head) == 1:
+        return None
+    return head[len(OWNER_PREFIX):]
+
+
 def keys_for(event_id: str, seat_id: str) -> tuple[str, str, str]:
     return (f"lock:seat:{event_id}:{seat_id}", f"lease:seat:{event_id}:{seat_id}",
             f"fence:seat:{event_id}:{seat_id}")
@@ -66,9 +87,11 @@ class SeatLocks:
 class LockManager:
     """Acquire / renew / release seat locks on one Redis client."""
 
-    def __init__(self, client: Any, lease_ms: int, *, unsafe_release: bool = False) -> None:
+    def __init__(self, client: Any, lease_ms: int, *, instance: str = "0",
+                 unsafe_release: bool = False) -> None:
         self._r = client
         self.lease_ms = lease_ms
+        self.instance = instance
         # BUG lock-unsafe-release: release deletes the keys without checking the owner, so a
         # holder whose lease expired deletes its successor's lock (and lease record), letting a
         # third acquirer in as a fresh, unfenced writer while the successor still works.
@@ -83,7 +106,7 @@ class LockManager:
         Raises :class:`LockUnavailable` when Redis fails; whatever was acquired is released
         best-effort (an unreleased lock expires after its lease).
         """
-        locks = SeatLocks(event_id, secrets.token_hex(12))
+        locks = SeatLocks(event_id, make_owner(self.instance))
         try:
             for seat in sorted(seat_ids):
                 res = await self._acquire(keys=list(keys_for(event_id, seat)),

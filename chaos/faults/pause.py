@@ -3,10 +3,14 @@
 Aimed at the lock strategy: a process paused while it holds seat locks for longer than the lock
 lease loses them without knowing; when it continues, only fencing stops its stale write. With
 ``holding_locks`` (the default) the pause waits, boundedly, until seat locks are held in Redis.
-Lock values are random owner ids, so which process holds a lock cannot be read from Redis; the
-fault records evidence instead: ``locks_at_pause`` (seat locks held when it paused) and, on
-stop, ``expired_unreleased`` (of those, locks whose lease ran out without a release while the
-process was frozen: a paused holder's locks; a lower bound, as a re-acquired seat hides it).
+Lock owner values start with the holder's instance (``i<TARGET_INSTANCE>:``, see
+``target_service/redis_lock.py``), so for the target ``target`` the fault freezes a process
+that holds a lock right now (the one holding most, ties by name), and falls back to the seeded
+pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). A named target
+(``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause`` (seat locks
+held when it paused, by any process), ``held_by_paused`` (of those, the paused process's) and,
+on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out without a release
+while the process was frozen; a lower bound, as a re-acquired seat hides it).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,8 @@ from chaos.context import ChaosContext
 from chaos.faults.process import ProcessFault
 from chaos.params import FaultParams, param
 from chaos.processes import ProcessTargetError, resolve, send, wait_stopped_state
+from harness.stack.control import ProcessInfo
+from target_service.redis_lock import owner_instance
 
 #: Redis key pattern of the service's seat locks (``lock:seat:<event>:<seat>``).
 LOCK_PATTERN = "lock:seat:*"
@@ -74,6 +81,26 @@ async def expired_unreleased(redis_url: str, snapshot: Mapping[str, str]) -> int
         await client.aclose()
 
 
+def lock_holder(
+    running: Sequence[ProcessInfo], owners: Mapping[str, str]
+) -> ProcessInfo | None:
+    """Of the ``running`` target processes (``target-<instance>``), the one whose instance owns
+    the most of ``owners``' locks (ties: first by name); None when none of them owns one."""
+    held = Counter(owner_instance(v) for v in owners.values())
+    best: tuple[int, str] | None = None
+    chosen: ProcessInfo | None = None
+    for proc in running:
+        n = held.get(proc.name.removeprefix("target-"), 0)
+        if n and (best is None or (-n, proc.name) < best):
+            best, chosen = (-n, proc.name), proc
+    return chosen
+
+
+async def _running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
+    return [p for p in await asyncio.to_thread(ctx.supervisor.processes)
+            if p.group == "target" and p.state == "RUNNING" and p.pid]
+
+
 class Pause(ProcessFault[PauseParams]):
     """The process is frozen (SIGSTOP) until stop (SIGCONT); the others keep serving."""
 
@@ -89,6 +116,8 @@ class Pause(ProcessFault[PauseParams]):
         self.process: str | None = None
         self.locks_at_pause: int | None = None
         self.expired_unreleased: int | None = None
+        self.held_by_paused: int | None = None
+        self.picked: str | None = None
         self._snapshot: dict[str, str] = {}
 
     async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
@@ -103,8 +132,17 @@ class Pause(ProcessFault[PauseParams]):
         if self.params.holding_locks:
             self._snapshot = await self._wait_for_locks(ctx)
             self.locks_at_pause = len(self._snapshot)
-        proc = await resolve(ctx, self.target)
+        proc = await resolve(ctx, self.target)  # also draws the seeded pick, used or not
+        self.picked = "seeded" if self.target == "target" else "named"
+        if self.target == "target" and self._snapshot:
+            holder = lock_holder(await _running_targets(ctx), self._snapshot)
+            if holder is not None:
+                proc, self.picked = holder, "lock-holder"
         self.pid, self.process = proc.pid, proc.name
+        if self._snapshot and proc.group == "target":
+            instance = proc.name.removeprefix("target-")
+            self.held_by_paused = sum(
+                owner_instance(v) == instance for v in self._snapshot.values())
         if not send(proc.pid, signal.SIGSTOP, ctx):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
         if not await wait_stopped_state(proc.pid, True):
@@ -127,6 +165,8 @@ class Pause(ProcessFault[PauseParams]):
     def observed(self) -> dict[str, Any]:
         return {
             "process": self.process,
+            "picked": self.picked,
             "locks_at_pause": self.locks_at_pause,
+            "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
         }

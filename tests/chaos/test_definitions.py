@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFault
 from chaos.faults import FAULTS, make
+from chaos.faults.pause import lock_holder
 from chaos.inline import parse_inline
 from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
 from harness.errors import EXIT_USAGE
+from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
 
 CONTRACT_SCHEDULES = (
@@ -176,3 +178,18 @@ def test_every_proxy_is_a_network_target() -> None:
     for kind in ("partition", "blackhole", "half-open", "latency", "bandwidth", "reset_peer",
                  "slow_close", "limit_data"):
         assert FAULTS[kind].valid_targets() == PROXY_NAMES
+
+
+def _proc(name: str) -> ProcessInfo:
+    return ProcessInfo("target", name, "RUNNING", 100 + int(name.rsplit("-", 1)[1]))
+
+
+def test_pause_picks_the_process_whose_instance_holds_the_most_locks() -> None:
+    running = [_proc("target-0"), _proc("target-1"), _proc("target-2")]
+    owners = {"lock:seat:e:A-1": "i1:aa", "lock:seat:e:A-2": "i2:bb", "lock:seat:e:A-3": "i2:bb"}
+    assert lock_holder(running, owners) == running[2]
+    assert lock_holder(running, {"lock:seat:e:A-1": "i1:aa", "lock:seat:e:A-2": "i0:cc"}) \
+        == running[0]  # a tie goes to the first name
+    assert lock_holder(running, {}) is None
+    assert lock_holder(running, {"lock:seat:e:A-1": "i7:aa", "k": "random-old-form"}) is None
+    assert lock_holder(running[:2], {"lock:seat:e:A-1": "i2:bb"}) is None  # not running

@@ -105,6 +105,30 @@ async def test_pause_longer_than_the_lease_makes_a_lock_holder_lose_its_locks(
     await assert_healed(stack.state)
 
 
+async def test_pause_of_target_freezes_the_process_that_holds_the_locks(
+    stack: StackHandle,
+) -> None:
+    """Two service processes; a slow provider keeps one confirm inside its locked section. The
+    lock owner values name the holder's instance, so ``target`` pauses exactly that process."""
+    await stack.restart_services(provider_latency_ms=2500)
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-03", "A-04"], "lock")
+        confirm = asyncio.create_task(buyer.confirm(order))
+        fault = make("pause", "target", {"holding_locks": True, "lock_wait_s": 10})
+        await fault.start(ctx)
+        try:
+            seen = fault.observed()
+            assert seen["picked"] == "lock-holder"
+            assert seen["locks_at_pause"] == seen["held_by_paused"] == 2
+            paused = (await pids(stack))[str(seen["process"])]
+            assert psutil.Process(paused).status() == psutil.STATUS_STOPPED
+        finally:
+            await fault.stop(ctx)
+        await asyncio.wait_for(confirm, 30)
+    await assert_healed(stack.state)
+
+
 async def test_crash_at_a_failpoint_kills_one_process_between_prepare_and_commit(
     stack: StackHandle,
 ) -> None:

@@ -14,6 +14,7 @@ from target_service.failpoints import FAILPOINTS, parse_failpoints
 from target_service.idempotency import fingerprint, validate_key
 from target_service.openapi import document
 from target_service.problems import CODES, Problem
+from target_service.redis_lock import make_owner, owner_instance
 from target_service.validation import _depth, confirm_request, order_request
 
 ENV = {"SEATS_DSN": "postgresql://x/seats", "PAYMENTS_DSN": "postgresql://x/payments",
@@ -108,3 +109,12 @@ def test_depth_counts_nesting() -> None:
     assert _depth({"a": [1, {"b": 2}]}, 10) == 4  # scalars count as a level
     assert _depth(1, 10) == 1
     assert _depth([[[[[]]]]], 3) > 3
+
+
+def test_lock_owner_values_name_their_instance_and_are_unique() -> None:
+    owners = {make_owner("1") for _ in range(100)}
+    assert len(owners) == 100
+    assert all(o.startswith("i1:") and owner_instance(o) == "1" for o in owners)
+    assert owner_instance(make_owner("12")) == "12"
+    for other in ("", "abc", "i:x", "i1:", "x1:abc", "0123456789abcdef"):
+        assert owner_instance(other) is None
