@@ -21,23 +21,34 @@ from invariants.history_ops import Op, as_uuid, operations
 from invariants.rows import example, findings, merge
 from invariants.session import Session
 
+# Duplicates are found with plain counts (hash aggregation over every row), then only the
+# duplicated keys are looked up again for their details (ordered aggregates cannot hash).
 _ORDERS_SQL = """
-SELECT customer_id, idempotency_key, count(*) AS orders_created,
-       array_agg(order_id ORDER BY created_at, order_id) AS orders,
+WITH dup AS (
+    SELECT customer_id, idempotency_key FROM orders
+    WHERE idempotency_key IS NOT NULL
+    GROUP BY customer_id, idempotency_key HAVING count(*) > 1
+)
+SELECT d.customer_id, d.idempotency_key, count(*) AS orders_created,
+       array_agg(o.order_id ORDER BY o.created_at, o.order_id) AS orders,
        'several orders for one Idempotency-Key' AS kind
-FROM orders o
-WHERE idempotency_key IS NOT NULL
-GROUP BY customer_id, idempotency_key
-HAVING count(*) > 1 AND ($1::text IS NULL OR bool_or(o.strategy = $1))
+FROM dup d JOIN orders o USING (customer_id, idempotency_key)
+GROUP BY d.customer_id, d.idempotency_key
+HAVING $1::text IS NULL OR bool_or(o.strategy = $1)
 """
 
 _PAYMENTS_SQL = """
-SELECT order_id, array_agg(payment_id ORDER BY created_at, payment_id) AS payments,
-       array_agg(status ORDER BY created_at, payment_id) AS statuses,
+WITH dup AS (
+    SELECT order_id FROM payments WHERE status IN ('AUTHORIZED', 'CAPTURED', 'REFUNDED')
+    GROUP BY order_id HAVING count(*) > 1
+)
+SELECT d.order_id, array_agg(p.payment_id ORDER BY p.created_at, p.payment_id) AS payments,
+       array_agg(p.status ORDER BY p.created_at, p.payment_id) AS statuses,
        'several live payments for one order' AS kind
-FROM payments WHERE status IN ('AUTHORIZED', 'CAPTURED', 'REFUNDED')
-GROUP BY order_id HAVING count(*) > 1
-ORDER BY order_id
+FROM dup d JOIN payments p USING (order_id)
+WHERE p.status IN ('AUTHORIZED', 'CAPTURED', 'REFUNDED')
+GROUP BY d.order_id
+ORDER BY d.order_id
 """
 
 _STORED_SQL = """

@@ -13,28 +13,27 @@ from invariants.rows import findings
 from invariants.session import Session
 
 _SQL = """
-WITH t AS (
-    SELECT t.order_id, count(*) AS tickets, sum(t.price_cents) AS ticket_cents,
-           count(os.seat_id) AS tickets_for_ordered_seats
-    FROM tickets t
-    LEFT JOIN order_seats os ON os.order_id = t.order_id AND os.seat_id = t.seat_id
-    WHERE t.order_id IN (SELECT order_id FROM {captured})
-    GROUP BY t.order_id
-), s AS (
-    SELECT order_id, count(*) AS seats FROM order_seats
-    WHERE order_id IN (SELECT order_id FROM {captured})
-    GROUP BY order_id
+WITH per_order AS (
+    -- each captured order's seats and tickets, matched seat by seat in one pass
+    SELECT coalesce(os.order_id, t.order_id) AS order_id,
+           count(os.seat_id) AS seats, count(t.ticket_id) AS tickets,
+           coalesce(sum(t.price_cents), 0) AS ticket_cents,
+           count(*) FILTER (WHERE os.seat_id IS NOT NULL AND t.ticket_id IS NOT NULL)
+               AS tickets_for_ordered_seats
+    FROM (SELECT * FROM order_seats WHERE order_id IN (SELECT order_id FROM {captured})) os
+    FULL JOIN (SELECT * FROM tickets WHERE order_id IN (SELECT order_id FROM {captured})) t
+           ON t.order_id = os.order_id AND t.seat_id = os.seat_id
+    GROUP BY 1
 ), joined AS (
     SELECT p.payment_id, p.order_id, p.amount_cents AS captured_cents, o.strategy,
            o.status AS order_status, o.amount_cents AS order_cents,
-           coalesce(s.seats, 0) AS seats, coalesce(t.tickets, 0) AS tickets,
-           coalesce(t.ticket_cents, 0) AS ticket_cents,
-           coalesce(t.tickets_for_ordered_seats, 0) AS tickets_for_ordered_seats,
+           coalesce(f.seats, 0) AS seats, coalesce(f.tickets, 0) AS tickets,
+           coalesce(f.ticket_cents, 0) AS ticket_cents,
+           coalesce(f.tickets_for_ordered_seats, 0) AS tickets_for_ordered_seats,
            o.order_id IS NULL AS missing
     FROM {captured} p
     LEFT JOIN orders o USING (order_id)
-    LEFT JOIN s USING (order_id)
-    LEFT JOIN t USING (order_id)
+    LEFT JOIN per_order f USING (order_id)
 )
 SELECT payment_id, order_id, captured_cents, strategy, order_status, order_cents, seats,
        tickets, ticket_cents,

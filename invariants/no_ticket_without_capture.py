@@ -17,11 +17,12 @@ WITH t AS (
     FROM tickets GROUP BY order_id
 ), c AS (
     SELECT order_id, count(*) AS captures, sum(amount_cents) AS captured_cents,
-           array_agg(payment_id ORDER BY payment_id) AS payment_ids
+           array_agg(payment_id) AS payment_ids
     FROM {captured} GROUP BY order_id
 )
 SELECT t.order_id, o.strategy, o.status AS order_status, t.tickets, t.ticket_cents,
-       coalesce(c.captures, 0) AS captures, c.captured_cents, c.payment_ids,
+       coalesce(c.captures, 0) AS captures, c.captured_cents,
+       ARRAY(SELECT unnest(c.payment_ids) ORDER BY 1) AS payment_ids,
        CASE
            WHEN c.captures IS NULL THEN 'tickets without a captured payment'
            WHEN c.captures > 1 THEN 'tickets paid by several captures'

@@ -33,18 +33,19 @@ SELECT s.event_id, s.seat_id, s.state AS seat_state, s.holder_order_id,
                THEN 'seat still HELD by a ' || o.status || ' order'
            WHEN s.state = 'SOLD' AND o.status <> 'SOLD'
                THEN 'seat SOLD to a ' || o.status || ' order'
-           WHEN NOT EXISTS (SELECT 1 FROM order_seats os WHERE os.order_id = o.order_id
-                            AND os.event_id = s.event_id AND os.seat_id = s.seat_id)
+           WHEN os.order_id IS NULL
                THEN 'seat ' || s.state || ' by an order that did not ask for it'
            ELSE 'hold outlived its expiry'
        END AS kind
-FROM seats s LEFT JOIN orders o ON o.order_id = s.holder_order_id
+FROM seats s
+LEFT JOIN orders o ON o.order_id = s.holder_order_id
+LEFT JOIN order_seats os
+       ON os.order_id = s.holder_order_id AND os.seat_id = s.seat_id AND os.event_id = s.event_id
 WHERE s.state IN ('HELD', 'SOLD')
   AND (o.order_id IS NULL
        OR (s.state = 'HELD' AND o.status <> 'AUTHORIZED')
        OR (s.state = 'SOLD' AND o.status <> 'SOLD')
-       OR NOT EXISTS (SELECT 1 FROM order_seats os WHERE os.order_id = o.order_id
-                      AND os.event_id = s.event_id AND os.seat_id = s.seat_id)
+       OR os.order_id IS NULL
        OR (s.state = 'HELD' AND o.finalize_started_at IS NULL
            AND s.hold_expires_at < now() - make_interval(secs => $2::float8)))
   AND ($1::text IS NULL OR o.strategy IS NULL OR o.strategy = $1)
