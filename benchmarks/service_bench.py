@@ -4,7 +4,7 @@ Not a test. Usage (needs a running service and direct access to its Postgres)::
 
     python benchmarks/service_bench.py --target-url http://127.0.0.1:PORT \\
         --seats-dsn postgresql://.../seats --payments-dsn postgresql://.../payments \\
-        [--duration 15] [--concurrency 16] [--strategies saga,lock,2pc]
+        [--duration 15] [--concurrency 16] [--strategies saga,lock,2pc] [--rounds 3]
 
 Defaults come from ``harness status --json`` when a local stack runs. **It wipes the run data**
 (``reset_data`` with a 10,400-seat benchmark event) so that buyers rarely contend (low
@@ -15,8 +15,10 @@ The pgbench baseline runs, with the same number of clients and duration, a scrip
 SQL statements that the service and the provider issue for one *saga* purchase (idempotency
 records, order, saga log, seat hold, authorization, capture, tickets), in the same transaction
 boundaries, against a scratch database ``bench_pgbench`` on the same Postgres (both schemas,
-the payments tables in schema ``pay``). The ratio service/pgbench is printed per strategy; the
-goal is >= 0.5 for saga.
+the payments tables in schema ``pay``), over a direct connection (the service reaches Postgres
+through Toxiproxy, as in every run). Each round measures the service, then pgbench, back to back;
+``--rounds N`` repeats that and prints each round's ratio service/pgbench and the median
+(min-max) over the rounds, since the machine may be shared and noisy. The goal is >= 0.5 for saga.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import random
 import re
 import shutil
+import statistics
 import string
 import subprocess
 import sys
@@ -169,6 +172,12 @@ def run_pgbench(dsn: str, duration: float, concurrency: int) -> float:
     return float(m.group(1))
 
 
+def _spread(values: list[float]) -> str:
+    """``median (min-max)`` of ``values``."""
+    return (f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+            if values else "n/a")
+
+
 async def main() -> int:
     defaults = _stack_defaults()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -180,23 +189,39 @@ async def main() -> int:
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--strategies", default="saga,lock,2pc")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat service + pgbench this many times (the machine may be noisy)")
     args = p.parse_args()
     if not (args.target_url and args.seats_dsn and args.payments_dsn):
         p.error("give --target-url, --seats-dsn and --payments-dsn (or run a local stack)")
     pg_dsn = await prepare_pgbench_db(args.seats_dsn)
-    results: dict[str, float] = {}
-    for strategy in args.strategies.split(","):
-        await reset_data(args.seats_dsn, args.payments_dsn,
-                         event_seed=(*DEFAULT_EVENTS, BENCH_EVENT))
-        results[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
-                                                args.duration, args.concurrency)
-    baseline = run_pgbench(pg_dsn, args.duration, args.concurrency)
+    strategies = args.strategies.split(",")
+    rounds: list[dict[str, float]] = []
+    for n in range(1, args.rounds + 1):
+        measured: dict[str, float] = {}
+        for strategy in strategies:
+            await reset_data(args.seats_dsn, args.payments_dsn,
+                             event_seed=(*DEFAULT_EVENTS, BENCH_EVENT))
+            measured[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
+                                                     args.duration, args.concurrency)
+        measured["pgbench"] = run_pgbench(pg_dsn, args.duration, args.concurrency)
+        rounds.append(measured)
+        base = measured["pgbench"]
+        print(f"round {n}: pgbench {base:7.1f}/s  " + "  ".join(
+            f"{s} {measured[s]:6.1f}/s ({measured[s] / base:.2f})" for s in strategies),
+            flush=True)
     await reset_data(args.seats_dsn, args.payments_dsn)
-    print(f"pgbench (saga purchase SQL, {args.concurrency} clients): {baseline:8.1f} purchases/s")
-    for strategy, rate in results.items():
-        print(f"service {strategy:5}: {rate:8.1f} purchases/s   ratio {rate / baseline:.2f}")
-    print(json.dumps({"pgbench": baseline, "service": results,
-                      "ratio": {k: v / baseline for k, v in results.items()}}))
+    pg = [r["pgbench"] for r in rounds]
+    print(f"pgbench (saga purchase SQL, {args.concurrency} clients, direct connection): "
+          f"median {statistics.median(pg):.1f} purchases/s (min {min(pg):.1f}, "
+          f"max {max(pg):.1f}) over {len(rounds)} round(s)")
+    ratios: dict[str, list[float]] = {}
+    for s in strategies:
+        rates = [r[s] for r in rounds]
+        ratios[s] = [r[s] / r["pgbench"] for r in rounds]
+        print(f"service {s:5}: median {statistics.median(rates):7.1f} purchases/s"
+              f"   ratio to pgbench of the same round: {_spread(ratios[s])}")
+    print(json.dumps({"rounds": rounds, "ratio": ratios}))
     return 0
 
 
