@@ -5,8 +5,8 @@ a ``fail`` must have left no effect, an ``info`` may have gone either way. Per o
 (target_service/SCHEMA.md):
 
 * create 201: the order exists with the amount, seats, event and strategy the client was told.
-* confirm 202: the order was authorized (``AUTHORIZED``/``SOLD``/``EXPIRED``/``CANCELLED`` with
-  ``authorized_at``) and has a real (not declined) payment.
+* confirm 202: the order was authorized (it has ``authorized_at`` and left ``PENDING``) and has
+  a real (not declined) payment.
 * finalize 200: the order is ``SOLD`` and its tickets are exactly the ones returned.
 * create 4xx: no order carries that (customer, Idempotency-Key).
 * confirm / finalize 4xx: the order gained nothing from it (no hold, sale, ticket, capture or
@@ -48,7 +48,9 @@ JOIN orders o ON o.customer_id = k.customer_id AND o.idempotency_key = k.idempot
 GROUP BY k.customer_id, k.idempotency_key
 """
 
-AUTHORIZED_LATER = frozenset({"AUTHORIZED", "SOLD", "EXPIRED", "CANCELLED"})
+#: statuses an authorized order can reach (FAILED: its capture was refused later, e.g. after
+#: its authorization was voided on expiry); ``authorized_at`` proves the authorization happened
+AUTHORIZED_LATER = frozenset({"AUTHORIZED", "SOLD", "EXPIRED", "CANCELLED", "FAILED"})
 UNCONFIRMED = frozenset({"PENDING", "FAILED", "CANCELLED"})
 
 

@@ -3,8 +3,10 @@
 An operation is an ``invoke`` plus its completion (same ``op_id``). Its outcome is ``ok`` (it
 happened), ``fail`` (it certainly did not happen) or ``info`` (unknown). A completion that never
 came, a ``fail`` without a definite 4xx answer, and a ``fail`` whose answer only says that
-another request with the same key is still running (``IDEMPOTENCY_KEY_IN_USE``: that request
-may yet succeed) are all ``info``: whatever the client wrote, nothing certain is known.
+another request is still doing the work (``IDEMPOTENCY_KEY_IN_USE``: the same key is in flight;
+``ORDER_BUSY``: another request or the recovery sweeper is working on the order, e.g. rolling
+forward this very operation's earlier, timed-out attempt) are all ``info``: that work may yet
+succeed, so whatever the client wrote, nothing certain is known about the effect.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from harness.history import Attempt, HistoryEvent
 Outcome = Literal["ok", "fail", "info"]
 
 #: Problem codes that answer for a *different* in-flight request, not for this operation.
-NOT_DEFINITE_CODES = frozenset({"IDEMPOTENCY_KEY_IN_USE"})
+NOT_DEFINITE_CODES = frozenset({"IDEMPOTENCY_KEY_IN_USE", "ORDER_BUSY"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -386,6 +386,9 @@ async def test_definite_failures_must_leave_no_effect(shop: Shop) -> None:
     h.op("finalize", built["sold"], "info", None, None)
     # refused while the first request with this key was in flight: unknown, not a failure
     h.op("confirm", built["sold_2pc"], "fail", 409, {"code": "IDEMPOTENCY_KEY_IN_USE"})
+    # refused because the sweeper was rolling its earlier, timed-out attempt forward: unknown
+    h.op("finalize", built["sold_2pc"], "fail", 409, {"code": "ORDER_BUSY"},
+         attempts=[(None, False, None), (409, False, {"code": "ORDER_BUSY"})])
     r = (await shop.check(history=h.events))["acknowledged_writes_durable"]
     assert r.violations == 2, r.examples
     kinds = {ex["kind"]: ex for ex in r.examples}

@@ -1,0 +1,76 @@
+"""`harness run --strategy S --faults F --bug B` (the catching run of `harness bugs`) exits 1
+and marks the bug's invariant false with examples; the same run without the bug exits 0.
+
+Only the bugs whose catalog schedule catches them within a 30-second load are here; see
+``KNOWN_MISSES`` for the ones a 30-second run does not reliably catch yet (each is still caught
+by a directed scenario in ``test_seeded_bugs.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from invariants.catalog import CATCHES
+from tests.conftest import StackHandle
+from tests.load.helpers import harness_cli
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
+
+#: bug -> why its catalog run does not reliably catch it in 30 s (reported on issue 6)
+KNOWN_MISSES = {
+    "lock-no-fencing": "the default scenario's saga sweeper (saga_stale 5 s) compensates the "
+                       "paused confirm before the 7 s service-pause ends",
+    "lock-unsafe-release": "same as lock-no-fencing",
+    "capture-not-durable": "the buyer's retries of finalize repair the lost SOLD write once "
+                           "the payments blackhole heals",
+}
+CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
+    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
+    yield stack
+    state = stack.stack.state()
+    if state is not None:
+        stack.state = state
+
+
+def run(out: Path, strategy: str, faults: str, bug: str | None) -> tuple[int, dict[str, object]]:
+    args = ["run", "--strategy", strategy, "--faults", faults, "--duration", "30s",
+            "--seed", "1", "--out", str(out)]
+    if bug:
+        args += ["--bug", bug]
+    done = harness_cli(*args, timeout=420)
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    return done.returncode, report
+
+
+@pytest.mark.parametrize("bug", CAUGHT)
+async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path: Path,
+                                                bug: str) -> None:
+    catch = CATCHES[bug]
+    code, report = run(tmp_path / "run", catch.strategy, catch.faults, bug)
+    assert (code, report["verdict"], report["bug"]) == (1, "fail", bug)
+    invs = {i["name"]: i for i in report["strategies"][catch.strategy]["invariants"]}  # type: ignore[index]
+    caught = [invs[n] for n in catch.invariants if not invs[n]["ok"]]
+    assert caught, {n: i["ok"] for n, i in invs.items()}
+    assert all(i["violations"] > 0 and i["examples"] for i in caught)
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert ">FAIL</span>" in html and caught[0]["name"] in html
+
+
+@pytest.mark.parametrize("strategy,faults", sorted({(CATCHES[b].strategy, CATCHES[b].faults)
+                                                    for b in CAUGHT}))
+async def test_the_same_run_without_a_bug_passes(cli_stack: StackHandle, tmp_path: Path,
+                                                 strategy: str, faults: str) -> None:
+    code, report = run(tmp_path / "run", strategy, faults, None)
+    invs = report["strategies"][strategy]["invariants"]  # type: ignore[index]
+    assert [(i["name"], i.get("error"), i["examples"]) for i in invs if not i["ok"]] == []
+    assert (code, report["verdict"]) == (0, "pass")
