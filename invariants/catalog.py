@@ -39,9 +39,9 @@ CATCHES: dict[str, BugCatch] = {
         BugCatch("idempotency-ignored", "saga", "target-blackhole", ("idempotent_effects",),
                  "clients that never heard the answer retry with the same key and create a "
                  "second order"),
-        BugCatch("capture-not-durable", "saga", "payments-blackhole",
+        BugCatch("capture-not-durable", "saga", "coordinator-crash",
                  ("no_capture_without_ticket",),
-                 "a capture whose answer was lost is never rolled forward: money taken, no "
-                 "ticket"),
+                 "the service dies between capture and SOLD (failpoint finalize-after-capture) "
+                 "and nothing rolls the sale forward: money taken, no ticket"),
     )
 }

@@ -26,8 +26,8 @@ KNOWN_MISSES = {
     "lock-no-fencing": "the default scenario's saga sweeper (saga_stale 5 s) compensates the "
                        "paused confirm before the 7 s service-pause ends",
     "lock-unsafe-release": "same as lock-no-fencing",
-    "capture-not-durable": "the buyer's retries of finalize repair the lost SOLD write once "
-                           "the payments blackhole heals",
+    "capture-not-durable": "coordinator-crash reaches its finalize-after-capture episode only "
+                           "from a 45 s load on (the first 30 s crash saga-after-authorize)",
 }
 CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
 
