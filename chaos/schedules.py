@@ -118,6 +118,13 @@ CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
 }
 
 
+def _pause_holder(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """Pause whichever service process holds a seat lock at that moment (the fault picks it)."""
+    return [ScheduledFault(start, length, "pause", "target", {}, label)]
+
+
 def _crash(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
@@ -151,7 +158,7 @@ _SPECS = (
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",
                  _pg_reset, preferred_s=5),
     ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s",
-                 _process("pause"), fixed=_pause_length),
+                 _pause_holder, fixed=_pause_length),
     ScheduleSpec("service-kill", "SIGKILL a service process; supervisord restarts it",
                  _process("kill"), preferred_s=3, min_s=1),
     ScheduleSpec("coordinator-crash",
