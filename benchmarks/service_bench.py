@@ -120,6 +120,8 @@ async def bench_service(url: str, strategy: str, duration: float, concurrency: i
 
 #: pgbench script: the SQL of one saga purchase, statement for statement
 PGBENCH_SCRIPT = Path(__file__).with_name("saga_purchase.sql")
+#: the one customer of every pgbench purchase (the service benchmark also has one buyer)
+PGBENCH_CUSTOMER = uuid.UUID("00000000-0000-0000-0000-0000000000be")
 
 
 
@@ -148,6 +150,8 @@ async def prepare_pgbench_db(seats_dsn: str) -> str:
         from target_service.seed import seed_events
 
         await seed_events(conn, [BENCH_EVENT])
+        await conn.execute("INSERT INTO customers (customer_id, token_sha256) VALUES ($1, 'x')",
+                           PGBENCH_CUSTOMER)
     finally:
         await conn.close()
     return dsn

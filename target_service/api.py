@@ -14,7 +14,13 @@ from target_service.cancel import cancel
 from target_service.context import Deps
 from target_service.db import DB_ERRORS
 from target_service.idempotency import Claim, IdempotencyStore, fingerprint, validate_key
-from target_service.orders import Order, fetch_order, fetch_tickets, insert_order, order_json
+from target_service.orders import (
+    Order,
+    fetch_order,
+    fetch_order_and_tickets,
+    insert_order,
+    order_json,
+)
 from target_service.problems import PROBLEM_CONTENT_TYPE, Problem, json_response
 from target_service.strategies.base import Strategy
 from target_service.validation import (
@@ -167,11 +173,9 @@ async def create_order(request: web.Request) -> web.Response:
         order_id = uuid.uuid4()
         priced = sorted((r["seat_id"], r["price_cents"]) for r in rows)
         async with deps.seats.acquire() as conn, conn.transaction():
-            await insert_order(conn, order_id=order_id, customer_id=customer_id,
-                               event_id=event_id, strategy=strategy, seats=priced,
-                               idempotency_key=key)
-            order = await fetch_order(conn, order_id)
-            assert order is not None
+            order = await insert_order(conn, order_id=order_id, customer_id=customer_id,
+                                       event_id=event_id, strategy=strategy, seats=priced,
+                                       idempotency_key=key)
             payload = order_json(order)
             stored = False
             if claim is not None:  # one atomic phase: the order and its stored response
@@ -196,9 +200,8 @@ async def _own_order(request: web.Request, customer_id: uuid.UUID, ref: str) -> 
 
 async def _render(request: web.Request, order_id: uuid.UUID) -> dict[str, Any]:
     async with request.app[DEPS].seats.acquire() as conn:
-        order = await fetch_order(conn, order_id)
-        assert order is not None
-        tickets = await fetch_tickets(conn, order_id) if order.status == "SOLD" else []
+        order, tickets = await fetch_order_and_tickets(conn, order_id)
+    assert order is not None
     return order_json(order, tickets)
 
 
@@ -238,11 +241,11 @@ async def order_action(request: web.Request) -> web.Response:
         strategy: Strategy = request.app[STRATS][order.strategy]
         if action == "confirm":
             assert token is not None
-            await strategy.confirm(order, token)
-            return 202, await _render(request, order.order_id), False
+            written = await strategy.confirm(order, token)
+            return 202, written or await _render(request, order.order_id), False
         if action == "finalize":
-            await strategy.finalize(order)
-            return 200, await _render(request, order.order_id), False
+            written = await strategy.finalize(order)
+            return 200, written or await _render(request, order.order_id), False
         await cancel(deps, order, request.app[STRATS]["2pc"])
         return 200, await _render(request, order.order_id), False
 

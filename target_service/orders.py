@@ -61,9 +61,38 @@ async def fetch_tickets(conn: Any, order_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT ticket_id, seat_id, price_cents, issued_at FROM tickets WHERE order_id = $1"
         " ORDER BY seat_id", order_id)
-    return [{"ticket_id": str(r["ticket_id"]), "seat_id": r["seat_id"],
-             "price_cents": r["price_cents"], "issued_at": r["issued_at"].isoformat()}
-            for r in rows]
+    return [_ticket_json(r) for r in rows]
+
+
+def _ticket_json(r: Any) -> dict[str, Any]:
+    return {"ticket_id": str(r["ticket_id"]), "seat_id": r["seat_id"],
+            "price_cents": r["price_cents"], "issued_at": r["issued_at"].isoformat()}
+
+
+def _tickets(records: Any) -> list[dict[str, Any]]:
+    """Ticket JSON from an ``array_agg((ticket_id, seat_id, price_cents, issued_at))``."""
+    return [{"ticket_id": str(t[0]), "seat_id": t[1], "price_cents": t[2],
+             "issued_at": t[3].isoformat()} for t in records or ()]
+
+
+async def fetch_order_and_tickets(conn: Any, order_id: uuid.UUID
+                                  ) -> tuple[Order | None, list[dict[str, Any]]]:
+    """The order and, when it is SOLD, its tickets (sorted by seat): one statement, so both
+    come from one snapshot (what :func:`fetch_order` then :func:`fetch_tickets` return when
+    nothing changes in between)."""
+    row = await conn.fetchrow(
+        f"SELECT {_ORDER_COLS}, (SELECT array_agg(seat_id ORDER BY seat_id) FROM order_seats"
+        f" os WHERE os.order_id = o.order_id) AS seats,"
+        f" (SELECT array_agg((t.ticket_id, t.seat_id, t.price_cents, t.issued_at)"
+        f"  ORDER BY t.seat_id) FROM tickets t WHERE t.order_id = o.order_id"
+        f"  AND o.status = 'SOLD') AS tickets"
+        f" FROM orders o WHERE order_id = $1", order_id)
+    if row is None:
+        return None, []
+    data = dict(row)
+    tickets = _tickets(data.pop("tickets"))
+    data["seats"] = tuple(data["seats"] or ())
+    return Order(**data), tickets
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -87,16 +116,23 @@ def order_json(order: Order, tickets: list[dict[str, Any]] | None = None) -> dic
 
 async def insert_order(conn: Any, *, order_id: uuid.UUID, customer_id: uuid.UUID,
                        event_id: str, strategy: str, seats: list[tuple[str, int]],
-                       idempotency_key: str | None) -> None:
-    """Insert the order and its seats in one statement."""
+                       idempotency_key: str | None) -> Order:
+    """Insert the order and its seats in one statement; the order as written (what
+    :func:`fetch_order` would read back in the same transaction, without the extra read)."""
     amount = sum(p for _, p in seats)
-    await conn.execute(
-        "WITH o AS (INSERT INTO orders (order_id, customer_id, event_id, strategy,"
-        " amount_cents, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING order_id)"
-        " INSERT INTO order_seats (order_id, event_id, seat_id, price_cents)"
-        " SELECT o.order_id, $3, t.s, t.p FROM o, unnest($7::text[], $8::int[]) AS t(s, p)",
+    row = await conn.fetchrow(
+        f"WITH o AS (INSERT INTO orders (order_id, customer_id, event_id, strategy,"
+        f" amount_cents, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6)"
+        f" RETURNING {_ORDER_COLS}),"
+        f" os AS (INSERT INTO order_seats (order_id, event_id, seat_id, price_cents)"
+        f" SELECT o.order_id, $3, t.s, t.p FROM o, unnest($7::text[], $8::int[]) AS t(s, p))"
+        f" SELECT {_ORDER_COLS}, (SELECT array_agg(t.s ORDER BY t.s)"
+        f" FROM unnest($7::text[]) AS t(s)) AS seats FROM o",
         order_id, customer_id, event_id, strategy, amount, idempotency_key,
         [s for s, _ in seats], [p for _, p in seats])
+    data = dict(row)
+    data["seats"] = tuple(data["seats"] or ())
+    return Order(**data)
 
 
 async def mark_failed(conn: Any, order_id: uuid.UUID, code: str, detail: str,
@@ -171,6 +207,67 @@ async def sell_seats_and_issue(conn: Any, order: Order, *, check_holder: bool = 
         " SELECT gen_random_uuid(), order_id, event_id, seat_id, price_cents"
         " FROM order_seats WHERE order_id = $1", order.order_id)
     return True
+
+
+def _written(row: Any, seats: tuple[str, ...]) -> Order:
+    return Order(**{k: row[k] for k in _ORDER_FIELDS}, seats=seats)
+
+
+_ORDER_FIELDS = tuple(c.strip() for c in _ORDER_COLS.split(","))
+
+
+async def authorize_with_saga(conn: Any, order: Order, saga_version: int, payment_id: str,
+                              hold_until: datetime) -> tuple[bool, Order | None]:
+    """One statement doing what the saga CAS to DONE/AUTHORIZED (with ``payment_id``) and
+    then :func:`mark_authorized` do in one transaction: the order moves only if the CAS won.
+    Returns (saga advanced, the AUTHORIZED order as written, or None if it was not PENDING)."""
+    row = await conn.fetchrow(
+        f"WITH s AS (UPDATE sagas SET state = 'DONE', step = 'AUTHORIZED',"
+        f"  payment_id = coalesce($3, payment_id), version = version + 1, updated_at = now()"
+        f"  WHERE order_id = $1 AND version = $2 RETURNING order_id),"
+        f" o AS (UPDATE orders SET status = 'AUTHORIZED', payment_id = $3,"
+        f"  hold_expires_at = $4, authorized_at = now(), updated_at = now()"
+        f"  WHERE order_id = $1 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM s)"
+        f"  RETURNING {_ORDER_COLS})"
+        f" SELECT EXISTS (SELECT 1 FROM s) AS advanced, o.* FROM (SELECT 1) AS one"
+        f" LEFT JOIN o ON true",
+        order.order_id, saga_version, payment_id, hold_until)
+    if row["order_id"] is None:
+        return bool(row["advanced"]), None
+    return True, _written(row, order.seats)
+
+
+async def sell_with_saga(conn: Any, order: Order, saga_version: int, instance: str
+                         ) -> tuple[bool, Order | None, list[dict[str, Any]]]:
+    """One statement doing what, in the caller's transaction, the saga CAS to DONE/SOLD, then
+    :func:`sell_seats_and_issue` and the ``saga_log`` line do: each step runs only if the one
+    before succeeded (CAS won; every seat converted; order AUTHORIZED -> SOLD). Returns
+    (saga advanced, the SOLD order as written or None, its tickets sorted by seat); on
+    (True, None) the caller decides whether to commit the partial work, exactly as after a
+    failed :func:`sell_seats_and_issue`."""
+    row = await conn.fetchrow(
+        f"WITH s AS (UPDATE sagas SET state = 'DONE', step = 'SOLD', version = version + 1,"
+        f"  updated_at = now() WHERE order_id = $3 AND version = $4 RETURNING order_id),"
+        f" st AS (UPDATE seats SET state = 'SOLD', hold_expires_at = NULL, updated_at = now()"
+        f"  WHERE event_id = $1 AND seat_id = ANY($2::text[]) AND holder_order_id = $3"
+        f"  AND state = 'HELD' AND EXISTS (SELECT 1 FROM s) RETURNING seat_id),"
+        f" o AS (UPDATE orders SET status = 'SOLD', sold_at = now(), updated_at = now()"
+        f"  WHERE order_id = $3 AND status = 'AUTHORIZED'"
+        f"  AND (SELECT count(*) FROM st) = $5 RETURNING {_ORDER_COLS}),"
+        f" t AS (INSERT INTO tickets (ticket_id, order_id, event_id, seat_id, price_cents)"
+        f"  SELECT gen_random_uuid(), order_id, event_id, seat_id, price_cents"
+        f"  FROM order_seats WHERE order_id = $3 AND EXISTS (SELECT 1 FROM o)"
+        f"  RETURNING ticket_id, seat_id, price_cents, issued_at),"
+        f" l AS (INSERT INTO saga_log (order_id, phase, step, outcome, instance)"
+        f"  SELECT $3, 'FINALIZE', 'SOLD', 'ok', $6 WHERE EXISTS (SELECT 1 FROM o))"
+        f" SELECT EXISTS (SELECT 1 FROM s) AS advanced, o.*,"
+        f" (SELECT array_agg((t.ticket_id, t.seat_id, t.price_cents, t.issued_at)"
+        f"  ORDER BY t.seat_id) FROM t) AS tickets FROM (SELECT 1) AS one LEFT JOIN o ON true",
+        order.event_id, list(order.seats), order.order_id, saga_version, len(order.seats),
+        instance)
+    if row["order_id"] is None:
+        return bool(row["advanced"]), None, []
+    return True, _written(row, order.seats), _tickets(row["tickets"])
 
 
 async def close_order(conn: Any, order_id: uuid.UUID, status: str) -> bool:

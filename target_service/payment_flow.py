@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from target_service import saga_store
 from target_service.context import Deps
@@ -15,8 +16,10 @@ from target_service.orders import (
     Order,
     fetch_order,
     mark_failed,
+    order_json,
     release_seats,
     sell_seats_and_issue,
+    sell_with_saga,
 )
 from target_service.problems import Problem
 from target_service.saga_store import Saga
@@ -105,8 +108,11 @@ async def begin_finalize(deps: Deps, order: Order, *, check_expiry: bool = True)
     return saga
 
 
-async def capture_and_issue(deps: Deps, order: Order, saga: Saga | None) -> None:
-    """Capture the payment, then SOLD + tickets (one transaction). Raises 402/409/503."""
+async def capture_and_issue(deps: Deps, order: Order, saga: Saga | None
+                            ) -> dict[str, Any] | None:
+    """Capture the payment, then SOLD + tickets (one transaction). Raises 402/409/503.
+
+    Returns the SOLD order's API body when this call wrote it (None: read it back)."""
     pid = order.payment_id or ""
     res = await deps.provider.capture(pid, f"capture-{order.order_id}")
     if res.kind == "unknown":
@@ -122,22 +128,38 @@ async def capture_and_issue(deps: Deps, order: Order, saga: Saga | None) -> None
                               f"capture refused: {res.error}", from_status="AUTHORIZED")
         raise Problem("PAYMENT_FAILED", f"the payment could not be captured ({res.error})")
     await deps.failpoints.hit("finalize-after-capture")
-    async with deps.seats.acquire() as conn, conn.transaction():
-        if saga is not None and await saga_store.advance(conn, saga, state="DONE",
-                                                         step="SOLD") is None:
-            cur = await fetch_order(conn, order.order_id)
-            if cur is not None and cur.status == "SOLD":
-                return
-            raise unavailable("the order")
+    if saga is not None:
+        return await _sell(deps, order, saga)
+    async with deps.seats.acquire() as conn, conn.transaction():  # no saga (bug only)
         if not await sell_seats_and_issue(conn, order):
             cur = await fetch_order(conn, order.order_id)
             if cur is not None and cur.status == "SOLD":
-                return
+                return None
             log.error("order %s captured but its seats are not held by it", order.order_id)
             raise Problem("ORDER_STATE_CONFLICT",
                           f"order {order.order_id} no longer holds its seats")
         await saga_store.log(conn, order.order_id, "FINALIZE", "SOLD", "ok",
                              deps.settings.instance)
+    return None
+
+
+async def _sell(deps: Deps, order: Order, saga: Saga) -> dict[str, Any] | None:
+    """Saga DONE/SOLD (CAS), seats SOLD, order SOLD, tickets and the log line: one statement
+    in one transaction (see :func:`target_service.orders.sell_with_saga`). A lost CAS answers
+    from the order's state (SOLD: done, else 503); a lost sale commits the CAS only if the order
+    is SOLD by now, else rolls back and answers 409."""
+    async with deps.seats.acquire() as conn, conn.transaction():
+        advanced, sold, tickets = await sell_with_saga(conn, order, saga.version,
+                                                       deps.settings.instance)
+        if sold is not None:
+            return order_json(sold, tickets)
+        cur = await fetch_order(conn, order.order_id)
+        if cur is not None and cur.status == "SOLD":
+            return None
+        if not advanced:
+            raise unavailable("the order")
+        log.error("order %s captured but its seats are not held by it", order.order_id)
+        raise Problem("ORDER_STATE_CONFLICT", f"order {order.order_id} no longer holds its seats")
 
 
 def expired(order: Order) -> bool:

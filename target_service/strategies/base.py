@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from target_service.context import Deps
 from target_service.orders import Order
@@ -15,13 +15,15 @@ class Strategy(Protocol):
 
     Both are idempotent by order state: on return the order is AUTHORIZED (confirm) or SOLD
     (finalize); otherwise they raise :class:`Problem` (402/409 definite, 503 unknown outcome).
+    They may return the order's API body as the call itself wrote it (saves reading it back);
+    None means "read the order".
     """
 
     name: str
 
-    async def confirm(self, order: Order, payment_token: str) -> None: ...
+    async def confirm(self, order: Order, payment_token: str) -> dict[str, Any] | None: ...
 
-    async def finalize(self, order: Order) -> None: ...
+    async def finalize(self, order: Order) -> dict[str, Any] | None: ...
 
 
 def hold_deadline(deps: Deps) -> datetime:

@@ -1,22 +1,25 @@
 """Saga orchestration: each step commits locally; failures run idempotent compensations.
 
 Confirm: (1) one transaction holds the seats and writes the saga row (CONFIRM/RUNNING);
-(2) authorize over HTTP with the order's own idempotency key; (3) one transaction marks the
-order AUTHORIZED and the saga DONE (CAS). Decline -> release seats, FAILED, 402. Timeout or
-provider error -> release seats, FAILED, void-by-key (tombstone), 503; a void that cannot be
-delivered stays COMPENSATING for the sweeper. A crash anywhere leaves a RUNNING saga that the
-sweeper compensates once stale. Finalize: see :mod:`target_service.payment_flow`.
+(2) authorize over HTTP with the order's own idempotency key; (3) one statement marks the
+saga DONE (CAS) and, only then, the order AUTHORIZED. Decline -> release seats, FAILED, 402.
+Timeout or provider error -> release seats, FAILED, void-by-key (tombstone), 503; a void that
+cannot be delivered stays COMPENSATING for the sweeper. A crash anywhere leaves a RUNNING saga
+that the sweeper compensates once stale. Finalize: see :mod:`target_service.payment_flow`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from target_service import saga_store
 from target_service.context import Deps
 from target_service.orders import (
     Order,
+    authorize_with_saga,
     fetch_order,
-    mark_authorized,
     mark_failed,
+    order_json,
     release_seats,
     reserve_seats,
 )
@@ -39,9 +42,9 @@ class SagaStrategy:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def confirm(self, order: Order, payment_token: str) -> None:
+    async def confirm(self, order: Order, payment_token: str) -> dict[str, Any] | None:
         if not confirm_precheck(order):
-            return
+            return None
         d = self.deps
         hold_until = hold_deadline(d)
         async with d.seats.acquire() as conn, conn.transaction():
@@ -66,13 +69,13 @@ class SagaStrategy:
         await d.failpoints.hit("saga-after-authorize")
         if res.ok and res.payment is not None:
             pid = str(res.payment["payment_id"])
-            async with d.seats.acquire() as conn, conn.transaction():
-                done = await saga_store.advance(conn, saga, state="DONE", step="AUTHORIZED",
-                                                payment_id=pid)
-                if done is not None and await mark_authorized(conn, order, pid, hold_until):
-                    return
+            async with d.seats.acquire() as conn:  # one statement: saga CAS, then order
+                _, written = await authorize_with_saga(conn, order, saga.version, pid,
+                                                       hold_until)
+            if written is not None:
+                return order_json(written)
             await self._answer_from_state(order)
-            return
+            return None
         if d.bug("saga-no-compensation"):
             # BUG saga-no-compensation: the failed/timed-out payment step is not compensated:
             # the order is marked FAILED but its seats stay HELD and a (possible) authorization
@@ -105,17 +108,16 @@ class SagaStrategy:
         if cur.status != "AUTHORIZED":
             raise Problem("ORDER_STATE_CONFLICT", f"order {order.order_id} is {cur.status}")
 
-    async def finalize(self, order: Order) -> None:
+    async def finalize(self, order: Order) -> dict[str, Any] | None:
         if not finalize_precheck(order):
-            return
+            return None
         d = self.deps
         if d.bug("capture-not-durable"):
             # BUG capture-not-durable: nothing durable is written before the capture, so a
             # crash (or a lost write) between capture and SOLD leaves a captured payment that
             # no sweeper rolls forward; the hold later expires and the money is kept.
-            await capture_and_issue(d, order, None)
-            return
+            return await capture_and_issue(d, order, None)
         saga = await begin_finalize(d, order)
         if saga is None:
-            return
-        await capture_and_issue(d, order, saga)
+            return None
+        return await capture_and_issue(d, order, saga)
