@@ -83,8 +83,8 @@ class Driver:
         self.record(op, order_id, r, key=key, seats=seats, strategy=strategy)
         return r
 
-    async def arm(self, failpoint: str) -> None:
-        r = await self.admin.post("/admin/failpoints", json={"arm": {failpoint: 1}})
+    async def arm(self, failpoint: str, count: int = 1) -> None:
+        r = await self.admin.post("/admin/failpoints", json={"arm": {failpoint: count}})
         assert r.status_code == 200 and failpoint in r.json()["armed"], r.text
 
     async def recover(self) -> None:
@@ -294,3 +294,39 @@ async def test_lock_without_fencing_sells_a_seat_twice(driver: Driver, bug: str 
 
 async def _exists(client: Any, key: str, wanted: bool) -> bool:
     return bool(await client.exists(key)) == wanted
+
+
+# --- lock-unsafe-release -----------------------------------------------------------------------
+@pytest.mark.parametrize("bug", ["lock-unsafe-release", None])
+async def test_lock_unsafe_release_lets_a_third_buyer_overwrite(driver: Driver, bug: str | None
+                                                                ) -> None:
+    """A stalls and is fenced out by B; A's release then deletes B's lease record (the bug), so C
+    is not seen as taking over an expired lease: it claims nothing, checks the seat while B is
+    stalled, and writes over B's hold after B wrote. Every confirm stalls 3 leases once."""
+    await start(driver, bug, SAGA_STALE_S="60")
+    seat = "H-14"
+    a, b, c = [(await driver.create([seat], "lock", f"create-{n}")).body["order_id"]
+               for n in ("a", "b", "c")]
+    await driver.arm("lock-stall-before-write", count=3)
+    lock_key = f"lock:seat:evt_default:{seat}"
+    client: Any = aioredis.from_url(driver.stack.redis_url, socket_timeout=5)
+    try:
+        stalled_a = asyncio.create_task(driver.step("confirm", a, [seat], "lock"))
+        await eventually(lambda: _exists(client, lock_key, True), "A locks")
+        await eventually(lambda: _exists(client, lock_key, False), "A's lease expires")
+        stalled_b = asyncio.create_task(driver.step("confirm", b, [seat], "lock"))
+        await eventually(lambda: _exists(client, lock_key, True), "B takes the lock over")
+    finally:
+        await client.aclose()
+    woke_a = await stalled_a  # fenced out by B's claim; then it releases
+    assert woke_a is not None and woke_a.status == 409
+    third = await driver.step("confirm", c, [seat], "lock")  # C stalls 3 leases as well
+    woke_b = await stalled_b
+    assert third is not None and woke_b is not None
+    assert (woke_b.status, third.status) == ((202, 202) if bug else (409, 202))
+    await driver.recover()
+    results = await driver.check()
+    assert_outcome(results, bug, {b, c})
+    if bug:
+        [ex] = results["no_double_sold_seats"].examples
+        assert (ex["seat_id"], ex["orders"]) == (seat, sorted([b, c]))
