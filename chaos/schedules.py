@@ -112,7 +112,7 @@ def _process(fault: str) -> Episode:
 #: Failpoints coordinator-crash cycles through, per strategy (the first is the headline case).
 CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
     "2pc": ("2pc-after-prepare", "2pc-after-decision", "2pc-after-first-commit"),
-    "saga": ("saga-after-authorize", "finalize-after-capture", "saga-after-reserve"),
+    "saga": ("finalize-after-capture", "saga-after-authorize", "saga-after-reserve"),
     "lock": ("lock-after-authorize", "finalize-after-capture"),
     None: ("2pc-after-prepare", "finalize-after-capture"),
 }

@@ -13,6 +13,8 @@ attempt                                       kind        Locust            hist
 no response (timeout, dropped connection),    RETRY       failure           info
   503 / 502 / 504                                         (409 in flight:
 409 IDEMPOTENCY_KEY_IN_USE (still in flight)               success)
+409 ORDER_BUSY (another request works on      UNKNOWN     success           info
+  the order: it may still succeed)
 500 and any other 5xx                         UNKNOWN     failure           info
 ============================================  ==========  ================  =============
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 IN_FLIGHT_CODE = "IDEMPOTENCY_KEY_IN_USE"
+BUSY_CODE = "ORDER_BUSY"
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 
@@ -68,6 +71,8 @@ def classify(result: AttemptResult) -> Kind:
         return Kind.RETRY
     if status == 409 and result.code == IN_FLIGHT_CODE:
         return Kind.RETRY
+    if status == 409 and result.code == BUSY_CODE:
+        return Kind.UNKNOWN
     if status in (402, 409):
         return Kind.REJECTED
     if 400 <= status < 500:
@@ -80,8 +85,8 @@ def locust_failure(result: AttemptResult) -> str | None:
     kind = classify(result)
     if kind in (Kind.OK, Kind.REJECTED):
         return None
-    if kind is Kind.RETRY and result.status == 409:
-        return None  # the idempotency protocol working: the first request is still running
+    if result.status == 409 and kind in (Kind.RETRY, Kind.UNKNOWN):
+        return None  # the protocol working: another request on the key or order is running
     if result.status is None:
         return f"no response: {result.error or 'connection failed'}"
     return f"HTTP {result.status} {result.code or ''}".strip()

@@ -19,6 +19,7 @@ from locustfiles.shape_plan import flash_sale_tick
         (AttemptResult(503, {"code": "DEPENDENCY_UNAVAILABLE"}), Kind.RETRY),
         (AttemptResult(409, {"code": "IDEMPOTENCY_KEY_IN_USE"}), Kind.RETRY),
         (AttemptResult(409, {"code": "SEAT_UNAVAILABLE"}), Kind.REJECTED),
+        (AttemptResult(409, {"code": "ORDER_BUSY"}), Kind.UNKNOWN),
         (AttemptResult(402, {"code": "PAYMENT_FAILED"}), Kind.REJECTED),
         (AttemptResult(422, {"code": "IDEMPOTENCY_KEY_MISMATCH"}), Kind.INVALID),
         (AttemptResult(404, {"code": "ORDER_NOT_FOUND"}), Kind.INVALID),
@@ -40,6 +41,12 @@ def test_losing_a_seat_is_not_a_locust_failure() -> None:
     assert locust_failure(AttemptResult(409, {"code": "SEAT_UNAVAILABLE"})) is None
     assert locust_failure(AttemptResult(402, {"code": "PAYMENT_FAILED"})) is None
     assert locust_failure(AttemptResult(409, {"code": "IDEMPOTENCY_KEY_IN_USE"})) is None
+    assert locust_failure(AttemptResult(409, {"code": "ORDER_BUSY"})) is None
+
+
+def test_a_busy_order_is_unknown_not_fail() -> None:
+    # another request is working on the order and may still sell it: never a definite failure
+    assert history_type(classify(AttemptResult(409, {"code": "ORDER_BUSY"}))) == "info"
     assert locust_failure(AttemptResult(None, error="timeout")) is not None
     assert locust_failure(AttemptResult(503, {"code": "DEPENDENCY_UNAVAILABLE"})) is not None
     assert locust_failure(AttemptResult(400, {"code": "BAD_REQUEST"})) is not None
