@@ -61,7 +61,8 @@ def _stack_defaults() -> dict[str, str]:
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return {}
     return {"target": str(info.get("target", "")), "seats_dsn": str(info.get("seats_dsn", "")),
-            "payments_dsn": str(info.get("payments_dsn", ""))}
+            "payments_dsn": str(info.get("payments_dsn", "")),
+            "seats_dsn_proxied": str(info.get("seats_dsn_proxied", ""))}
 
 
 async def _purchase(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
@@ -157,6 +158,11 @@ async def prepare_pgbench_db(seats_dsn: str) -> str:
     return dsn
 
 
+def _same_database(dsn: str, like: str) -> str:
+    """``dsn``'s host and port with ``like``'s database."""
+    return re.sub(r"/[^/?]+(\?|$)", "/" + urlparse(like).path.lstrip("/") + r"\1", dsn, count=1)
+
+
 def run_pgbench(dsn: str, duration: float, concurrency: int) -> float:
     """Transactions (= purchases) per second of the purchase script."""
     pgbench = shutil.which("pgbench")
@@ -193,11 +199,17 @@ async def main() -> int:
     p.add_argument("--duration", type=float, default=15.0)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--strategies", default="saga,lock,2pc")
+    p.add_argument("--proxied-seats-dsn", default=None,
+                   help="also run pgbench through this DSN (the Toxiproxy link the service"
+                        " uses); informational, the ratio stays against the direct run")
     p.add_argument("--rounds", type=int, default=1,
                    help="repeat service + pgbench this many times (the machine may be noisy)")
     args = p.parse_args()
     if not (args.target_url and args.seats_dsn and args.payments_dsn):
         p.error("give --target-url, --seats-dsn and --payments-dsn (or run a local stack)")
+    if args.proxied_seats_dsn is None:  # the local stack's link, when benchmarking that stack
+        same = args.seats_dsn == defaults.get("seats_dsn")
+        args.proxied_seats_dsn = defaults.get("seats_dsn_proxied", "") if same else ""
     pg_dsn = await prepare_pgbench_db(args.seats_dsn)
     strategies = args.strategies.split(",")
     rounds: list[dict[str, float]] = []
@@ -209,9 +221,14 @@ async def main() -> int:
             measured[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
                                                      args.duration, args.concurrency)
         measured["pgbench"] = run_pgbench(pg_dsn, args.duration, args.concurrency)
+        if args.proxied_seats_dsn:
+            measured["pgbench_proxied"] = run_pgbench(
+                _same_database(args.proxied_seats_dsn, pg_dsn), args.duration, args.concurrency)
         rounds.append(measured)
         base = measured["pgbench"]
-        print(f"round {n}: pgbench {base:7.1f}/s  " + "  ".join(
+        proxied = (f" (via toxiproxy {measured['pgbench_proxied']:7.1f}/s)"
+                   if "pgbench_proxied" in measured else "")
+        print(f"round {n}: pgbench {base:7.1f}/s{proxied}  " + "  ".join(
             f"{s} {measured[s]:6.1f}/s ({measured[s] / base:.2f})" for s in strategies),
             flush=True)
     await reset_data(args.seats_dsn, args.payments_dsn)
@@ -219,6 +236,10 @@ async def main() -> int:
     print(f"pgbench (saga purchase SQL, {args.concurrency} clients, direct connection): "
           f"median {statistics.median(pg):.1f} purchases/s (min {min(pg):.1f}, "
           f"max {max(pg):.1f}) over {len(rounds)} round(s)")
+    if args.proxied_seats_dsn:
+        via = [r["pgbench_proxied"] for r in rounds]
+        print(f"pgbench through the service's Toxiproxy link (informational): median "
+              f"{statistics.median(via):.1f} purchases/s (min {min(via):.1f}, max {max(via):.1f})")
     ratios: dict[str, list[float]] = {}
     for s in strategies:
         rates = [r[s] for r in rounds]
