@@ -87,3 +87,46 @@ async def test_bad_flags_exit_2_before_the_stack_is_touched(tmp_path: Path) -> N
     result = harness_cli("run", "--bug", "nope", "--out", str(tmp_path / "y"))
     assert result.returncode == 2 and "--bug: unknown bug" in result.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+async def test_a_flash_sale_run_opens_with_a_trickle_then_everyone_at_once(
+    cli_stack: StackHandle, tmp_path: Path
+) -> None:
+    import csv
+
+    scenario = write_scenario(tmp_path, SMALL_FLASH_SALE)
+    run_dir = tmp_path / "run"
+    result = harness_cli("run", "--scenario", str(scenario), "--strategy", "saga",
+                         "--out", str(run_dir))
+    assert result.returncode in (0, 1), result.stderr
+    with (run_dir / "saga_stats_history.csv").open() as fh:
+        counts = [int(row["User Count"]) for row in csv.DictReader(fh)
+                  if row["Name"] == "Aggregated"]
+    running = [c for c in counts if c > 0]
+    # the waiting room: a tenth of the buyers first, then all of them within about a second
+    assert running[0] == 1
+    assert max(running) == 10
+    jump = running.index(10)
+    assert set(running[:jump]) <= {1}
+    assert events_of(run_dir / "history.jsonl"), "the sale produced operations"
+
+
+SMALL_FLASH_SALE = """
+name = "flash"
+seed = 3
+users = 10
+spawn_rate = 10
+duration = "20s"      # the waiting room is 15%: 3 s of one buyer, several stats samples
+
+[workload]
+shape = "flash-sale"
+think_time = ["20ms", "100ms"]
+client_timeout = "3s"
+
+[settle]
+timeout = "30s"
+
+[service]
+hold_ttl = "3s"
+saga_stale = "2s"
+"""
