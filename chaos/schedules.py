@@ -121,8 +121,10 @@ CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
 def _pause_holder(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """Pause whichever service process holds a seat lock at that moment (the fault picks it)."""
-    return [ScheduledFault(start, length, "pause", "target", {}, label)]
+    """Pause a service process holding seat locks: for the lock strategy at its critical step
+    (after the payment, before the fenced seat write); otherwise whichever holds a lock now."""
+    params: dict[str, object] = {"at": "lock-pause-before-write"} if inp.strategy == "lock" else {}
+    return [ScheduledFault(start, length, "pause", "target", params, label)]
 
 
 def _crash(

@@ -1,4 +1,4 @@
-"""Named failpoints: inert unless armed, then crash (``os._exit(137)``) or stall at a step.
+"""Named failpoints: inert unless armed, then crash (``os._exit(137)``), stall or stop at a step.
 
 Armed two ways: ``HARNESS_FAILPOINTS`` (this process, every hit) or ``POST /admin/failpoints``,
 which writes the shared ``failpoints`` table that every process polls; a table entry may carry a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -27,10 +28,15 @@ FAILPOINTS: dict[str, str] = {
     "lock-after-authorize": "crash holding the seat locks after the payment is authorized",
     "idempotency-after-effect": "crash after the effect committed, before the response is stored",
     "lock-stall-before-write": "stall (no lease renewal) 3 leases long before the fenced write",
+    "lock-pause-before-write": "SIGSTOP this process before the fenced write (a real pause; the"
+    " chaos layer's pause fault continues it)",
     "provider-after-authorize": "(provider) crash after the authorization is committed",
 }
 
 STALLS = frozenset({"lock-stall-before-write"})
+#: Failpoints at which the process stops itself: the event loop freezes for real (no timers, no
+#: lease renewal) until a SIGCONT, exactly as if it had been paused from outside at that step.
+SELF_STOPS = frozenset({"lock-pause-before-write"})
 CRASH_EXIT_CODE = 137
 
 
@@ -99,5 +105,9 @@ class Failpoints:
         if name in STALLS:
             log.warning("failpoint %s: stalling %.1fs", name, stall_s)
             await asyncio.sleep(stall_s)
+            return
+        if name in SELF_STOPS:
+            log.warning("failpoint %s: SIGSTOP until continued", name)
+            os.kill(os.getpid(), signal.SIGSTOP)
             return
         crash(name)

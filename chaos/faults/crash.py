@@ -30,11 +30,11 @@ class CrashParams(FaultParams):
 
 
 def crash_failpoints() -> tuple[str, ...]:
-    """The service's failpoints that crash (stall failpoints are not crashes)."""
-    from target_service.failpoints import STALLS
+    """The service's failpoints that crash (stall and self-stop failpoints are not crashes)."""
+    from target_service.failpoints import SELF_STOPS, STALLS
 
     return tuple(
-        sorted(n for n in failpoints.known_failpoints() if n not in STALLS
+        sorted(n for n in failpoints.known_failpoints() if n not in STALLS | SELF_STOPS
                and not n.startswith("provider-"))
     )
 

@@ -6,11 +6,15 @@ lease loses them without knowing; when it continues, only fencing stops its stal
 Lock owner values start with the holder's instance (``i<TARGET_INSTANCE>:``, see
 ``target_service/redis_lock.py``), so for the target ``target`` the fault freezes a process
 that holds a lock right now (the one holding most, ties by name), and falls back to the seeded
-pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). A named target
-(``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause`` (seat locks
-held when it paused, by any process), ``held_by_paused`` (of those, the paused process's) and,
-on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out without a release
-while the process was frozen; a lower bound, as a re-acquired seat hides it).
+pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). With ``at`` (a
+self-stop failpoint of the service, e.g. ``lock-pause-before-write``) the pause is aimed at the
+critical step: the first process to reach it SIGSTOPs itself there (``picked``: ``failpoint``)
+and stop continues it; when none does within ``lock_wait_s``, the pause falls back to the above.
+A named target (``target-<n>``, ``provider``) is always that process. Evidence:
+``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
+those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
+lease ran out without a release while the process was frozen; a lower bound, as a re-acquired
+seat hides it).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chaos import failpoints
 from chaos.context import ChaosContext
 from chaos.faults.process import ProcessFault
 from chaos.params import FaultParams, param
-from chaos.processes import ProcessTargetError, resolve, send, wait_stopped_state
+from chaos.processes import ProcessTargetError, is_stopped, resolve, send, wait_stopped_state
 from harness.stack.control import ProcessInfo
 from target_service.redis_lock import owner_instance
 
@@ -41,6 +46,8 @@ LOCK_PATTERN = "lock:seat:*"
 class PauseParams(FaultParams):
     holding_locks: bool = param(True, doc="wait until seat locks are held before pausing")
     lock_wait_s: float = param(5.0, min=0.0, max=120.0, doc="at most this long")
+    at: str = param("", doc="a self-stop failpoint (lock-pause-before-write): the first "
+                    "process to reach that step stops itself; stop continues it")
 
 
 def _client(redis_url: str) -> aioredis.Redis:
@@ -128,7 +135,27 @@ class Pause(ProcessFault[PauseParams]):
                 return held
             await asyncio.sleep(0.01)
 
+    async def _stopped_at_failpoint(self, ctx: ChaosContext) -> ProcessInfo | None:
+        """Arm ``at`` for one firing; the target process that stopped itself there, if any
+        did within ``lock_wait_s`` (the failpoint is disarmed again either way)."""
+        await failpoints.arm(ctx.state, self.params.at, remaining=1)
+        try:
+            deadline = time.monotonic() + self.params.lock_wait_s
+            while time.monotonic() < deadline:
+                for proc in await _running_targets(ctx):
+                    if is_stopped(proc.pid):
+                        return proc
+                await asyncio.sleep(0.02)
+            return None
+        finally:
+            await failpoints.disarm(ctx.state, self.params.at)
+
     async def _apply(self, ctx: ChaosContext) -> None:
+        if self.params.at and self.target == "target":
+            stopped = await self._stopped_at_failpoint(ctx)
+            if stopped is not None:  # already frozen, by itself, at the critical step
+                self.pid, self.process, self.picked = stopped.pid, stopped.name, "failpoint"
+                return
         if self.params.holding_locks:
             self._snapshot = await self._wait_for_locks(ctx)
             self.locks_at_pause = len(self._snapshot)

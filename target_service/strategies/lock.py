@@ -136,6 +136,7 @@ class LockStrategy:
                 await renewal
             await d.failpoints.hit("lock-stall-before-write",
                                    stall_s=3 * d.settings.lock_lease_ms / 1000)
+        await d.failpoints.hit("lock-pause-before-write")  # frozen here until SIGCONT
         if not res.ok or res.payment is None:
             if res.kind == "declined":
                 await fail_confirm(d, order, saga, "PAYMENT_FAILED", "the payment was declined",

@@ -193,3 +193,14 @@ def test_pause_picks_the_process_whose_instance_holds_the_most_locks() -> None:
     assert lock_holder(running, {}) is None
     assert lock_holder(running, {"lock:seat:e:A-1": "i7:aa", "k": "random-old-form"}) is None
     assert lock_holder(running[:2], {"lock:seat:e:A-1": "i2:bb"}) is None  # not running
+
+
+def test_service_pause_aims_at_the_lock_strategys_critical_step() -> None:
+    lock = build("service-pause", seed=1, duration_s=60, strategy="lock")
+    saga = build("service-pause", seed=1, duration_s=60, strategy="saga")
+    assert lock and all(
+        (f.fault, f.target, f.params.get("at")) == ("pause", "target", "lock-pause-before-write")
+        for f in lock)
+    assert saga and all(f.target == "target" and "at" not in f.params for f in saga)
+    # a pause still outlasts the lease (CONTRACT: longer than the lock lease)
+    assert all(f.duration_s > 2.0 for f in lock)

@@ -129,6 +129,37 @@ async def test_pause_of_target_freezes_the_process_that_holds_the_locks(
     await assert_healed(stack.state)
 
 
+async def test_pause_at_the_critical_step_freezes_the_process_that_reached_it(
+    stack: StackHandle,
+) -> None:
+    """With ``at``, the process serving a lock confirm stops itself after the payment and before
+    the fenced seat write; the fault reports it, and stop continues it to finish the confirm."""
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-05"], "lock")
+        fault = make("pause", "target", {"at": "lock-pause-before-write", "lock_wait_s": 20})
+        starting = asyncio.create_task(fault.start(ctx))
+        for _ in range(200):  # bounded: until the failpoint is armed for every process
+            if "lock-pause-before-write" in await failpoints.armed(stack.state):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)  # two failpoint poll periods of the service processes
+        confirm = asyncio.create_task(buyer.confirm(order))
+        await asyncio.wait_for(starting, 30)
+        try:
+            seen = fault.observed()
+            assert seen["picked"] == "failpoint"
+            paused = (await pids(stack))[str(seen["process"])]
+            assert psutil.Process(paused).status() == psutil.STATUS_STOPPED
+            assert not confirm.done()  # frozen before the write: no answer yet
+            assert "lock-pause-before-write" not in await failpoints.armed(stack.state)
+        finally:
+            await fault.stop(ctx)
+        response = await asyncio.wait_for(confirm, 30)
+        assert response.status_code == 202  # nobody took the seat meanwhile: the write goes in
+    await assert_healed(stack.state)
+
+
 async def test_crash_at_a_failpoint_kills_one_process_between_prepare_and_commit(
     stack: StackHandle,
 ) -> None:
