@@ -122,8 +122,10 @@ def _pause_holder(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
     """Pause a service process holding seat locks: for the lock strategy at its critical step
-    (after the payment, before the fenced seat write); otherwise whichever holds a lock now."""
-    params: dict[str, object] = {"at": "lock-pause-before-write"} if inp.strategy == "lock" else {}
+    (after the payment, before the fenced seat write), relayed to the holder's successor and a
+    third buyer of its seat (the unsafe-release sequence); otherwise whichever holds a lock now."""
+    params: dict[str, object] = (
+        {"at": "lock-pause-before-write", "relay": True} if inp.strategy == "lock" else {})
     return [ScheduledFault(start, length, "pause", "target", params, label)]
 
 
@@ -135,8 +137,10 @@ def _crash(
 
 
 def _pause_length(inp: BuildInput) -> float:
-    """Three leases and a second: the paused holder's leases surely expire and are taken over."""
-    return round(3 * inp.lock_lease_s + 1.0, 3)
+    """Three leases and a second: the paused holder's leases surely expire and are taken over;
+    for the lock strategy three leases more, for the relay to a successor and a third buyer."""
+    leases = 6 if inp.strategy == "lock" else 3
+    return round(leases * inp.lock_lease_s + 1.0, 3)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -159,7 +163,8 @@ _SPECS = (
                  _latency(("seats_pg", "payments_pg"), (100, 250, 400)), preferred_s=12),
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",
                  _pg_reset, preferred_s=5),
-    ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s",
+    ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s"
+                 " (lock: at its critical step, relayed to the successor; 6 leases + 1 s)",
                  _pause_holder, fixed=_pause_length),
     ScheduleSpec("service-kill", "SIGKILL a service process; supervisord restarts it",
                  _process("kill"), preferred_s=3, min_s=1),

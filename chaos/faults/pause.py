@@ -10,6 +10,17 @@ pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). W
 self-stop failpoint of the service, e.g. ``lock-pause-before-write``) the pause is aimed at the
 critical step: the first process to reach it SIGSTOPs itself there (``picked``: ``failpoint``)
 and stop continues it; when none does within ``lock_wait_s``, the pause falls back to the above.
+With ``relay`` (and ``at``) the pause goes on from the frozen holder A to the buyers after it,
+the sequence that shows an unsafe lock release (the failpoint stays armed, counted in the
+shared table; a process that stops itself at the step but is not the one wanted is continued
+at once): once A's leases ran out, a process that stopped itself holding a taken-over seat of
+A's whose take-over is claimed in Postgres (B: it will write, A is fenced out) stays frozen,
+provided no lock holder frozen in A's process is fenced off only in part; A is continued
+(fenced out, it releases); then, within half a lease (so B's own lease still holds and a safe
+release keeps everyone else out), a process that stopped itself holding that seat's lock
+under a third owner after checking the seat (C) stays frozen; the failpoint is disarmed, B is
+continued and, once it has written, C. Every wait is bounded; stop continues whatever is still
+frozen, in that order (``relay``: what happened, with times since A stopped).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
 ``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
 those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
@@ -28,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+import psutil
 import redis.asyncio as aioredis
 
 from chaos import failpoints
@@ -36,7 +49,7 @@ from chaos.faults.process import ProcessFault
 from chaos.params import FaultParams, param
 from chaos.processes import ProcessTargetError, is_stopped, resolve, send, wait_stopped_state
 from harness.stack.control import ProcessInfo
-from target_service.redis_lock import owner_instance
+from target_service.redis_lock import keys_for, owner_instance
 
 #: Redis key pattern of the service's seat locks (``lock:seat:<event>:<seat>``).
 LOCK_PATTERN = "lock:seat:*"
@@ -48,6 +61,8 @@ class PauseParams(FaultParams):
     lock_wait_s: float = param(5.0, min=0.0, max=120.0, doc="at most this long")
     at: str = param("", doc="a self-stop failpoint (lock-pause-before-write): the first "
                     "process to reach that step stops itself; stop continues it")
+    relay: bool = param(False, doc="with at: go on to the holder's successor and a third "
+                        "buyer of its seat (the unsafe-release sequence)")
 
 
 def _client(redis_url: str) -> aioredis.Redis:
@@ -103,9 +118,317 @@ def lock_holder(
     return chosen
 
 
+async def _fence_counters(redis_url: str, lock_keys: list[str]) -> dict[str, int]:
+    """Lock key -> its seat's fencing counter (while a lock is held: its holder's token)."""
+    client = _client(redis_url)
+    try:
+        values = await client.mget([keys_for(*_seat_of(k))[2] for k in lock_keys])
+        return {k: int(v) for k, v in zip(lock_keys, values, strict=True) if v is not None}
+    finally:
+        await client.aclose()
+
+
+async def _disarm_in_table(ctx: ChaosContext, name: str) -> None:
+    """Delete ``name`` from the shared failpoint table (a counted firing is taken there)."""
+    conn = await asyncpg.connect(ctx.state.dsn("seats"), timeout=5)
+    try:
+        await conn.execute("DELETE FROM failpoints WHERE name = $1", name, timeout=5)
+    finally:
+        await conn.close()
+
+
 async def _running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
     return [p for p in await asyncio.to_thread(ctx.supervisor.processes)
             if p.group == "target" and p.state == "RUNNING" and p.pid]
+
+
+#: How many self-stops the relay arms at once (each unwanted one is continued at once).
+RELAY_FIRINGS = 10_000
+
+_INFLIGHT_CONFIRMS = (
+    "SELECT count(DISTINCT g.order_id) FROM sagas g JOIN order_seats os USING (order_id)"
+    " WHERE g.strategy = 'lock' AND g.phase = 'CONFIRM' AND g.state = 'RUNNING'"
+    " AND os.event_id = $1 AND os.seat_id = $2")
+
+
+def _seat_of(lock_key: str) -> tuple[str, str]:
+    """``lock:seat:<event>:<seat>`` -> (event, seat)."""
+    _, _, event, seat = lock_key.split(":", 3)
+    return event, seat
+
+
+class Relay:
+    """The unsafe-release sequence after a holder A stopped itself at ``failpoint`` (see the
+    module doc): freeze A's successor B, continue A, freeze a third buyer C, continue B, then C.
+
+    ``held`` lists the pids frozen by the relay, in the order ``release`` continues them."""
+
+    def __init__(self, ctx: ChaosContext, failpoint: str, a: ProcessInfo,
+                 snapshot: Mapping[str, str], tokens: Mapping[str, int]) -> None:
+        self.ctx = ctx
+        self.failpoint = failpoint
+        self.a = a
+        self.snapshot = dict(snapshot)  # A's seat locks: key -> A's owner value
+        self.tokens = dict(tokens)  # key -> A's fencing token (the counter while A held it)
+        self.lease_s = ctx.lock_lease_s
+        self.t0 = time.monotonic()
+        self.held: list[ProcessInfo] = []
+        self.a_frozen = True
+        self.seat_key: str | None = None
+        self.owners: set[str] = set(self.snapshot.values())
+        self.steps: list[tuple[float, str]] = []
+        self.skipped = 0
+        self.partial = 0  # successors passed over: a holder of A's would be fenced in part
+        self.outcome = "running"
+        self.armed = False
+        self.successor: str | None = None
+        self.third: str | None = None
+        self.procs: list[ProcessInfo] = []
+
+    def note(self, what: str) -> None:
+        self.steps.append((round(time.monotonic() - self.t0, 3), what))
+
+    def observed(self) -> dict[str, Any]:
+        return {"outcome": self.outcome,
+                "seats_of_a": sorted(_seat_of(k)[1] for k in self.snapshot),
+                "seat": self.seat_key, "successor": self.successor,
+                "third": self.third, "skipped": self.skipped, "partial": self.partial,
+                "steps": [f"{t:.3f}s {what}" for t, what in self.steps]}
+
+    # --- the shared failpoint table (direct: a frozen process may own the admin socket) -----
+    async def _sql(self, sql: str, *args: object) -> Any:
+        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
+        try:
+            return await conn.fetchval(sql, *args, timeout=5)
+        finally:
+            await conn.close()
+
+    async def arm(self) -> None:
+        self.armed = True  # first: a cancelled insert is still deleted by disarm
+        await self._sql("INSERT INTO failpoints (name, remaining) VALUES ($1, $2)"
+                        " ON CONFLICT (name) DO UPDATE SET remaining = EXCLUDED.remaining,"
+                        " armed_at = now()", self.failpoint, RELAY_FIRINGS)
+
+    async def disarm(self) -> None:
+        """Counted firings are taken in Postgres, so deleting the row stops them at once."""
+        if self.armed:
+            await self._sql("DELETE FROM failpoints WHERE name = $1", self.failpoint)
+            self.armed = False
+
+    # --- what the processes hold -------------------------------------------------------------
+    async def _seat_row(self, key: str) -> tuple[str | None, int | None, int]:
+        """(seat state, fence token, in-flight lock confirms on the seat) from Postgres."""
+        event, seat = _seat_of(key)
+        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
+        try:
+            row = await conn.fetchrow("SELECT state, fence_token FROM seats WHERE event_id = $1"
+                                      " AND seat_id = $2", event, seat, timeout=5)
+            inflight = await conn.fetchval(_INFLIGHT_CONFIRMS, event, seat, timeout=5)
+        finally:
+            await conn.close()
+        if row is None:
+            return None, None, int(inflight or 0)
+        return str(row["state"]), int(row["fence_token"] or 0), int(inflight or 0)
+
+    async def _redis(self, keys: list[str]) -> list[str | None]:
+        client = _client(self.ctx.state.redis_url())
+        try:
+            return [None if v is None else str(v) for v in await client.mget(keys)]
+        finally:
+            await client.aclose()
+
+    async def _partly_fenced(self) -> bool:
+        """Whether some lock holder frozen in A's process would find only part of its seats
+        fenced off: continued, its write would hold the others (so A is continued only when
+        each of its holders' seats are all fenced, or none is)."""
+        groups: dict[str, list[str]] = {}
+        for key, owner in self.snapshot.items():
+            groups.setdefault(owner, []).append(key)
+        by_event: dict[str, list[str]] = {}
+        for key in self.snapshot:
+            event, seat = _seat_of(key)
+            by_event.setdefault(event, []).append(seat)
+        tokens: dict[str, int] = {}
+        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
+        try:
+            for event, seats in by_event.items():
+                for row in await conn.fetch(
+                        "SELECT seat_id, fence_token FROM seats WHERE event_id = $1"
+                        " AND seat_id = ANY($2::text[])", event, seats, timeout=5):
+                    tokens[f"lock:seat:{event}:{row['seat_id']}"] = int(row["fence_token"] or 0)
+        finally:
+            await conn.close()
+        for keys in groups.values():
+            fenced = [k for k in keys if tokens.get(k, 0) > self.tokens.get(k, 0)]
+            if fenced and len(fenced) < len(keys):
+                return True
+        return False
+
+    async def _successor_seat(self, proc: ProcessInfo) -> str | None:
+        """A seat of A's whose lock ``proc`` took over and whose take-over is claimed in
+        Postgres (so A is fenced out) while the seat is still unwritten, and no holder in A's
+        process is fenced off only in part."""
+        instance = proc.name.removeprefix("target-")
+        keys = sorted(self.snapshot)
+        owners = await self._redis(keys)
+        for key, owner in zip(keys, owners, strict=True):
+            if owner is None or owner in self.owners or owner_instance(owner) != instance:
+                continue
+            event, seat = _seat_of(key)
+            [fence] = await self._redis([keys_for(event, seat)[2]])
+            state, token, _ = await self._seat_row(key)
+            if state == "AVAILABLE" and fence is not None and token == int(fence):
+                if await self._partly_fenced():
+                    self.partial += 1
+                    return None
+                self.owners.add(owner)
+                return key
+        return None
+
+    async def _third_buyer(self, proc: ProcessInfo, key: str) -> bool:
+        """``proc`` holds ``key`` under a new owner and that buyer has checked the seat free
+        (its confirm runs beside the successor's) while the seat is still unwritten."""
+        [owner] = await self._redis([key])
+        if owner is None or owner in self.owners:
+            return False
+        if owner_instance(owner) != proc.name.removeprefix("target-"):
+            return False
+        state, _, inflight = await self._seat_row(key)
+        return state == "AVAILABLE" and inflight >= 2
+
+    # --- the sequence ------------------------------------------------------------------------
+    async def _stopped(self, procs: Sequence[ProcessInfo]) -> ProcessInfo | None:
+        frozen = {p.pid for p in self.held} | ({self.a.pid} if self.a_frozen else set())
+        for proc in procs:
+            if proc.pid not in frozen and is_stopped(proc.pid):
+                return proc
+        return None
+
+    async def _wait_for(self, procs: Sequence[ProcessInfo], within_s: float,
+                        wanted: Any) -> ProcessInfo | None:
+        """The first process that stops itself and ``await wanted(proc)``; the others are
+        continued at once. None after ``within_s``."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            proc = await self._stopped(procs)
+            if proc is None:
+                await asyncio.sleep(0.01)
+                continue
+            keep = False
+            try:
+                keep = bool(await wanted(proc))
+            finally:  # also when cancelled meanwhile: never leave an unwanted stop frozen
+                if not keep:
+                    self.skipped += 1
+                    await _cont(self.ctx, proc)
+            if keep:
+                return proc
+        return None
+
+    async def run(self) -> None:
+        lease_s = self.lease_s
+        procs = self.procs = await _running_targets(self.ctx)
+        # armed at once: buyers wait at A's seats and take them the moment its leases run out
+        await self.arm()
+        found: list[str] = []
+
+        async def successor(proc: ProcessInfo) -> bool:
+            key = await self._successor_seat(proc)
+            if key is not None:
+                found.append(key)
+            return key is not None
+
+        b = await self._wait_for(procs, 3 * lease_s, successor)  # A's leases + 2
+        if b is None:
+            self.outcome = "no successor took a seat over"
+            await self.release(watch_s=lease_s)
+            return
+        self.seat_key = found[0]
+        self.held.append(b)
+        self.successor = b.name
+        self.note(f"B ({b.name}) stopped holding {self.seat_key}, its take-over claimed")
+        await _cont(self.ctx, self.a)
+        self.a_frozen = False
+        self.note(f"A ({self.a.name}) continued")
+        key = self.seat_key
+
+        async def third(proc: ProcessInfo) -> bool:
+            return await self._third_buyer(proc, key)
+
+        # B's lease (renewed every third of it) still holds: with a safe release nobody can
+        # take the seat from B meanwhile, so B's write goes in whole
+        c = await self._wait_for(procs, lease_s / 2, third)
+        await self.disarm()
+        if c is None:
+            self.outcome = "no third buyer got the seat"
+        else:
+            self.held.append(c)
+            self.third = c.name
+            self.note(f"C ({c.name}) stopped holding {key} after checking it free")
+            self.outcome = "successor and third buyer frozen"
+        await self.release(watch_s=lease_s)
+
+    async def _sweep(self) -> None:
+        """Continue every process that stopped itself but is nobody's to keep: a firing taken
+        just before the disarm (or while its process was frozen) stops it a moment later."""
+        kept = {h.pid for h in self.held} | ({self.a.pid} if self.a_frozen else set())
+        for proc in self.procs:
+            if proc.pid not in kept and is_stopped(proc.pid):
+                self.skipped += 1
+                await _cont(self.ctx, proc)
+
+    async def _until_written(self, key: str) -> None:
+        deadline = time.monotonic() + self.lease_s
+        while time.monotonic() < deadline:
+            await self._sweep()
+            state, _, inflight = await self._seat_row(key)
+            if state != "AVAILABLE" or inflight < 2:
+                self.note(f"{key}: {state}, {inflight} confirms in flight")
+                return
+            await asyncio.sleep(0.005)
+
+    async def release(self, *, watch_s: float) -> None:
+        """Continue what the relay froze, in order; after the first of two, wait (bounded)
+        until its confirm has finished (the seat written, or its confirm over). Then, for
+        ``watch_s``, continue any late self-stop (see :meth:`_sweep`)."""
+        await self.disarm()
+        await self._sweep()
+        first = True
+        while self.held:
+            proc = self.held.pop(0)
+            await _cont(self.ctx, proc)
+            self.note(f"{proc.name} continued")
+            if first and self.held and self.seat_key is not None:
+                with contextlib.suppress(Exception):  # evidence only; never blocks a SIGCONT
+                    await self._until_written(self.seat_key)
+            first = False
+        deadline = time.monotonic() + watch_s
+        while True:
+            await self._sweep()
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.01)
+
+
+def _switches(pid: int) -> int | None:
+    with contextlib.suppress(psutil.Error):
+        voluntary, involuntary = psutil.Process(pid).num_ctx_switches()
+        return int(voluntary) + int(involuntary)
+    return None
+
+
+async def _cont(ctx: ChaosContext, proc: ProcessInfo, *, within: float = 5.0) -> None:
+    """SIGCONT ``proc`` and wait until it ran: it is no longer stopped, or it was scheduled
+    since (it may stop itself again at once while the failpoint is armed)."""
+    before = _switches(proc.pid)
+    send(proc.pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        now = _switches(proc.pid)
+        if now is None or now != before or not is_stopped(proc.pid):
+            return
+        await asyncio.sleep(0.005)
+    raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not continue")
 
 
 class Pause(ProcessFault[PauseParams]):
@@ -126,6 +449,8 @@ class Pause(ProcessFault[PauseParams]):
         self.held_by_paused: int | None = None
         self.picked: str | None = None
         self._snapshot: dict[str, str] = {}
+        self._relay: Relay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
 
     async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
         deadline = time.monotonic() + self.params.lock_wait_s
@@ -147,14 +472,16 @@ class Pause(ProcessFault[PauseParams]):
                         return proc
                 await asyncio.sleep(0.02)
             return None
-        finally:
-            await failpoints.disarm(ctx.state, self.params.at)
+        finally:  # in the table: a frozen process may be the one the admin call reaches
+            await _disarm_in_table(ctx, self.params.at)
 
     async def _apply(self, ctx: ChaosContext) -> None:
         if self.params.at and self.target == "target":
             stopped = await self._stopped_at_failpoint(ctx)
             if stopped is not None:  # already frozen, by itself, at the critical step
                 self.pid, self.process, self.picked = stopped.pid, stopped.name, "failpoint"
+                if self.params.relay:
+                    await self._start_relay(ctx, stopped)
                 return
         if self.params.holding_locks:
             self._snapshot = await self._wait_for_locks(ctx)
@@ -175,7 +502,41 @@ class Pause(ProcessFault[PauseParams]):
         if not await wait_stopped_state(proc.pid, True):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")
 
+    async def _start_relay(self, ctx: ChaosContext, a: ProcessInfo) -> None:
+        instance = a.name.removeprefix("target-")
+        held = {k: v for k, v in (await lock_owners(ctx.state.redis_url())).items()
+                if owner_instance(v) == instance}
+        self.locks_at_pause = self.held_by_paused = len(held)
+        if held:
+            fences = await _fence_counters(ctx.state.redis_url(), list(held))
+            self._relay = Relay(ctx, self.params.at, a, held, fences)
+            self._relay_task = asyncio.create_task(self._relay.run())
+
+    async def _stop_relay(self) -> None:
+        """Cancel the relay if still running, then continue what it holds (in its order)."""
+        relay, task = self._relay, self._relay_task
+        self._relay_task = None
+        if relay is None or task is None:
+            return
+        if not task.done():
+            task.cancel()
+            relay.outcome = f"stopped early ({relay.outcome})"
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # recorded; the SIGCONTs below still happen
+            relay.outcome = f"error: {exc!r}"
+        try:
+            await relay.release(watch_s=0.2)
+        finally:
+            if relay.held:  # release failed halfway: SIGCONT the rest without waiting
+                for proc in relay.held:
+                    send(proc.pid, signal.SIGCONT, relay.ctx)
+                relay.held.clear()
+
     async def _remove(self, ctx: ChaosContext) -> None:
+        await self._stop_relay()
         if self.pid is None:
             return
         if self._snapshot:
@@ -187,6 +548,11 @@ class Pause(ProcessFault[PauseParams]):
         send(self.pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
         if not await wait_stopped_state(self.pid, False):
             raise ProcessTargetError(f"{self.process} (pid {self.pid}) did not continue")
+        if self._relay is not None:  # a firing taken while it was frozen may stop it again
+            for _ in range(20):  # bounded: 0.2 s
+                await asyncio.sleep(0.01)
+                if is_stopped(self.pid):
+                    send(self.pid, signal.SIGCONT, ctx)
         self.pid = None
 
     def observed(self) -> dict[str, Any]:
@@ -196,4 +562,5 @@ class Pause(ProcessFault[PauseParams]):
             "locks_at_pause": self.locks_at_pause,
             "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
+            **({"relay": self._relay.observed()} if self._relay is not None else {}),
         }

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFault
 from chaos.faults import FAULTS, make
-from chaos.faults.pause import lock_holder
+from chaos.faults.pause import _seat_of, lock_holder
 from chaos.inline import parse_inline
 from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
 from harness.errors import EXIT_USAGE
@@ -199,8 +199,24 @@ def test_service_pause_aims_at_the_lock_strategys_critical_step() -> None:
     lock = build("service-pause", seed=1, duration_s=60, strategy="lock")
     saga = build("service-pause", seed=1, duration_s=60, strategy="saga")
     assert lock and all(
-        (f.fault, f.target, f.params.get("at")) == ("pause", "target", "lock-pause-before-write")
+        (f.fault, f.target, f.params.get("at"), f.params.get("relay"))
+        == ("pause", "target", "lock-pause-before-write", True)
         for f in lock)
-    assert saga and all(f.target == "target" and "at" not in f.params for f in saga)
-    # a pause still outlasts the lease (CONTRACT: longer than the lock lease)
+    assert saga and all(f.target == "target" and "at" not in f.params and "relay" not in f.params
+                        for f in saga)
+    # a pause still outlasts the lease (CONTRACT: longer than the lock lease); the lock episode
+    # leaves three more leases for the relay to the holder's successor and a third buyer
     assert all(f.duration_s > 2.0 for f in lock)
+    assert all(f.duration_s == 6 * 2.0 + 1 for f in lock)
+    assert all(f.duration_s == 3 * 2.0 + 1 for f in saga)
+    # a 30 s load (the catalog's catching run) still has room for one lock episode
+    assert len(build("service-pause", seed=1, duration_s=30, strategy="lock")) == 1
+
+
+def test_the_pause_relay_is_a_typed_parameter() -> None:
+    fault = make("pause", "target", {"at": "lock-pause-before-write", "relay": True})
+    assert fault.params.relay is True
+    assert make("pause", "target").params.relay is False
+    with pytest.raises(InvalidParams, match="relay"):
+        make("pause", "target", {"relay": "yes"})
+    assert _seat_of("lock:seat:evt_default:A-05") == ("evt_default", "A-05")
