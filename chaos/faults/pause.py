@@ -145,6 +145,11 @@ async def _running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
 #: How many self-stops the relay arms at once (each unwanted one is continued at once).
 RELAY_FIRINGS = 10_000
 
+_INFLIGHT_ORDERS = (
+    "SELECT DISTINCT g.order_id::text FROM sagas g JOIN order_seats os USING (order_id)"
+    " WHERE g.strategy = 'lock' AND g.phase = 'CONFIRM' AND g.state = 'RUNNING'"
+    " AND os.event_id = $1 AND os.seat_id = $2")
+
 _INFLIGHT_CONFIRMS = (
     "SELECT count(DISTINCT g.order_id) FROM sagas g JOIN order_seats os USING (order_id)"
     " WHERE g.strategy = 'lock' AND g.phase = 'CONFIRM' AND g.state = 'RUNNING'"
@@ -184,6 +189,7 @@ class Relay:
         self.successor: str | None = None
         self.third: str | None = None
         self.procs: list[ProcessInfo] = []
+        self.b_orders: set[str] = set()  # confirms in flight on B's seat when B stopped
 
     def note(self, what: str) -> None:
         self.steps.append((round(time.monotonic() - self.t0, 3), what))
@@ -285,6 +291,16 @@ class Relay:
                 return key
         return None
 
+    async def _inflight_orders(self, key: str) -> set[str]:
+        """Orders whose lock confirm on the seat is past its check and not finished."""
+        event, seat = _seat_of(key)
+        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
+        try:
+            rows = await conn.fetch(_INFLIGHT_ORDERS, event, seat, timeout=5)
+        finally:
+            await conn.close()
+        return {str(r[0]) for r in rows}
+
     async def _third_buyer(self, proc: ProcessInfo, key: str) -> bool:
         """``proc`` holds ``key`` under a new owner and that buyer has checked the seat free
         (its confirm runs beside the successor's) while the seat is still unwritten."""
@@ -293,8 +309,9 @@ class Relay:
             return False
         if owner_instance(owner) != proc.name.removeprefix("target-"):
             return False
-        state, _, inflight = await self._seat_row(key)
-        return state == "AVAILABLE" and inflight >= 2
+        state, _, _ = await self._seat_row(key)
+        # its own confirm (not one in flight when B stopped) is past the check
+        return state == "AVAILABLE" and bool(await self._inflight_orders(key) - self.b_orders)
 
     # --- the sequence ------------------------------------------------------------------------
     async def _stopped(self, procs: Sequence[ProcessInfo]) -> ProcessInfo | None:
@@ -344,6 +361,7 @@ class Relay:
             await self.release(watch_s=lease_s)
             return
         self.seat_key = found[0]
+        self.b_orders = await self._inflight_orders(self.seat_key)
         self.held.append(b)
         self.successor = b.name
         self.note(f"B ({b.name}) stopped holding {self.seat_key}, its take-over claimed")
