@@ -151,16 +151,18 @@ class LockStrategy:
         pid = str(res.payment["payment_id"])
         try:
             async with d.seats.acquire() as conn, conn.transaction():
-                written = await self._write_hold(conn, order, locks, hold_until)
-                if written:
-                    done = await saga_store.advance(conn, saga, state="DONE", step="AUTHORIZED",
-                                                    payment_id=pid)
-                    if done is not None and await mark_authorized(conn, order, pid, hold_until):
-                        return
-                    raise _Rollback()
+                if not await self._write_hold(conn, order, locks, hold_until):
+                    raise _FencedOut()  # all seats or none: roll back a partial write
+                done = await saga_store.advance(conn, saga, state="DONE", step="AUTHORIZED",
+                                                payment_id=pid)
+                if done is not None and await mark_authorized(conn, order, pid, hold_until):
+                    return
+                raise _Rollback()
         except _Rollback:
             await self._answer_from_state(order)  # the sweeper took the saga over
             raise unavailable("the order") from None
+        except _FencedOut:
+            pass
         # fenced out: a newer lock holder owns a seat; undo the authorization
         d.metrics.fence_rejections.inc()
         await fail_confirm(d, order, saga, "SEAT_UNAVAILABLE",
@@ -198,3 +200,7 @@ class LockStrategy:
 
 class _Rollback(Exception):
     """Internal: roll back the hold write (the saga moved on under us)."""
+
+
+class _FencedOut(Exception):
+    """Internal: roll back the hold write (a newer lock holder fenced off one of the seats)."""

@@ -23,9 +23,12 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pyte
 
 #: bug -> why its catalog run does not reliably catch it in 30 s (reported on issue 6)
 KNOWN_MISSES = {
+    "lock-no-fencing": "caught in 8 of 9 measured 30 s runs (the aimed pause needs a rival buyer "
+                       "to take the frozen holder's seat within the pause); not yet reliable "
+                       "enough for a test that must never flake",
     "lock-unsafe-release": "the unsafe release only bites when the fenced-out holder deletes the "
-                           "lock of a successor still inside its critical section; a 30 s "
-                           "service-pause run rarely lines that up",
+                           "lock of a successor still inside its critical section; the relay "
+                           "pause lines that up in about 4 of 6 measured runs",
 }
 CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
 
