@@ -49,7 +49,7 @@ def test_streams_of_one_user_are_independent() -> None:
 def test_orders_have_one_to_four_adjacent_seats_of_one_row() -> None:
     for plan in plans(11, 300):
         seats = plan.seats  # type: ignore[attr-defined]
-        assert 1 <= len(seats) <= 4
+        assert len(seats) in range(1, 5)
         rows = {s.split("-")[0] for s in seats}
         numbers = sorted(int(s.split("-")[1]) for s in seats)
         assert len(rows) == 1
