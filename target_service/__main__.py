@@ -13,10 +13,11 @@ from aiohttp import web
 
 from target_service.app import create_app
 from target_service.config import ConfigError, Settings
+from target_service.http_errors import ProblemAppRunner
 
 
 async def _serve(settings: Settings) -> None:
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = ProblemAppRunner(create_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=True)
     await site.start()

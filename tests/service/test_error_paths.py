@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -181,3 +182,34 @@ async def test_409_while_the_first_request_is_in_flight(api: Api, stack: Any) ->
     assert done.status == 202
     replay = await api.confirm(order_id, key=key)
     assert replay.status == 202 and replay.replayed and replay.body == done.body
+
+
+async def _raw_http(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` bytes as they are; the status, headers and body of the answer."""
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), timeout=10)  # the server closes
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /health HTTP/1.1\r\nHost: x\r\nno colon in this header\r\n\r\n",
+    b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n",
+    b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+])
+async def test_unparsable_http_gets_problem_json(stack: Any, request_bytes: bytes) -> None:
+    status, headers, body = await _raw_http(stack.target_url, request_bytes)
+    assert status == 400
+    assert headers["content-type"].startswith("application/problem+json"), headers
+    problem = json.loads(body)
+    assert (problem["status"], problem["code"]) == (400, "BAD_REQUEST"), problem
+    assert problem["detail"].startswith("the HTTP request could not be parsed")
