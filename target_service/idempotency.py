@@ -7,6 +7,13 @@ different fingerprint -> 422, finished -> replay of the stored response, else in
 Finished responses (2xx and 4xx) are stored by :meth:`finish`, for ``POST /api/orders`` inside
 the very transaction that creates the order (one atomic phase). 5xx answers are not stored: the
 lock is released and a retry resumes the work from the strategy's own log.
+
+A request whose process dies while it holds a key is finished or rolled back in two halves:
+its effects in the background, by the sweepers (saga recovery rolls a finalize forward and
+compensates a confirm, 2PC recovery applies the logged decision, hold expiry voids: the
+completer of the atomic phases, see :mod:`target_service.sweepers`); its answer by the retry,
+which takes the key over once the lock is older than the timeout and answers from the order's
+state (``recovery_point`` says how far the dead request got).
 """
 
 from __future__ import annotations
