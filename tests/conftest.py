@@ -113,6 +113,15 @@ async def stack() -> AsyncIterator[StackHandle]:
             shutil.rmtree(state.pg_data, ignore_errors=True)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
+    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
+    yield stack
+    state = stack.stack.state()
+    if state is not None:
+        stack.state = state
+
+
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
 async def _heal_after_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield

@@ -9,11 +9,9 @@ by a directed scenario in ``test_seeded_bugs.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from invariants.catalog import CATCHES
 from tests.conftest import StackHandle
@@ -31,15 +29,6 @@ KNOWN_MISSES = {
                            "pause lines that up in about 4 of 6 measured runs",
 }
 CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
-    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
-    yield stack
-    state = stack.stack.state()
-    if state is not None:
-        stack.state = state
 
 
 def run(out: Path, strategy: str, faults: str, bug: str | None) -> tuple[int, dict[str, object]]:

@@ -14,20 +14,8 @@ from harness.paths import REPO_ROOT
 from harness.run.load_stats import read_stats
 from tests.conftest import TEST_STATE_DIR
 
-#: A short, quick-settling scenario: holds expire in 3 s, so settling stays short.
-SMALL_SCENARIO = """
-name = "small"
-seed = 7
-users = 4
-spawn_rate = 4
-duration = "6s"
-
-[workload]
-think_time = ["20ms", "100ms"]
-abandon_share = 0.2
-decline_share = 0.1
-client_timeout = "3s"
-
+#: The tail of every test scenario: holds expire in 3 s, so settling stays short.
+QUICK_SETTLE = """
 [settle]
 timeout = "30s"
 
@@ -35,6 +23,24 @@ timeout = "30s"
 hold_ttl = "3s"
 saga_stale = "2s"
 """
+
+#: Quick buyers: short think times and client timeout (the ``[workload]`` table's first lines).
+QUICK_BUYERS = """
+[workload]
+think_time = ["20ms", "100ms"]
+client_timeout = "3s"
+"""
+
+#: A short, quick-settling scenario.
+SMALL_SCENARIO = """
+name = "small"
+seed = 7
+users = 4
+spawn_rate = 4
+duration = "6s"
+""" + QUICK_BUYERS + """abandon_share = 0.2
+decline_share = 0.1
+""" + QUICK_SETTLE
 
 
 def write_scenario(tmp_path: Path, text: str = SMALL_SCENARIO) -> Path:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from harness.paths import REPO_ROOT
 from tests.conftest import StackHandle
 from tests.load.helpers import (
+    QUICK_BUYERS,
+    QUICK_SETTLE,
     assert_history_matches_locust,
     events_of,
     harness_cli,
@@ -23,15 +23,6 @@ from tests.load.helpers import (
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
 
 SCHEMA = REPO_ROOT / "tests" / "report" / "report_schema.json"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
-    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
-    yield stack
-    state = stack.stack.state()
-    if state is not None:
-        stack.state = state
 
 
 async def test_a_short_run_writes_a_history_that_agrees_with_locust(
@@ -117,16 +108,5 @@ seed = 3
 users = 10
 spawn_rate = 10
 duration = "20s"      # the waiting room is 15%: 3 s of one buyer, several stats samples
-
-[workload]
-shape = "flash-sale"
-think_time = ["20ms", "100ms"]
-client_timeout = "3s"
-
-[settle]
-timeout = "30s"
-
-[service]
-hold_ttl = "3s"
-saga_stale = "2s"
-"""
+""" + QUICK_BUYERS + """shape = "flash-sale"
+""" + QUICK_SETTLE

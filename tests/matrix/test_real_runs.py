@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from tests.conftest import StackHandle
-from tests.load.helpers import harness_cli
+from tests.load.helpers import QUICK_BUYERS, QUICK_SETTLE, harness_cli
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
 
@@ -20,27 +18,7 @@ TINY = """
 name = "tiny"
 users = 6
 spawn_rate = 6
-
-[workload]
-think_time = ["20ms", "100ms"]
-client_timeout = "3s"
-
-[settle]
-timeout = "30s"
-
-[service]
-hold_ttl = "3s"
-saga_stale = "2s"
-"""
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
-    """The test stack for CLI runs; afterwards the fixture sees (and undoes) their settings."""
-    yield stack
-    state = stack.stack.state()
-    if state is not None:
-        stack.state = state
+""" + QUICK_BUYERS + QUICK_SETTLE
 
 
 def _scenario(tmp_path: Path) -> str:
