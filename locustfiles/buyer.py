@@ -72,7 +72,7 @@ class Buyer(FastHttpUser):
         self.seat_map: list[Seat] = []
 
     def wait_time(self) -> float:
-        return self.think_rng.uniform(self.workload.think_min_s, self.workload.think_max_s)
+        return self.think_rng.uniform(*self.workload.think_time_s)
 
     def on_start(self) -> None:
         self.sign_up()

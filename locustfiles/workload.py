@@ -19,7 +19,7 @@ import os
 import random
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,9 @@ class RetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Workload:
-    """Everything a Locust process needs to know about the run; JSON round-trips exactly."""
+class BuyerProfile:
+    """What buyers want and how they behave: the scenario's ``[workload]`` table."""
 
-    strategy: str = "saga"
-    seed: int = 0
     event_id: str = "evt_default"
     hot_section: str = "FRONT"
     hot_share: float = 0.6
@@ -56,15 +54,27 @@ class Workload:
     seats_max: int = 4
     decline_share: float = 0.05
     abandon_share: float = 0.1
-    think_min_s: float = 0.05
-    think_max_s: float = 0.5
+    think_time_s: tuple[float, float] = (0.05, 0.5)
     client_timeout_s: float = 5.0
     shape: str = "ramp"
+
+
+@dataclass(frozen=True, slots=True)
+class Workload(BuyerProfile):
+    """Everything a Locust process needs to know about the run; JSON round-trips exactly."""
+
+    strategy: str = "saga"
+    seed: int = 0
     users: int = 10
     spawn_rate: float = 10.0
     duration_s: float = 60.0
     history_dir: str = ""
     retry: RetrySettings = field(default_factory=RetrySettings)
+
+    @classmethod
+    def of(cls, profile: BuyerProfile, **run: Any) -> Workload:
+        """The workload of one run: ``profile``'s buyers plus the run's fields."""
+        return cls(**{f.name: getattr(profile, f.name) for f in fields(BuyerProfile)}, **run)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -73,6 +83,8 @@ class Workload:
     def from_mapping(cls, data: Mapping[str, Any]) -> Workload:
         values = dict(data)
         retry = RetrySettings(**dict(values.pop("retry", None) or {}))
+        if "think_time_s" in values:
+            values["think_time_s"] = tuple(values["think_time_s"])
         return cls(**values, retry=retry)
 
     @classmethod

@@ -112,16 +112,10 @@ def lock_lease_s(scenario: Scenario) -> float | None:
 
 
 def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Workload:
-    w = scenario.workload
-    return Workload(
-        strategy=strategy, seed=scenario.seed, event_id=w.event_id, hot_section=w.hot_section,
-        hot_share=w.hot_share, zipf_s=w.zipf_s, seats_min=w.seats_min, seats_max=w.seats_max,
-        decline_share=w.decline_share, abandon_share=w.abandon_share,
-        think_min_s=w.think_time_s[0], think_max_s=w.think_time_s[1],
-        client_timeout_s=w.client_timeout_s, shape=w.shape, users=scenario.users,
+    return Workload.of(
+        scenario.workload, strategy=strategy, seed=scenario.seed, users=scenario.users,
         spawn_rate=scenario.spawn_rate, duration_s=scenario.duration_s,
-        history_dir=str(history_dir),
-        retry=scenario.retry,
+        history_dir=str(history_dir), retry=scenario.retry,
     )
 
 

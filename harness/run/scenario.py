@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import UsageError
-from locustfiles.workload import RetrySettings
+from locustfiles.workload import BuyerProfile, RetrySettings
 
 STRATEGIES = ("lock", "saga", "2pc")
 SHAPES = ("ramp", "flash-sale")
@@ -33,21 +33,8 @@ CONTRACT_SCHEDULES = (
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadSection:
-    """What buyers want and how they behave (``[workload]``)."""
-
-    event_id: str = "evt_default"
-    hot_section: str = "FRONT"
-    hot_share: float = 0.6
-    zipf_s: float = 1.1
-    seats_min: int = 1
-    seats_max: int = 4
-    decline_share: float = 0.05
-    abandon_share: float = 0.1
-    think_time_s: tuple[float, float] = (0.05, 0.5)
-    client_timeout_s: float = 5.0
-    shape: str = "ramp"
+#: The ``[workload]`` table: the buyers' profile, shared with the Locust side.
+WorkloadSection = BuyerProfile
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ async def test_a_lost_answer_is_retried_as_one_operation(stack: StackHandle,
         # One buyer with no rival, no declined card and (hot_share 0) 260 seats to choose from:
         # nothing can legitimately fail while the answers are being lost.
         strategy="saga", seed=3, users=1, decline_share=0.0, abandon_share=0.0, hot_share=0.0,
-        think_min_s=0.1, think_max_s=0.2, client_timeout_s=1.0, history_dir=str(history_dir),
+        think_time_s=(0.1, 0.2), client_timeout_s=1.0, history_dir=str(history_dir),
         retry=RetrySettings(max_attempts=10, base_s=0.1, cap_s=0.5, deadline_s=30.0),
     )
     workload_file = tmp_path / "workload.json"
