@@ -112,34 +112,15 @@ async def test_2pc_coordinator_crash_is_resolved_from_the_log(
         assert (await api.confirm(order_id)).status == 202  # a retry succeeds
 
 
-async def test_lock_fencing_refuses_a_stalled_holder(stack: Any, api: Api,
-                                                     seats_db: Any) -> None:
+async def _stalled_holder_loses(stack: Any, api: Api, seats: list[str],
+                                 rival_seats: list[str]) -> tuple[str, str]:
+    """A lock holder of ``seats`` stalls past its leases while a rival confirms
+    ``rival_seats``: the rival wins (202), the holder is fenced out (409). (holder, rival)."""
     await stack.restart_services(extra_env={"LOCK_LEASE_MS": "400"})
     await until_healthy(api)
-    first = (await api.order(["F-01"], "lock")).body["order_id"]
+    first = (await api.order(seats, "lock")).body["order_id"]
     other = await api.new_customer()
-    second = (await other.order(["F-01"], "lock")).body["order_id"]
-    await arm(api, stack, "lock-stall-before-write")  # stalls 3 leases without renewing
-    stalled = asyncio.create_task(api.confirm(first))
-    await asyncio.sleep(0.7)  # the stalled holder's lease has expired
-    winner = await other.confirm(second)
-    loser = await stalled
-    assert winner.status == 202, winner.body
-    assert (loser.status, loser.code) == (409, "SEAT_UNAVAILABLE"), loser.body
-    rows = await seats_db.fetch(
-        "SELECT holder_order_id::text AS h, state FROM seats WHERE seat_id = 'F-01'"
-        " AND event_id = 'evt_default'")
-    assert [(r["h"], r["state"]) for r in rows] == [(second, "HELD")]
-
-
-async def test_lock_holder_fenced_off_one_seat_writes_no_seat(stack: Any, api: Api,
-                                                              seats_db: Any) -> None:
-    """A stalled holder fenced off on one of its two seats holds neither (no partial write)."""
-    await stack.restart_services(extra_env={"LOCK_LEASE_MS": "400"})
-    await until_healthy(api)
-    first = (await api.order(["F-02", "F-03"], "lock")).body["order_id"]
-    other = await api.new_customer()
-    second = (await other.order(["F-03"], "lock")).body["order_id"]
+    second = (await other.order(rival_seats, "lock")).body["order_id"]
     await arm(api, stack, "lock-stall-before-write")  # stalls 3 leases without renewing
     stalled = asyncio.create_task(api.confirm(first))
     await asyncio.sleep(0.7)  # the stalled holder's leases have expired
@@ -147,11 +128,27 @@ async def test_lock_holder_fenced_off_one_seat_writes_no_seat(stack: Any, api: A
     loser = await stalled
     assert winner.status == 202, winner.body
     assert (loser.status, loser.code) == (409, "SEAT_UNAVAILABLE"), loser.body
+    return first, second
+
+
+async def _seat_rows(seats_db: Any, seats: list[str]) -> list[tuple[str, str | None, str]]:
     rows = await seats_db.fetch(
         "SELECT seat_id, holder_order_id::text AS h, state FROM seats"
-        " WHERE seat_id = ANY($1::text[]) AND event_id = 'evt_default' ORDER BY seat_id",
-        ["F-02", "F-03"])
-    assert [(r["seat_id"], r["h"], r["state"]) for r in rows] == [
+        " WHERE seat_id = ANY($1::text[]) AND event_id = 'evt_default' ORDER BY seat_id", seats)
+    return [(r["seat_id"], r["h"], r["state"]) for r in rows]
+
+
+async def test_lock_fencing_refuses_a_stalled_holder(stack: Any, api: Api,
+                                                     seats_db: Any) -> None:
+    _, second = await _stalled_holder_loses(stack, api, ["F-01"], ["F-01"])
+    assert await _seat_rows(seats_db, ["F-01"]) == [("F-01", second, "HELD")]
+
+
+async def test_lock_holder_fenced_off_one_seat_writes_no_seat(stack: Any, api: Api,
+                                                              seats_db: Any) -> None:
+    """A stalled holder fenced off on one of its two seats holds neither (no partial write)."""
+    first, second = await _stalled_holder_loses(stack, api, ["F-02", "F-03"], ["F-03"])
+    assert await _seat_rows(seats_db, ["F-02", "F-03"]) == [
         ("F-02", None, "AVAILABLE"), ("F-03", second, "HELD")]
     order = await api.get(first)
     assert order.body["status"] == "FAILED", order.body
