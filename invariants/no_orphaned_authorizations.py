@@ -15,7 +15,9 @@ from invariants.session import Session
 
 _SQL = """
 SELECT p.payment_id, p.order_id, p.amount_cents, o.strategy, o.status AS order_status,
-       o.payment_id AS order_payment_id, o.hold_expires_at,
+       o.payment_id AS order_payment_id, o.hold_expires_at, o.closed_at,
+       p.created_at AS authorized_at, p.updated_at AS payment_updated_at,
+       g.phase AS saga_phase, g.state AS saga_state, g.step AS saga_step,
        CASE
            WHEN o.order_id IS NULL THEN 'authorization without an order'
            WHEN o.status <> 'AUTHORIZED'
@@ -24,7 +26,7 @@ SELECT p.payment_id, p.order_id, p.amount_cents, o.strategy, o.status AS order_s
                THEN 'authorization that is not its order''s payment'
            ELSE 'authorization of an expired hold'
        END AS kind
-FROM {authorized} p LEFT JOIN orders o USING (order_id)
+FROM {authorized} p LEFT JOIN orders o USING (order_id) LEFT JOIN sagas g USING (order_id)
 WHERE (o.order_id IS NULL OR o.status <> 'AUTHORIZED'
        OR o.payment_id IS DISTINCT FROM p.payment_id
        OR NOT (o.finalize_started_at IS NOT NULL

@@ -10,11 +10,14 @@ from invariants.session import Session
 
 
 async def authorized(db: Session) -> str:
-    """Temp table of every ``AUTHORIZED`` payment: (payment_id, order_id, amount_cents)."""
+    """Temp table of every ``AUTHORIZED`` payment: (payment_id, order_id, amount_cents,
+    created_at, updated_at); the times let an example say when the money was taken."""
     return await db.mirror(
         "authorized",
-        "SELECT payment_id, order_id, amount_cents FROM payments WHERE status = 'AUTHORIZED'",
-        "payment_id text, order_id uuid, amount_cents integer",
+        "SELECT payment_id, order_id, amount_cents, created_at, updated_at FROM payments"
+        " WHERE status = 'AUTHORIZED'",
+        "payment_id text, order_id uuid, amount_cents integer, created_at timestamptz,"
+        " updated_at timestamptz",
     )
 
 

@@ -110,6 +110,9 @@ async def test_authorization_left_open_on_a_failed_order(shop: Shop) -> None:
     assert ex["payment_id"] == payment and ex["order_id"] == failed.id
     assert ex["amount_cents"] == failed.amount_cents == 15000
     assert ex["kind"] == "authorization left open on a FAILED order"
+    # when it happened and how far recovery got, for the person looking it up
+    assert ex["authorized_at"] is not None and "closed_at" in ex
+    assert {"saga_phase", "saga_state", "saga_step"} <= ex.keys()
     assert failing(results) == {"no_orphaned_authorizations"}
 
 
