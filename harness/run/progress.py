@@ -84,12 +84,16 @@ def _outcome(line: str) -> str | None:
 
 
 class Progress:
-    """Phase lines always; a live status line only when ``stream`` is a terminal."""
+    """Phase lines always; during the load a live status line on a terminal, else the same
+    status as a plain line every ``plain_every_s`` (default: a twentieth of the load, at least
+    30 s), so a CI log of a long soak shows the run going."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None,
+                 plain_every_s: float | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.console = Console(file=self.stream, highlight=False)
+        self.plain_every_s = plain_every_s
 
     def phase(self, message: str) -> None:
         if self.live:
@@ -99,13 +103,22 @@ class Progress:
 
     async def watch(self, strategy: str, csv_prefix: Path, history_dir: Path,
                     faults_log: Path, duration_s: float, done: asyncio.Event) -> None:
-        """Update the live line until ``done`` is set (returns at once off a terminal)."""
-        if not self.live:
-            await done.wait()
-            return
+        """Show the run's status until ``done`` is set (see the class doc)."""
         counts = LiveCounts(history_dir, faults_log)
         stats_history = Path(f"{csv_prefix}_stats_history.csv")
         started = time.monotonic()
+        if not self.live:
+            every = self.plain_every_s or max(30.0, duration_s / 20)
+            while True:
+                try:
+                    await asyncio.wait_for(done.wait(), every)
+                    return
+                except TimeoutError:
+                    counts.refresh()
+                    row = last_history_row(stats_history) or {}
+                    line = self._line(strategy, time.monotonic() - started, duration_s,
+                                      row.get("Requests/s", "0"), counts)
+                    print(f"[run] {line.plain}", file=self.stream, flush=True)
         with Live(console=self.console, refresh_per_second=4, transient=True) as live:
             while not done.is_set():
                 counts.refresh()
