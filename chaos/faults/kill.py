@@ -36,8 +36,6 @@ class Kill(ProcessFault[KillParams]):
         self, target: str, params: Mapping[str, Any] | FaultParams | None = None
     ) -> None:
         super().__init__(target, params)
-        self.pid: int | None = None
-        self.process: str | None = None
         self.new_pid: int | None = None
 
     async def _apply(self, ctx: ChaosContext) -> None:

@@ -6,12 +6,24 @@ Targets are ``target`` (a seeded pick among the target-service processes), ``tar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chaos.faults.base import Fault, P
+from chaos.params import FaultParams
 from chaos.processes import is_process_target
 
 
 class ProcessFault(Fault[P]):
-    """A fault aimed at one supervised app process."""
+    """A fault aimed at one supervised app process: ``pid`` and ``process`` (its supervisor
+    name) are the one it hit, set by ``start``."""
+
+    def __init__(
+        self, target: str, params: Mapping[str, Any] | FaultParams | None = None
+    ) -> None:
+        super().__init__(target, params)
+        self.pid: int | None = None
+        self.process: str | None = None
 
     @classmethod
     def valid_targets(cls) -> tuple[str, ...]:
