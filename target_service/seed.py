@@ -7,6 +7,7 @@ is handy for contention tests.
 
 from __future__ import annotations
 
+import asyncio
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,28 @@ def letters(n: int) -> str:
     return string.ascii_uppercase[:n]
 
 
+#: Attempts of the wipe: a running service's statement can deadlock with the many-table
+#: ``TRUNCATE`` (Postgres then aborts one side, often the wipe), and a transaction it prepares
+#: meanwhile holds its locks until rolled back; each attempt rolls back ours and truncates.
+WIPE_ATTEMPTS = 5
+#: How long one attempt waits for a table lock before it starts over.
+WIPE_LOCK_TIMEOUT = "10s"
+
+
+async def _wipe(conn: Any, tables: Sequence[str]) -> None:
+    """Truncate ``tables`` (one statement), starting over on a deadlock or a lock timeout."""
+    await conn.execute(f"SET lock_timeout = '{WIPE_LOCK_TIMEOUT}'")
+    for attempt in range(1, WIPE_ATTEMPTS + 1):
+        await _rollback_prepared(conn)
+        try:
+            await conn.execute(f"TRUNCATE {', '.join(tables)}")
+            return
+        except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+            if attempt == WIPE_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.1 * attempt)
+
+
 async def _rollback_prepared(conn: Any) -> int:
     rows = await conn.fetch(
         "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()"
@@ -103,16 +126,16 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
     transactions (their locks would block the wipe), truncates every run table (customers,
     orders, tickets, idempotency records, logs, the provider ledger, armed failpoints) and
     inserts ``event_seed``. With ``redis_url``, also deletes the seat lock/lease keys (fence
-    counters are kept: they must stay monotonic). Safe to call while services run, but requests
-    in flight during the reset may fail.
+    counters are kept: they must stay monotonic). Safe to call while services run (a wipe that
+    deadlocks with one of their statements starts over), but requests in flight during the
+    reset may fail.
     """
     await migrate(seats_dsn, "seats")
     await migrate(payments_dsn, "payments")
     for dsn, tables in ((payments_dsn, _PAYMENTS_TABLES), (seats_dsn, _SEATS_TABLES)):
         conn: Any = await asyncpg.connect(dsn, timeout=10)
         try:
-            await _rollback_prepared(conn)
-            await conn.execute(f"TRUNCATE {', '.join(tables)}")
+            await _wipe(conn, tables)
             if dsn == seats_dsn:
                 async with conn.transaction():
                     await seed_events(conn, event_seed)

@@ -1,0 +1,45 @@
+"""``reset_data`` wipes the run data even when a running service's statement deadlocks with it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from target_service.seed import reset_data
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+_WIPE_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND wait_event_type = 'Lock' AND query LIKE 'TRUNCATE%'")
+
+
+async def test_a_wipe_that_deadlocks_starts_over(stack: Any) -> None:
+    rival: Any = await asyncpg.connect(stack.seats_dsn)
+    watcher: Any = await asyncpg.connect(stack.seats_dsn)  # pg_stat_activity outside a txn
+    try:
+        # the wipe (1 s) checks for the deadlock long before the rival would: it is the victim
+        await rival.execute("SET deadlock_timeout = '60s'")
+        tx = rival.transaction()
+        await tx.start()
+        # the rival holds the wipe's last table, then wants its first: a lock cycle
+        await rival.execute("LOCK TABLE failpoints IN ROW EXCLUSIVE MODE")
+        wipe = asyncio.create_task(reset_data(stack.seats_dsn, stack.payments_dsn))
+        for _ in range(3000):  # until the TRUNCATE waits for the rival's lock (bounded)
+            if await watcher.fetchval(_WIPE_WAITING) or wipe.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not wipe.done(), wipe  # it waits: the rival holds a table it needs
+        # the cycle: Postgres aborts the wipe, which must start over
+        await rival.execute("LOCK TABLE tickets IN ROW EXCLUSIVE MODE")
+        await rival.execute("INSERT INTO failpoints (name, remaining) VALUES ('x', 1)")
+        await tx.commit()
+        await asyncio.wait_for(wipe, 120)
+        assert await rival.fetchval("SELECT count(*) FROM failpoints") == 0
+        assert await rival.fetchval("SELECT count(*) FROM seats") > 0  # seed events back
+    finally:
+        await rival.close()
+        await watcher.close()
