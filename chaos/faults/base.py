@@ -18,8 +18,10 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar, cast
 
+import asyncpg
 import httpx
 import psutil
+import redis.exceptions
 
 from chaos.context import ChaosContext
 from chaos.errors import ChaosError, FaultError, InvalidTarget
@@ -33,6 +35,7 @@ P = TypeVar("P", bound=FaultParams)
 #: Low-level errors a fault translates into FaultError.
 _LOW_LEVEL = (
     ToxiproxyError, HarnessError, OSError, httpx.HTTPError, psutil.Error, ProcessTargetError,
+    redis.exceptions.RedisError, asyncpg.PostgresError, asyncpg.InterfaceError,
 )
 
 

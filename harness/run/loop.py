@@ -19,6 +19,7 @@ fault logs into ``faults.jsonl`` (every line names its strategy).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Coroutine
@@ -151,6 +152,27 @@ async def reset(state: StackState) -> None:
     await reset_data(state.dsn("seats"), state.dsn("payments"), redis_url=state.redis_url())
 
 
+async def _until_load_ends(locust: LocustProcesses, faults_task: asyncio.Task[Any],
+                           progress: Progress, strategy: str) -> None:
+    """Wait for the load to end, or end it at once when the fault schedule fails: a run that
+    cannot inject what its schedule claims stops there (the caller raises the fault's error
+    after healing) instead of loading on for the rest of its duration without faults."""
+    load = asyncio.create_task(locust.wait())
+    try:
+        done, _ = await asyncio.wait({load, faults_task}, return_when=asyncio.FIRST_COMPLETED)
+        if load in done:
+            return
+        if faults_task.cancelled() or faults_task.exception() is None:
+            await load  # every fault is over before the load: the normal case
+            return
+        progress.phase(f"{strategy}: the fault schedule failed; stopping the load")
+    finally:
+        if not load.done():
+            load.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await load
+
+
 async def run_strategy(
     strategy: str, scenario: Scenario, schedule: list[Any], stack: Stack, paths: RunPaths,
     progress: Progress, monitor: Monitor | None = None,
@@ -198,7 +220,7 @@ async def run_strategy(
         watch = asyncio.create_task(progress.watch(
             strategy, plan.csv_prefix, history_dir, faults_log, scenario.duration_s, stop))
         try:
-            await locust.wait()
+            await _until_load_ends(locust, faults_task, progress, strategy)
         finally:
             stop.set()
             await watch

@@ -110,3 +110,29 @@ spawn_rate = 10
 duration = "20s"      # the waiting room is 15%: 3 s of one buyer, several stats samples
 """ + QUICK_BUYERS + """shape = "flash-sale"
 """ + QUICK_SETTLE
+
+
+#: A long load whose second fault cannot be applied (there is no process ``target-9``).
+BROKEN_FAULT = """
+name = "broken-fault"
+users = 2
+spawn_rate = 2
+duration = "10m"
+""" + QUICK_BUYERS + QUICK_SETTLE + """
+[[faults]]
+start = "1s"
+duration = "5s"
+fault = "kill"
+target = "target-9"
+"""
+
+
+async def test_a_fault_that_cannot_be_applied_ends_the_run_with_its_error(
+        cli_stack: StackHandle, tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, BROKEN_FAULT)
+    result = harness_cli("run", "--scenario", str(scenario), "--strategy", "saga",
+                         "--out", str(tmp_path / "run"), timeout=300)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "saga: the fault schedule failed; stopping the load" in result.stderr
+    assert "harness: error: fault 'kill' on 'target-9'" in result.stderr
+    assert "Traceback" not in result.stderr
