@@ -110,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render a run's HTML from its files")
     report.add_argument("dir", help="the run's report folder")
     soak = sub.add_parser("soak", help="a long run (faults `mixed`) with checks during the load "
-                                       "and resource trends")
+                                       "and resource trends",
+                          description="A long run: faults `mixed`, 30 minutes per strategy unless "
+                                      "--duration says otherwise. Without --scenario the buyers "
+                                      "shop in the 3,640-seat event `evt_arena`, which lasts a "
+                                      "30-minute soak, so purchases go on for the whole run.")
     run_flags(soak)
     soak.add_argument("--check-every", type=_duration, help="invariant checks during the load "
                                                             "(default 60s)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 
 from harness.commands.run_cmd import new_run_dir, point_latest, print_summary, scenario_from
@@ -35,12 +36,27 @@ def settings_from(args: argparse.Namespace, duration_s: float) -> SoakSettings:
     return SoakSettings(check_every_s=check_every, sample_every_s=sample_every)
 
 
-def soak_cmd(args: argparse.Namespace) -> int:
+#: Where the soak's buyers shop unless ``--scenario`` says otherwise: an event big enough not
+#: to sell out in 30 minutes, so purchases (not only conflicts) go on for the whole run.
+SOAK_EVENT = "evt_arena"
+
+
+def soak_scenario(args: argparse.Namespace) -> scenarios.Scenario:
+    """The scenario with the flags applied, and the soak's defaults: faults ``mixed``, 30
+    minutes, and (without ``--scenario``) buyers of :data:`SOAK_EVENT`."""
     if args.faults is None:
         args.faults = "mixed"
     scenario = scenario_from(args, demo=False)
     if args.duration is None:
         scenario = scenarios.with_overrides(scenario, duration_s=1800.0)
+    if args.scenario is None:
+        scenario = dataclasses.replace(
+            scenario, workload=dataclasses.replace(scenario.workload, event_id=SOAK_EVENT))
+    return scenario
+
+
+def soak_cmd(args: argparse.Namespace) -> int:
+    scenario = soak_scenario(args)
     settings = settings_from(args, scenario.duration_s)
     loop.schedules_for(scenario)  # bad schedules are exit 2 before anything is touched
     run_id, run_dir = new_run_dir(args.out, scenario)

@@ -146,10 +146,12 @@ async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress
     return state
 
 
-async def reset(state: StackState) -> None:
-    from target_service.seed import reset_data
+async def reset(state: StackState, event_id: str) -> None:
+    """Wipe the run data; seed the default events and, if extra, the buyers' ``event_id``."""
+    from target_service.seed import events_for, reset_data
 
-    await reset_data(state.dsn("seats"), state.dsn("payments"), redis_url=state.redis_url())
+    await reset_data(state.dsn("seats"), state.dsn("payments"), redis_url=state.redis_url(),
+                     event_seed=events_for(event_id))
 
 
 async def _until_load_ends(locust: LocustProcesses, faults_task: asyncio.Task[Any],
@@ -183,7 +185,7 @@ async def run_strategy(
     """
     state = await ensure_stack(stack, service_settings(scenario), progress)
     progress.phase(f"{strategy}: resetting data")
-    await reset(state)
+    await reset(state, scenario.workload.event_id)
     history_dir = paths.history_dir(strategy)
     history_dir.mkdir(parents=True, exist_ok=True)
     workload_file = paths.workload_file(strategy)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from target_service.seed import reset_data
+from target_service.seed import events_for, reset_data
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -43,3 +43,18 @@ async def test_a_wipe_that_deadlocks_starts_over(stack: Any) -> None:
     finally:
         await rival.close()
         await watcher.close()
+
+
+async def test_buyers_of_the_arena_get_it_seeded(stack: Any) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, event_seed=events_for("evt_arena"))
+    conn: Any = await asyncpg.connect(stack.seats_dsn)
+    try:
+        rows = await conn.fetch("SELECT event_id, count(*) AS n, count(*) FILTER"
+                                " (WHERE state = 'AVAILABLE') AS free FROM seats GROUP BY 1")
+    finally:
+        await conn.close()
+        await reset_data(stack.seats_dsn, stack.payments_dsn)
+    counts = {r["event_id"]: (r["n"], r["free"]) for r in rows}
+    assert counts["evt_arena"] == (3640, 3640)
+    assert set(counts) == {"evt_arena", "evt_default", "evt_small"}
+    assert events_for("evt_default") == events_for("no-such-event")  # only extras are added
