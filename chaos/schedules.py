@@ -122,8 +122,10 @@ def _pause_holder(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
     """Pause a service process holding seat locks: for the lock strategy at its critical step
-    (after the payment, before the fenced seat write), relayed to the holder's successor and a
-    third buyer of its seat (the unsafe-release sequence); otherwise whichever holds a lock now."""
+    (after the payment, before the fenced seat write), a holder of free seats rivals want,
+    relayed to the holder's successor and a third buyer of the successor's seats, continued
+    after the successor sold (the unsafe-release sequence, chaos/faults/pause.py); otherwise
+    whichever holds a lock now."""
     params: dict[str, object] = (
         {"at": "lock-pause-before-write", "relay": True} if inp.strategy == "lock" else {})
     return [ScheduledFault(start, length, "pause", "target", params, label)]
@@ -164,7 +166,8 @@ _SPECS = (
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",
                  _pg_reset, preferred_s=5),
     ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s"
-                 " (lock: at its critical step, relayed to the successor; 6 leases + 1 s)",
+                 " (lock: at its critical step of wanted seats, relayed to the successor; 6 leases"
+                 " + 1 s)",
                  _pause_holder, fixed=_pause_length),
     ScheduleSpec("service-kill", "SIGKILL a service process; supervisord restarts it",
                  _process("kill"), preferred_s=3, min_s=1),

@@ -28,7 +28,7 @@ CATCHES: dict[str, BugCatch] = {
                  "writes over it unfenced"),
         BugCatch("lock-unsafe-release", "lock", "service-pause", ("no_double_sold_seats",),
                  "the woken holder deletes its successor's lock, letting a third buyer in "
-                 "beside the successor"),
+                 "beside the successor; its write lands on the seat the successor sold"),
         BugCatch("saga-no-compensation", "saga", "payments-blackhole",
                  ("no_orphaned_authorizations", "seat_conservation"),
                  "authorizations whose answers were lost are never voided and their seats "

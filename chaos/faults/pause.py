@@ -10,17 +10,24 @@ pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). W
 self-stop failpoint of the service, e.g. ``lock-pause-before-write``) the pause is aimed at the
 critical step: the first process to reach it SIGSTOPs itself there (``picked``: ``failpoint``)
 and stop continues it; when none does within ``lock_wait_s``, the pause falls back to the above.
-With ``relay`` (and ``at``) the pause goes on from the frozen holder A to the buyers after it,
-the sequence that shows an unsafe lock release (the failpoint stays armed, counted in the
-shared table; a process that stops itself at the step but is not the one wanted is continued
-at once): once A's leases ran out, a process that stopped itself holding a taken-over seat of
-A's whose take-over is claimed in Postgres (B: it will write, A is fenced out) stays frozen,
-provided no lock holder frozen in A's process is fenced off only in part; A is continued
-(fenced out, it releases); then, within half a lease (so B's own lease still holds and a safe
-release keeps everyone else out), a process that stopped itself holding that seat's lock
-under a third owner after checking the seat (C) stays frozen; the failpoint is disarmed, B is
-continued and, once it has written, C. Every wait is bounded; stop continues whatever is still
-frozen, in that order (``relay``: what happened, with times since A stopped).
+With ``relay`` (and ``at``) the pause is aimed at a holder whose seats rivals want and goes
+on from the frozen holder A to the buyers after it, the sequence that shows an unsafe lock
+release (the failpoint stays armed, counted in the shared table; a process that stops itself
+at the step but is not the one wanted is continued at once). A: the first process to stop
+itself holding still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need
+drops with time, :func:`pick_need`), so successors come soon. Once A's leases ran out, a
+process that stopped itself holding a taken-over seat of A's whose take-over is claimed in
+Postgres (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
+releases); then a process that stopped itself holding the lock of any of B's seats under a
+third owner after checking it free (C) stays frozen, looked for only while B's leases on its
+seats that were not A's still hold (:func:`frozen_until`; run out, they are taken over and B
+is fenced out, bug or not) and at most 1.5 leases (B's buyer still hears its answer). The
+failpoint is disarmed, B is continued and, once B's order is SOLD or finished (bounded: two
+leases, and C's leases on seats not B's), C: with an unsafe release C's write lands on a seat
+B sold (B's ticket, C's hold), a double sale no recovery undoes; with a safe one C took B's
+seat over with a claim and B was fenced out. Every wait is bounded; stop continues whatever is
+still frozen, in that order (``relay``: what happened, with times since A stopped, and
+``pick_demand``/``pick_skipped`` of the pick of A).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
 ``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
 those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
@@ -142,8 +149,90 @@ async def _running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
             if p.group == "target" and p.state == "RUNNING" and p.pid]
 
 
+async def seat_demand(ctx: ChaosContext, lock_keys: Sequence[str]) -> int:
+    """Rival orders on the still AVAILABLE seats of ``lock_keys`` (a lock on a sold seat is a
+    confirm about to fail): created in the last ``DEMAND_WINDOW_S`` and not being confirmed
+    right now (buyers that wanted the seat and will come back for it while it looks free)."""
+    by_event: dict[str, list[str]] = {}
+    for key in lock_keys:
+        event, seat = _seat_of(key)
+        by_event.setdefault(event, []).append(seat)
+    conn = await asyncpg.connect(ctx.state.dsn("seats"), timeout=5)
+    try:
+        return sum([int(await conn.fetchval(_DEMAND, event, seats, DEMAND_WINDOW_S, timeout=5)
+                         or 0) for event, seats in by_event.items()])
+    finally:
+        await conn.close()
+
+
+async def _pttls(redis_url: str, keys: Sequence[str]) -> list[int]:
+    """Remaining lease (ms) of each lock key (-2: gone, -1: no expiry)."""
+    if not keys:
+        return []
+    client = _client(redis_url)
+    try:
+        return [int(await client.pttl(k)) for k in keys]
+    finally:
+        await client.aclose()
+
+
+async def _stray_stops(ctx: ChaosContext, keep: set[int], *, for_s: float) -> int:
+    """For ``for_s``, continue every target process that stopped itself, except ``keep``'s
+    (a firing taken just before a disarm stops its process a moment later); how many."""
+    n = 0
+    deadline = time.monotonic() + for_s
+    while True:
+        for proc in await _running_targets(ctx):
+            if proc.pid not in keep and is_stopped(proc.pid):
+                n += 1
+                await _cont(ctx, proc)
+        if time.monotonic() >= deadline:
+            return n
+        await asyncio.sleep(0.01)
+
+
 #: How many self-stops the relay arms at once (each unwanted one is continued at once).
 RELAY_FIRINGS = 10_000
+
+#: The relay's holder A is picked among the processes that stop themselves at the step: one
+#: whose seats rivals want (orders on them created in the last ``DEMAND_WINDOW_S``, not being
+#: confirmed) is kept; the rivals it needs drop with time, so the pick is bounded (``pick_need``).
+DEMAND_WINDOW_S = 3.0
+#: (since the pick began, rivals needed): 2 at first, then 1, then anyone (the old first stop)
+PICK_NEEDS = ((1.5, 2), (3.0, 1))
+#: a frozen buyer's lease must not run out before it is continued: keep this much of it
+LEASE_MARGIN_S = 0.3
+
+
+def pick_need(elapsed_s: float) -> int:
+    """How many rival orders a self-stopped holder's seats need to be the relay's A."""
+    for until, need in PICK_NEEDS:
+        if elapsed_s < until:
+            return need
+    return 0
+
+
+def frozen_until(now: float, cap_s: float, pttls_ms: Sequence[int]) -> float:
+    """How long (monotonic deadline) a frozen buyer may stay frozen: at most ``cap_s``, and
+    less than the shortest of its leases that can run out into a fenced take-over
+    (``pttls_ms``: their remaining time; negative, i.e. gone, counts as no time left)."""
+    limit = cap_s
+    for ms in pttls_ms:
+        limit = min(limit, max(0.0, ms / 1000) - LEASE_MARGIN_S)
+    return now + max(0.0, limit)
+
+_DEMAND = (
+    "SELECT count(DISTINCT o.order_id) FROM order_seats os JOIN orders o USING (order_id)"
+    " JOIN seats s ON s.event_id = os.event_id AND s.seat_id = os.seat_id"
+    " WHERE os.event_id = $1 AND os.seat_id = ANY($2::text[]) AND s.state = 'AVAILABLE'"
+    " AND o.created_at > now() - make_interval(secs => $3)"
+    " AND NOT EXISTS (SELECT 1 FROM sagas g WHERE g.order_id = o.order_id"
+    " AND g.state = 'RUNNING')")
+
+_FINISHED = (
+    "SELECT count(*) FILTER (WHERE status = 'SOLD'),"
+    " count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED', 'CANCELLED')), count(*)"
+    " FROM orders WHERE order_id = ANY($1::uuid[])")
 
 _INFLIGHT_ORDERS = (
     "SELECT DISTINCT g.order_id::text FROM sagas g JOIN order_seats os USING (order_id)"
@@ -183,13 +272,16 @@ class Relay:
         self.owners: set[str] = set(self.snapshot.values())
         self.steps: list[tuple[float, str]] = []
         self.skipped = 0
-        self.partial = 0  # successors passed over: a holder of A's would be fenced in part
         self.outcome = "running"
         self.armed = False
         self.successor: str | None = None
         self.third: str | None = None
         self.procs: list[ProcessInfo] = []
         self.b_orders: set[str] = set()  # confirms in flight on B's seat when B stopped
+        self.a_orders: set[str] = set()  # confirms in flight on A's seats when A stopped
+        self.b_new: set[str] = set()  # B's own order(s): in b_orders, not in a_orders
+        self.b_keys: list[str] = []  # every seat lock B holds
+        self.c_keys: list[str] = []  # every seat lock C holds
 
     def note(self, what: str) -> None:
         self.steps.append((round(time.monotonic() - self.t0, 3), what))
@@ -198,7 +290,7 @@ class Relay:
         return {"outcome": self.outcome,
                 "seats_of_a": sorted(_seat_of(k)[1] for k in self.snapshot),
                 "seat": self.seat_key, "successor": self.successor,
-                "third": self.third, "skipped": self.skipped, "partial": self.partial,
+                "third": self.third, "skipped": self.skipped,
                 "steps": [f"{t:.3f}s {what}" for t, what in self.steps]}
 
     # --- the shared failpoint table (direct: a frozen process may own the admin socket) -----
@@ -243,37 +335,11 @@ class Relay:
         finally:
             await client.aclose()
 
-    async def _partly_fenced(self) -> bool:
-        """Whether some lock holder frozen in A's process would find only part of its seats
-        fenced off: continued, its write would hold the others (so A is continued only when
-        each of its holders' seats are all fenced, or none is)."""
-        groups: dict[str, list[str]] = {}
-        for key, owner in self.snapshot.items():
-            groups.setdefault(owner, []).append(key)
-        by_event: dict[str, list[str]] = {}
-        for key in self.snapshot:
-            event, seat = _seat_of(key)
-            by_event.setdefault(event, []).append(seat)
-        tokens: dict[str, int] = {}
-        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
-        try:
-            for event, seats in by_event.items():
-                for row in await conn.fetch(
-                        "SELECT seat_id, fence_token FROM seats WHERE event_id = $1"
-                        " AND seat_id = ANY($2::text[])", event, seats, timeout=5):
-                    tokens[f"lock:seat:{event}:{row['seat_id']}"] = int(row["fence_token"] or 0)
-        finally:
-            await conn.close()
-        for keys in groups.values():
-            fenced = [k for k in keys if tokens.get(k, 0) > self.tokens.get(k, 0)]
-            if fenced and len(fenced) < len(keys):
-                return True
-        return False
-
     async def _successor_seat(self, proc: ProcessInfo) -> str | None:
         """A seat of A's whose lock ``proc`` took over and whose take-over is claimed in
-        Postgres (so A is fenced out) while the seat is still unwritten, and no holder in A's
-        process is fenced off only in part."""
+        Postgres (so A is fenced out) while the seat is still unwritten. (A holder in A's
+        process fenced off on only some of its seats writes none of them: the service rolls a
+        partial hold write back, so such a successor is as good as any.)"""
         instance = proc.name.removeprefix("target-")
         keys = sorted(self.snapshot)
         owners = await self._redis(keys)
@@ -284,9 +350,6 @@ class Relay:
             [fence] = await self._redis([keys_for(event, seat)[2]])
             state, token, _ = await self._seat_row(key)
             if state == "AVAILABLE" and fence is not None and token == int(fence):
-                if await self._partly_fenced():
-                    self.partial += 1
-                    return None
                 self.owners.add(owner)
                 return key
         return None
@@ -301,17 +364,27 @@ class Relay:
             await conn.close()
         return {str(r[0]) for r in rows}
 
-    async def _third_buyer(self, proc: ProcessInfo, key: str) -> bool:
-        """``proc`` holds ``key`` under a new owner and that buyer has checked the seat free
-        (its confirm runs beside the successor's) while the seat is still unwritten."""
-        [owner] = await self._redis([key])
-        if owner is None or owner in self.owners:
-            return False
-        if owner_instance(owner) != proc.name.removeprefix("target-"):
-            return False
-        state, _, _ = await self._seat_row(key)
-        # its own confirm (not one in flight when B stopped) is past the check
-        return state == "AVAILABLE" and bool(await self._inflight_orders(key) - self.b_orders)
+    async def _owned_by(self, owner: str) -> list[str]:
+        """Every seat lock key ``owner`` holds right now."""
+        return sorted(k for k, v in (await lock_owners(self.ctx.state.redis_url())).items()
+                      if v == owner)
+
+    async def _third_buyer(self, proc: ProcessInfo, keys: Sequence[str]) -> str | None:
+        """A key of ``keys`` (B's seats) that ``proc`` holds under a new owner, whose buyer has
+        checked the seat free (its confirm runs beside the successor's) while the seat is still
+        unwritten; that buyer's owner value, else None. Any seat of B's counts: a buyer of
+        another of them, continued, would write first and fence B out."""
+        owners = await self._redis(list(keys))
+        for key, owner in zip(keys, owners, strict=True):
+            if owner is None or owner in self.owners:
+                continue
+            if owner_instance(owner) != proc.name.removeprefix("target-"):
+                continue
+            state, _, _ = await self._seat_row(key)
+            # its own confirm (not one in flight when B stopped) is past the check
+            if state == "AVAILABLE" and await self._inflight_orders(key) - self.b_orders:
+                return owner
+        return None
 
     # --- the sequence ------------------------------------------------------------------------
     async def _stopped(self, procs: Sequence[ProcessInfo]) -> ProcessInfo | None:
@@ -345,6 +418,8 @@ class Relay:
     async def run(self) -> None:
         lease_s = self.lease_s
         procs = self.procs = await _running_targets(self.ctx)
+        for k in self.snapshot:
+            self.a_orders |= await self._inflight_orders(k)
         # armed at once: buyers wait at A's seats and take them the moment its leases run out
         await self.arm()
         found: list[str] = []
@@ -362,27 +437,40 @@ class Relay:
             return
         self.seat_key = found[0]
         self.b_orders = await self._inflight_orders(self.seat_key)
+        self.b_new = self.b_orders - self.a_orders
         self.held.append(b)
         self.successor = b.name
-        self.note(f"B ({b.name}) stopped holding {self.seat_key}, its take-over claimed")
+        [b_owner] = await self._redis([self.seat_key])
+        self.b_keys = await self._owned_by(b_owner) if b_owner else [self.seat_key]
+        # B's seats that are not A's: their leases run out into a fenced take-over (B fenced
+        # out, with or without the bug), so C is looked for only while they hold
+        own = [k for k in self.b_keys if k not in self.snapshot]
+        self.note(f"B ({b.name}) stopped holding {self.seat_key}, its take-over claimed"
+                  f" (seats {len(self.b_keys)}, {len(own)} not A's)")
+        until = frozen_until(0.0, 1.5 * lease_s,
+                             await _pttls(self.ctx.state.redis_url(), own))
         await _cont(self.ctx, self.a)
         self.a_frozen = False
         self.note(f"A ({self.a.name}) continued")
-        key = self.seat_key
+        keys = self.b_keys
+        owner: list[str] = []
 
         async def third(proc: ProcessInfo) -> bool:
-            return await self._third_buyer(proc, key)
+            found_owner = await self._third_buyer(proc, keys)
+            if found_owner is not None:
+                owner.append(found_owner)
+            return found_owner is not None
 
-        # B's lease (renewed every third of it) still holds: with a safe release nobody can
-        # take the seat from B meanwhile, so B's write goes in whole
-        c = await self._wait_for(procs, lease_s / 2, third)
+        c = await self._wait_for(procs, until, third)
         await self.disarm()
         if c is None:
             self.outcome = "no third buyer got the seat"
         else:
             self.held.append(c)
             self.third = c.name
-            self.note(f"C ({c.name}) stopped holding {key} after checking it free")
+            self.c_keys = await self._owned_by(owner[0])
+            self.note(f"C ({c.name}) stopped holding {len(self.c_keys)} seats, one of B's,"
+                      " after checking it free")
             self.outcome = "successor and third buyer frozen"
         await self.release(watch_s=lease_s)
 
@@ -395,19 +483,35 @@ class Relay:
                 self.skipped += 1
                 await _cont(self.ctx, proc)
 
-    async def _until_written(self, key: str) -> None:
-        deadline = time.monotonic() + self.lease_s
-        while time.monotonic() < deadline:
+    async def _until_sold(self) -> None:
+        """Wait (bounded) until B's order is SOLD or finished otherwise: a double sale shows
+        for good when C's write lands on a seat B already sold (B's ticket, C's hold). Bounded
+        by two leases and by C's leases on seats that are not B's (run out, they would be taken
+        over and C fenced out; B's seats' locks B's release removes, with the bug)."""
+        own = [k for k in self.c_keys if k not in self.b_keys]
+        deadline = frozen_until(time.monotonic(), 2 * self.lease_s,
+                                await _pttls(self.ctx.state.redis_url(), own))
+        orders = sorted(self.b_new)
+        sold = finished = 0
+        while orders and time.monotonic() < deadline:
             await self._sweep()
-            state, _, inflight = await self._seat_row(key)
-            if state != "AVAILABLE" or inflight < 2:
-                self.note(f"{key}: {state}, {inflight} confirms in flight")
-                return
-            await asyncio.sleep(0.005)
+            sold, finished, n = await self._finished(orders)
+            if sold or finished == n:
+                break
+            await asyncio.sleep(0.01)
+        self.note(f"B's order: {'SOLD' if sold else 'finished' if finished else 'not finished'}")
+
+    async def _finished(self, orders: Sequence[str]) -> tuple[int, int, int]:
+        conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
+        try:
+            row = await conn.fetchrow(_FINISHED, list(orders), timeout=5)
+        finally:
+            await conn.close()
+        return (0, 0, len(orders)) if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
     async def release(self, *, watch_s: float) -> None:
-        """Continue what the relay froze, in order; after the first of two, wait (bounded)
-        until its confirm has finished (the seat written, or its confirm over). Then, for
+        """Continue what the relay froze, in order; after the first of two (B), wait (bounded)
+        until B's order is SOLD or finished (see :meth:`_until_sold`). Then, for
         ``watch_s``, continue any late self-stop (see :meth:`_sweep`)."""
         await self.disarm()
         await self._sweep()
@@ -418,7 +522,7 @@ class Relay:
             self.note(f"{proc.name} continued")
             if first and self.held and self.seat_key is not None:
                 with contextlib.suppress(Exception):  # evidence only; never blocks a SIGCONT
-                    await self._until_written(self.seat_key)
+                    await self._until_sold()
             first = False
         deadline = time.monotonic() + watch_s
         while True:
@@ -469,6 +573,8 @@ class Pause(ProcessFault[PauseParams]):
         self._snapshot: dict[str, str] = {}
         self._relay: Relay | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self.pick_demand: int | None = None  # rival orders on the relay's A's seats
+        self.pick_skipped = 0  # self-stops continued while picking A
 
     async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
         deadline = time.monotonic() + self.params.lock_wait_s
@@ -493,9 +599,44 @@ class Pause(ProcessFault[PauseParams]):
         finally:  # in the table: a frozen process may be the one the admin call reaches
             await _disarm_in_table(ctx, self.params.at)
 
+    async def _stopped_at_wanted_seat(self, ctx: ChaosContext) -> ProcessInfo | None:
+        """Arm ``at`` for many firings; keep the first target process that stopped itself there
+        holding seats rivals want (:func:`pick_need` rival orders, fewer as time goes by),
+        continuing the others at once. None after ``lock_wait_s`` (disarmed either way)."""
+        await failpoints.arm(ctx.state, self.params.at, remaining=RELAY_FIRINGS)
+        kept: ProcessInfo | None = None
+        try:
+            start = time.monotonic()
+            while kept is None and time.monotonic() - start < self.params.lock_wait_s:
+                for proc in await _running_targets(ctx):
+                    if not is_stopped(proc.pid):
+                        continue
+                    keep = False
+                    try:
+                        instance = proc.name.removeprefix("target-")
+                        keys = [k for k, v in (await lock_owners(ctx.state.redis_url())).items()
+                                if owner_instance(v) == instance]
+                        demand = await seat_demand(ctx, keys) if keys else -1
+                        keep = bool(keys) and demand >= pick_need(time.monotonic() - start)
+                    finally:  # also when cancelled: never leave an unwanted stop frozen
+                        if keep:
+                            kept, self.pick_demand = proc, demand
+                        else:
+                            self.pick_skipped += 1
+                            await _cont(ctx, proc)
+                    if kept is not None:
+                        break
+                await asyncio.sleep(0.01)
+            return kept
+        finally:  # in the table: a frozen process may be the one the admin call reaches
+            await _disarm_in_table(ctx, self.params.at)
+            self.pick_skipped += await _stray_stops(
+                ctx, {kept.pid} if kept is not None else set(), for_s=0.1)
+
     async def _apply(self, ctx: ChaosContext) -> None:
         if self.params.at and self.target == "target":
-            stopped = await self._stopped_at_failpoint(ctx)
+            stopped = (await self._stopped_at_wanted_seat(ctx) if self.params.relay
+                       else await self._stopped_at_failpoint(ctx))
             if stopped is not None:  # already frozen, by itself, at the critical step
                 self.pid, self.process, self.picked = stopped.pid, stopped.name, "failpoint"
                 if self.params.relay:
@@ -580,5 +721,7 @@ class Pause(ProcessFault[PauseParams]):
             "locks_at_pause": self.locks_at_pause,
             "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
-            **({"relay": self._relay.observed()} if self._relay is not None else {}),
+            **({"relay": {**self._relay.observed(), "pick_demand": self.pick_demand,
+                          "pick_skipped": self.pick_skipped}}
+               if self._relay is not None else {}),
         }

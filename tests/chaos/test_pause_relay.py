@@ -1,0 +1,47 @@
+"""The service-pause relay's aim (chaos/faults/pause.py): which holder it freezes first (one whose
+free seats rivals want) and how long a frozen buyer may stay frozen (less than its leases that
+would run out into a fenced take-over)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.faults.pause import LEASE_MARGIN_S, frozen_until, pick_need, seat_demand
+from target_service.redis_lock import keys_for
+from target_service.seed import reset_data
+from tests.chaos.links import Buyer, ctx_for
+from tests.conftest import StackHandle
+
+
+def test_the_pick_of_the_holder_wants_rivals_first_then_takes_anyone() -> None:
+    needs = [pick_need(t) for t in (0.0, 1.0, 1.49, 1.5, 2.9, 3.0, 10.0)]
+    assert needs == [2, 2, 2, 1, 1, 0, 0]
+
+
+def test_a_frozen_buyer_is_continued_before_its_shortest_lease_runs_out() -> None:
+    assert frozen_until(100.0, 3.0, []) == 103.0  # no lease that matters: the cap
+    assert frozen_until(100.0, 3.0, [2000, 1200]) == pytest.approx(101.2 - LEASE_MARGIN_S)
+    assert frozen_until(100.0, 1.0, [2000]) == 101.0  # the cap is shorter
+    assert frozen_until(100.0, 3.0, [-2]) == 100.0  # a lease already gone: not at all
+    assert frozen_until(100.0, 3.0, [100]) == 100.0  # never before now
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_seat_demand_counts_recent_rival_orders_on_free_seats_only(
+    stack: StackHandle,
+) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    key = keys_for("evt_small", "A-03")[0]
+    other = keys_for("evt_small", "A-07")[0]
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        assert await seat_demand(ctx, [key]) == 0
+        await buyer.order(["A-03"], "lock")
+        await buyer.order(["A-03", "A-04"], "lock")
+        assert await seat_demand(ctx, [key]) == 2
+        assert await seat_demand(ctx, [key, other]) == 2
+        assert await seat_demand(ctx, [other]) == 0
+        sold = await buyer.order(["A-03"], "lock")
+        assert (await buyer.confirm(sold)).status_code == 202
+        assert (await buyer.post(f"/api/orders/{sold}:finalize")).status_code == 200
+        # the seat is sold: its rivals will not get it, however many there were
+        assert await seat_demand(ctx, [key]) == 0
