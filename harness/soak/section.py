@@ -35,7 +35,8 @@ def section_html(soak: dict[str, Any], series: dict[str, dict[tuple[str, str], l
            f"Samples every {soak['sample_every_s']:g}s, invariant checks every "
            f"{soak['check_every_s']:g}s during the load. A series fails when it grows after "
            "warm-up (Theil-Sen slope over the limit and a steady rise); short soaks are "
-           "<i>insufficient</i>, never failed.</p>"]
+           "<i>insufficient</i>, never failed; PostgreSQL's memory and open files, which grow "
+           "with its caches, are <i>not judged</i> (its connections are).</p>"]
     for reason in soak["reasons"]:
         out.append(f'<p class="bad">&#10007; {escape(reason)}</p>')
     for strategy, entry in soak["strategies"].items():

@@ -46,7 +46,7 @@ def test_a_growing_backlog_fails() -> None:
 
 def test_warmup_growth_is_ignored() -> None:
     # climbs during the first 5 minutes, then flat
-    result = leak.trend("rss_mb", "postgres", _series(lambda t: 80.0 + min(t, 300) * 0.2))
+    result = leak.trend("rss_mb", "provider", _series(lambda t: 80.0 + min(t, 300) * 0.2))
     assert result.verdict == "ok"
 
 
@@ -60,3 +60,13 @@ def test_trends_cover_every_series() -> None:
     series = {("rss_mb", "a"): _series(lambda t: 100.0), ("fds", "a"): _series(lambda t: float(t))}
     verdicts = {(t.metric, t.component): t.verdict for t in leak.trends(series)}
     assert verdicts == {("rss_mb", "a"): "ok", ("fds", "a"): "growing"}
+
+
+def test_postgres_memory_and_files_are_shown_not_judged() -> None:
+    climbing = _series(lambda t: 1000 + t / 2)  # a cache filling up
+    for metric in ("rss_mb", "fds"):
+        shown = leak.trend(metric, "postgres", climbing)
+        assert (shown.verdict, shown.failed) == ("not judged", False)
+        assert shown.slope_per_h > shown.limit_per_h  # the evidence is still computed
+        assert leak.trend(metric, "target-0", climbing).verdict == "growing"
+    assert leak.trend("pg_conns", "seats", _series(lambda t: 10 + t / 20)).verdict == "growing"
