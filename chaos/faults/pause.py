@@ -49,6 +49,7 @@ from typing import Any
 import asyncpg
 import psutil
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from chaos import failpoints
 from chaos.context import ChaosContext
@@ -564,8 +565,6 @@ class Pause(ProcessFault[PauseParams]):
         self, target: str, params: Mapping[str, Any] | FaultParams | None = None
     ) -> None:
         super().__init__(target, params)
-        self.pid: int | None = None
-        self.process: str | None = None
         self.locks_at_pause: int | None = None
         self.expired_unreleased: int | None = None
         self.held_by_paused: int | None = None
@@ -577,9 +576,13 @@ class Pause(ProcessFault[PauseParams]):
         self.pick_skipped = 0  # self-stops continued while picking A
 
     async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
+        """The seat locks held now, waiting (``lock_wait_s``) until some are; Redis slow to
+        answer (a starved machine, a Redis fault of the same schedule) counts as none seen."""
         deadline = time.monotonic() + self.params.lock_wait_s
         while True:
-            held = await lock_owners(ctx.state.redis_url())
+            held: dict[str, str] = {}
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                held = await lock_owners(ctx.state.redis_url())
             if held or time.monotonic() >= deadline:
                 return held
             await asyncio.sleep(0.01)
