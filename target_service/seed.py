@@ -63,8 +63,8 @@ DEFAULT_EVENTS: tuple[EventSpec, ...] = (
 )
 
 #: Seeded only when a run's buyers ask for them (``[workload] event_id``): ``evt_arena``
-#: (3,640 seats: a hot FRONT of 40, then 24 rows of 150) lasts a 30-minute soak (about 100
-#: seats sell a minute under `mixed` faults on 2 cores; the 300 of `evt_default` last 3).
+#: (3,640 seats: a hot FRONT of 40, then 24 rows of 150). Measured on 2 cores under `mixed`
+#: faults: it sells out after about 9 minutes (the 300 seats of `evt_default` after 3).
 EXTRA_EVENTS: dict[str, EventSpec] = {
     "evt_arena": EventSpec("evt_arena", "Arena: Season Run", (
         SectionSpec("FRONT", "AB", 20, 15000),

@@ -36,8 +36,9 @@ def settings_from(args: argparse.Namespace, duration_s: float) -> SoakSettings:
     return SoakSettings(check_every_s=check_every, sample_every_s=sample_every)
 
 
-#: Where the soak's buyers shop unless ``--scenario`` says otherwise: an event big enough not
-#: to sell out in 30 minutes, so purchases (not only conflicts) go on for the whole run.
+#: Where the soak's buyers shop unless ``--scenario`` says otherwise: an event big enough for
+#: purchases (not only conflicts) to go on for about 9 minutes on 2 cores (see
+#: ``target_service.seed.EXTRA_EVENTS``).
 SOAK_EVENT = "evt_arena"
 
 
