@@ -21,7 +21,7 @@ from target_service.orders import (
     insert_order,
     order_json,
 )
-from target_service.problems import PROBLEM_CONTENT_TYPE, Problem, json_response
+from target_service.problems import PROBLEM_CONTENT_TYPE, RETRY_CODES, Problem, json_response
 from target_service.strategies.base import Strategy
 from target_service.validation import (
     confirm_request,
@@ -83,7 +83,7 @@ async def _idempotent(request: web.Request, customer_id: uuid.UUID, body: Any,
             await store.release(got)
         finally:
             raise
-    if status >= 500:
+    if status >= 500 or (isinstance(payload, dict) and payload.get("code") in RETRY_CODES):
         with contextlib.suppress(*DB_ERRORS):  # else the lock times out by itself
             await store.release(got)
         return _respond(status, payload)

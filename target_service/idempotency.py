@@ -6,7 +6,8 @@ older than ``IDEMPOTENCY_LOCK_TIMEOUT_S`` (its request died); otherwise the exis
 different fingerprint -> 422, finished -> replay of the stored response, else in flight -> 409.
 Finished responses (2xx and 4xx) are stored by :meth:`finish`, for ``POST /api/orders`` inside
 the very transaction that creates the order (one atomic phase). 5xx answers are not stored: the
-lock is released and a retry resumes the work from the strategy's own log.
+lock is released and a retry resumes the work from the strategy's own log. Neither are the
+"retry" answers of ``problems.RETRY_CODES`` (409 ``ORDER_BUSY``: another request owns the order).
 
 A request whose process dies while it holds a key is finished or rolled back in two halves:
 its effects in the background, by the sweepers (saga recovery rolls a finalize forward and

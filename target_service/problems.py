@@ -40,6 +40,11 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
+#: Answers that tell the client to retry (another request owns the order right now): like a
+#: 5xx they are never stored under the Idempotency-Key, so the retry runs instead of replaying.
+RETRY_CODES: frozenset[str] = frozenset({"ORDER_BUSY"})
+
+
 class Problem(Exception):
     """An expected error answer: ``Problem("SEAT_UNAVAILABLE", "seat A-1 is sold")``."""
 

@@ -152,3 +152,22 @@ async def test_lock_holder_fenced_off_one_seat_writes_no_seat(stack: Any, api: A
         ("F-02", None, "AVAILABLE"), ("F-03", second, "HELD")]
     order = await api.get(first)
     assert order.body["status"] == "FAILED", order.body
+
+
+async def test_a_busy_answer_is_not_replayed_to_the_retry(api: Api, seats_db: Any) -> None:
+    """409 ORDER_BUSY says "retry": the retry with the same key runs, it gets no replay."""
+    order_id, confirmed = await api.buy(["E-06"], "saga")
+    assert confirmed.status == 202
+    # another live request owns the order's finalize (as while the sweeper rolls it forward)
+    await seats_db.execute("UPDATE orders SET finalize_started_at = now()"
+                           " WHERE order_id = $1::uuid", order_id)
+    await seats_db.execute("UPDATE sagas SET phase = 'FINALIZE', state = 'RUNNING',"
+                           " updated_at = now() WHERE order_id = $1::uuid", order_id)
+    key = str(uuid.uuid4())
+    busy = await api.finalize(order_id, key=key)
+    assert (busy.status, busy.code) == (409, "ORDER_BUSY"), busy.body
+    # the owner died: its saga is stale, so the retry takes it over and sells
+    await seats_db.execute("UPDATE sagas SET updated_at = now() - interval '1 hour'"
+                           " WHERE order_id = $1::uuid", order_id)
+    sold = await api.finalize(order_id, key=key)
+    assert (sold.status, sold.body.get("status")) == (200, "SOLD"), sold.body
