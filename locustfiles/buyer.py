@@ -41,6 +41,12 @@ from locustfiles.workload import (
 
 _user_numbers = itertools.count()
 
+#: The last seat map of each event this Locust process fetched, with when (monotonic seconds):
+#: shared by its buyers when the workload's ``seat_map_max_age_s`` allows (a 15,000-seat map
+#: costs a buyer about 100 ms of CPU to parse and rank, which a 2-core soak cannot pay per
+#: purchase).
+_recent_maps: dict[str, tuple[float, list[Seat]]] = {}
+
 
 class Buyer(FastHttpUser):
     """One simulated buyer of the booking system."""
@@ -113,11 +119,18 @@ class Buyer(FastHttpUser):
         return False
 
     def look_at_seat_map(self) -> list[Seat]:
-        """The current seat map (the last one seen when the service does not answer)."""
-        result = self._attempt("GET", f"/api/events/{self.workload.event_id}/seats", None,
-                               name="seat map")
+        """The current seat map (the last one seen when the service does not answer), or one
+        that another buyer of this process fetched less than ``seat_map_max_age_s`` ago."""
+        event_id, max_age = self.workload.event_id, self.workload.seat_map_max_age_s
+        recent = _recent_maps.get(event_id)
+        if recent is not None and time.monotonic() - recent[0] < max_age:
+            self.seat_map = recent[1]
+            return self.seat_map
+        result = self._attempt("GET", f"/api/events/{event_id}/seats", None, name="seat map")
         if classify(result) is Kind.OK:
             self.seat_map = parse_seat_map(result.body)
+            if max_age > 0:
+                _recent_maps[event_id] = (time.monotonic(), self.seat_map)
         return self.seat_map
 
     def forget_seats(self, plan: PurchasePlan) -> None:

@@ -14,6 +14,8 @@ Pure logic (no Locust, no network), so it is unit-tested on its own. Guarantees:
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import os
 import random
@@ -57,6 +59,7 @@ class BuyerProfile:
     think_time_s: tuple[float, float] = (0.05, 0.5)
     client_timeout_s: float = 5.0
     shape: str = "ramp"
+    seat_map_max_age_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,18 +180,31 @@ class Planner:
 
 def preference_rank(seats: Sequence[Seat]) -> dict[str, int]:
     """Rank (0 = most wanted) of every seat: section order of the map, row, centre first."""
+    order = _preference_order(_layout_of(seats))
+    return {seats[i].seat_id: rank for rank, i in enumerate(order)}
+
+
+def _layout_of(seats: Sequence[Seat]) -> tuple[tuple[str, str, int], ...]:
+    """What the ranking depends on (not the availability): a cache key of the map's layout."""
+    return tuple((s.section, s.row, s.number) for s in seats)
+
+
+@functools.lru_cache(maxsize=8)
+def _preference_order(layout: tuple[tuple[str, str, int], ...]) -> tuple[int, ...]:
+    """Positions of the map's seats, most wanted first (computed once per layout: a buyer sees
+    the same layout with new availability on every look, and ranking 10,000 seats costs ms)."""
     section_order: dict[str, int] = {}
     widths: dict[tuple[str, str], int] = {}
-    for seat in seats:
-        section_order.setdefault(seat.section, len(section_order))
-        key = (seat.section, seat.row)
-        widths[key] = max(widths.get(key, 0), seat.number)
+    for section, row, number in layout:
+        section_order.setdefault(section, len(section_order))
+        widths[(section, row)] = max(widths.get((section, row), 0), number)
 
-    def sort_key(seat: Seat) -> tuple[int, str, float, int]:
-        centre = (widths[(seat.section, seat.row)] + 1) / 2
-        return (section_order[seat.section], seat.row, abs(seat.number - centre), seat.number)
+    def sort_key(i: int) -> tuple[int, str, float, int]:
+        section, row, number = layout[i]
+        centre = (widths[(section, row)] + 1) / 2
+        return (section_order[section], row, abs(number - centre), number)
 
-    return {seat.seat_id: rank for rank, seat in enumerate(sorted(seats, key=sort_key))}
+    return tuple(sorted(range(len(layout)), key=sort_key))
 
 
 def choose_seats(
@@ -197,13 +213,11 @@ def choose_seats(
     """Up to ``count`` adjacent seats of one row; ``pick`` in [0, 1) selects the anchor seat."""
     if not seat_map:
         return []
-    hot = [s for s in seat_map if s.section == workload.hot_section]
-    rest = [s for s in seat_map if s.section != workload.hot_section]
+    ranked = [seat_map[i] for i in _preference_order(_layout_of(seat_map))]
+    hot = [s for s in ranked if s.section == workload.hot_section]
+    rest = [s for s in ranked if s.section != workload.hot_section]
     pool = hot if (wants_hot and hot) or not rest else rest
-    available = [s for s in pool if s.available]
-    candidates = available or pool
-    ranks = preference_rank(seat_map)
-    candidates = sorted(candidates, key=lambda s: ranks[s.seat_id])
+    candidates = [s for s in pool if s.available] or pool
     if pool is hot:
         anchor = candidates[min(int(pick * len(candidates)), len(candidates) - 1)]
     else:
@@ -211,16 +225,19 @@ def choose_seats(
     return _adjacent(anchor, candidates, count)
 
 
+#: Prefix sums of ``1 / (i + 1) ** s`` per exponent ``s``, grown on demand.
+_ZIPF_SUMS: dict[float, list[float]] = {}
+
+
 def _zipf_index(n: int, s: float, pick: float) -> int:
     """Index in ``range(n)`` with probability proportional to ``1 / (i + 1) ** s``."""
-    weights = [1.0 / (i + 1) ** s for i in range(n)]
-    target = pick * sum(weights)
-    acc = 0.0
-    for i, weight in enumerate(weights):
-        acc += weight
-        if target < acc:
-            return i
-    return n - 1
+    sums = _ZIPF_SUMS.setdefault(s, [])
+    total = sums[-1] if sums else 0.0
+    for i in range(len(sums), n):
+        total += 1.0 / (i + 1) ** s
+        sums.append(total)
+    index = bisect.bisect_right(sums, pick * sums[n - 1], 0, n)
+    return min(index, n - 1)
 
 
 def _adjacent(anchor: Seat, candidates: Sequence[Seat], count: int) -> list[str]:

@@ -63,12 +63,12 @@ DEFAULT_EVENTS: tuple[EventSpec, ...] = (
 )
 
 #: Seeded only when a run's buyers ask for them (``[workload] event_id``): ``evt_arena``
-#: (3,640 seats: a hot FRONT of 40, then 24 rows of 150). Measured on 2 cores under `mixed`
-#: faults: it sells out after about 9 minutes (the 300 seats of `evt_default` after 3).
+#: (15,640 seats: a hot FRONT of 40, then 24 rows of 650), the soak's event. The 300 seats of
+#: `evt_default` sell out after about 3 minutes of a 2-core soak under `mixed` faults.
 EXTRA_EVENTS: dict[str, EventSpec] = {
     "evt_arena": EventSpec("evt_arena", "Arena: Season Run", (
         SectionSpec("FRONT", "AB", 20, 15000),
-        SectionSpec("STANDS", string.ascii_uppercase[2:], 150, 6000),
+        SectionSpec("STANDS", string.ascii_uppercase[2:], 650, 6000),
     )),
 }
 

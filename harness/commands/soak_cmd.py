@@ -37,9 +37,12 @@ def settings_from(args: argparse.Namespace, duration_s: float) -> SoakSettings:
 
 
 #: Where the soak's buyers shop unless ``--scenario`` says otherwise: an event big enough for
-#: purchases (not only conflicts) to go on for about 9 minutes on 2 cores (see
+#: purchases (not only conflicts) to go on for a 30-minute soak on 2 cores (see
 #: ``target_service.seed.EXTRA_EVENTS``).
 SOAK_EVENT = "evt_arena"
+#: How long the soak's buyers may share a fetched seat map (``[workload] seat_map_max_age``):
+#: the arena's map is too big to fetch and rank on every purchase on 2 cores.
+SOAK_MAP_MAX_AGE_S = 1.0
 
 
 def soak_scenario(args: argparse.Namespace) -> scenarios.Scenario:
@@ -51,8 +54,8 @@ def soak_scenario(args: argparse.Namespace) -> scenarios.Scenario:
     if args.duration is None:
         scenario = scenarios.with_overrides(scenario, duration_s=1800.0)
     if args.scenario is None:
-        scenario = dataclasses.replace(
-            scenario, workload=dataclasses.replace(scenario.workload, event_id=SOAK_EVENT))
+        scenario = dataclasses.replace(scenario, workload=dataclasses.replace(
+            scenario.workload, event_id=SOAK_EVENT, seat_map_max_age_s=SOAK_MAP_MAX_AGE_S))
     return scenario
 
 

@@ -229,6 +229,7 @@ _SECTIONS: dict[str, tuple[type[Any], tuple[tuple[str, str, Check], ...]]] = {
         ("think_time", "think_time_s", _think_time),
         ("client_timeout", "client_timeout_s", _positive_duration),
         ("shape", "shape", _choice(*SHAPES)),
+        ("seat_map_max_age", "seat_map_max_age_s", _duration),
     )),
     "retry": (RetrySettings, (
         ("max_attempts", "max_attempts", _int(1, 50)),

@@ -25,6 +25,12 @@ def test_the_default_scenario_loads_with_its_documented_values() -> None:
     assert scenario.workload.hot_section == "FRONT" and scenario.workload.seats_max == 4
     assert scenario.retry.base_s == pytest.approx(0.1)
     assert scenario.workload.think_time_s == pytest.approx((0.05, 0.5))
+    assert scenario.workload.seat_map_max_age_s == 0.0
+
+
+def test_seat_map_max_age_is_a_duration(tmp_path: Path) -> None:
+    scenario = sc.load(write(tmp_path, '[workload]\nseat_map_max_age = "1500ms"\n'))
+    assert scenario.workload.seat_map_max_age_s == pytest.approx(1.5)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +48,7 @@ def test_the_default_scenario_loads_with_its_documented_values() -> None:
          '[[faults]]\nstart = "later"\nduration = "1s"\nfault = "partition"\n'
          'target = "redis"\n', 7, "faults[1] (partition)"),
         ('bug = "no-such-bug"\n', 1, "bug"),
+        ('[workload]\nseat_map_max_age = "often"\n', 2, "workload.seat_map_max_age"),
     ],
 )
 def test_a_bad_field_names_file_line_and_field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cli import build_parser
-from harness.commands.soak_cmd import SOAK_EVENT, soak_scenario
+from harness.commands.soak_cmd import SOAK_EVENT, SOAK_MAP_MAX_AGE_S, soak_scenario
 from target_service.seed import EXTRA_EVENTS
 
 
@@ -13,7 +13,8 @@ def test_without_a_scenario_the_soak_shops_in_the_arena() -> None:
     scenario = soak_scenario(build_parser().parse_args(["soak"]))
     assert (scenario.faults, scenario.duration_s) == ("mixed", 1800.0)
     assert scenario.workload.event_id == SOAK_EVENT
-    assert EXTRA_EVENTS[SOAK_EVENT].capacity > 3000  # seeded on demand, large
+    assert scenario.workload.seat_map_max_age_s == SOAK_MAP_MAX_AGE_S > 0
+    assert EXTRA_EVENTS[SOAK_EVENT].capacity > 10_000  # seeded on demand, large
 
 
 def test_a_scenario_file_keeps_its_own_event(tmp_path: Path) -> None:
@@ -22,3 +23,4 @@ def test_a_scenario_file_keeps_its_own_event(tmp_path: Path) -> None:
     args = build_parser().parse_args(["soak", "--scenario", str(path), "--duration", "2m"])
     scenario = soak_scenario(args)
     assert (scenario.workload.event_id, scenario.duration_s) == ("evt_small", 120.0)
+    assert scenario.workload.seat_map_max_age_s == 0.0  # every purchase looks at the map
