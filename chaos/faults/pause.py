@@ -14,20 +14,23 @@ With ``relay`` (and ``at``) the pause is aimed at a holder whose seats rivals wa
 on from the frozen holder A to the buyers after it, the sequence that shows an unsafe lock
 release (the failpoint stays armed, counted in the shared table; a process that stops itself
 at the step but is not the one wanted is continued at once). A: the first process to stop
-itself holding still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need
-drops with time, :func:`pick_need`), so successors come soon. Once A's leases ran out, a
-process that stopped itself holding a taken-over seat of A's whose take-over is claimed in
-Postgres (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
-releases); then a process that stopped itself holding the lock of any of B's seats under a
-third owner after checking it free (C) stays frozen, looked for only while B's leases on its
-seats that were not A's still hold (:func:`frozen_until`; run out, they are taken over and B
-is fenced out, bug or not) and at most 1.5 leases (B's buyer still hears its answer). The
-failpoint is disarmed, B is continued and, once B's order is SOLD or finished (bounded: two
-leases, and C's leases on seats not B's), C: with an unsafe release C's write lands on a seat
-B sold (B's ticket, C's hold), a double sale no recovery undoes; with a safe one C took B's
-seat over with a claim and B was fenced out. Every wait is bounded; stop continues whatever is
-still frozen, in that order (``relay``: what happened, with times since A stopped, and
-``pick_demand``/``pick_skipped`` of the pick of A).
+itself whose confirm at the step (past its seat check, authorized: :func:`at_step`) holds
+still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need drops with time,
+:func:`pick_need`), so successors come soon. Once A's leases ran out, a process that stopped
+itself holding a taken-over seat of A's whose take-over is claimed in Postgres, its payment
+authorized (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
+releases). When instead a rival sells a seat of A's with no claim (no fencing), A is continued
+at once: its write lands on the sold seat. Then a process that stopped itself holding the lock
+of any of B's seats under a third owner after checking it free, its payment authorized (C),
+stays frozen, looked for at most 1.5 leases (B's buyer still hears its answer) and until one of
+B's seats that were not A's is locked by another owner (B is fenced out, bug or not); once
+B's leases on them may have run out (:func:`frozen_until`) only a C that took the lock with no
+claim counts. The failpoint is disarmed, B is continued and, once B's order is SOLD or
+finished (bounded: two leases, and C's leases on seats not B's), C: with an unsafe release C's
+write lands on a seat B sold (B's ticket, C's hold), a double sale no recovery undoes; with a
+safe one C took B's seat over with a claim and B was fenced out. Every wait is bounded; stop
+continues whatever is still frozen, in that order (``relay``: what happened, with times since
+A stopped, and ``pick_demand``/``pick_skipped`` of the pick of A).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
 ``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
 those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
@@ -166,6 +169,37 @@ async def seat_demand(ctx: ChaosContext, lock_keys: Sequence[str]) -> int:
         await conn.close()
 
 
+async def at_step(ctx: ChaosContext, lock_keys: Sequence[str]) -> list[str]:
+    """Of ``lock_keys``, those of lock confirms at the critical step: past their seat check
+    (saga RUNNING) and authorized (their seat write comes next, unless fenced out)."""
+    by_event: dict[str, list[str]] = {}
+    for key in lock_keys:
+        event, seat = _seat_of(key)
+        by_event.setdefault(event, []).append(seat)
+    inflight: list[tuple[str, str, str]] = []  # (event, seat, order)
+    conn = await asyncpg.connect(ctx.state.dsn("seats"), timeout=5)
+    try:
+        for event, seats in by_event.items():
+            rows = await conn.fetch(_AT_STEP_SEATS, event, seats, timeout=5)
+            inflight += [(event, str(r[0]), str(r[1])) for r in rows]
+    finally:
+        await conn.close()
+    authorized = await authorized_orders(ctx, {o for _, _, o in inflight})
+    return sorted({keys_for(e, s)[0] for e, s, o in inflight if o in authorized})
+
+
+async def authorized_orders(ctx: ChaosContext, orders: set[str]) -> set[str]:
+    """Of ``orders``, those with an AUTHORIZED payment (a declined buyer writes nothing)."""
+    if not orders:
+        return set()
+    conn = await asyncpg.connect(ctx.state.dsn("payments"), timeout=5)
+    try:
+        rows = await conn.fetch(_AUTHORIZED, sorted(orders), timeout=5)
+    finally:
+        await conn.close()
+    return {str(r[0]) for r in rows}
+
+
 async def _pttls(redis_url: str, keys: Sequence[str]) -> list[int]:
     """Remaining lease (ms) of each lock key (-2: gone, -1: no expiry)."""
     if not keys:
@@ -203,6 +237,8 @@ DEMAND_WINDOW_S = 3.0
 PICK_NEEDS = ((1.5, 2), (3.0, 1))
 #: a frozen buyer's lease must not run out before it is continued: keep this much of it
 LEASE_MARGIN_S = 0.3
+#: how often the relay looks (Postgres, Redis) whether its wait is pointless
+GIVE_UP_POLL_S = 0.05
 
 
 def pick_need(elapsed_s: float) -> int:
@@ -229,6 +265,24 @@ _DEMAND = (
     " AND o.created_at > now() - make_interval(secs => $3)"
     " AND NOT EXISTS (SELECT 1 FROM sagas g WHERE g.order_id = o.order_id"
     " AND g.state = 'RUNNING')")
+
+_AT_STEP_SEATS = (
+    "SELECT os.seat_id, g.order_id::text FROM sagas g JOIN order_seats os USING (order_id)"
+    " WHERE g.strategy = 'lock' AND g.phase = 'CONFIRM' AND g.state = 'RUNNING'"
+    " AND os.event_id = $1 AND os.seat_id = ANY($2::text[])")
+
+_AUTHORIZED = ("SELECT DISTINCT order_id::text FROM payments"
+               " WHERE order_id = ANY($1::uuid[]) AND status = 'AUTHORIZED'")
+
+_FREE = (
+    "SELECT array_agg(s.event_id || ':' || s.seat_id) FROM seats s"
+    " JOIN unnest($1::text[], $2::text[]) AS t(event, seat)"
+    " ON s.event_id = t.event AND s.seat_id = t.seat WHERE s.state = 'AVAILABLE'")
+
+_SOLD_BY_RIVAL = (
+    "SELECT count(*) FROM seats s JOIN unnest($1::text[], $2::text[]) AS t(event, seat)"
+    " ON s.event_id = t.event AND s.seat_id = t.seat WHERE s.state = 'SOLD'"
+    " AND s.holder_order_id IS NOT NULL AND s.holder_order_id <> ALL($3::uuid[])")
 
 _FINISHED = (
     "SELECT count(*) FILTER (WHERE status = 'SOLD'),"
@@ -283,6 +337,9 @@ class Relay:
         self.b_new: set[str] = set()  # B's own order(s): in b_orders, not in a_orders
         self.b_keys: list[str] = []  # every seat lock B holds
         self.c_keys: list[str] = []  # every seat lock C holds
+        self.a_free: list[str] = []  # A's seats still AVAILABLE when A stopped
+        self.b_owner: str | None = None
+        self.b_own: list[str] = []  # B's seats that are not A's
 
     def note(self, what: str) -> None:
         self.steps.append((round(time.monotonic() - self.t0, 3), what))
@@ -351,6 +408,10 @@ class Relay:
             [fence] = await self._redis([keys_for(event, seat)[2]])
             state, token, _ = await self._seat_row(key)
             if state == "AVAILABLE" and fence is not None and token == int(fence):
+                # and its payment went through (a declined buyer stops here too, then fails)
+                if not await authorized_orders(
+                        self.ctx, await self._inflight_orders(key) - self.a_orders):
+                    continue
                 self.owners.add(owner)
                 return key
         return None
@@ -370,11 +431,13 @@ class Relay:
         return sorted(k for k, v in (await lock_owners(self.ctx.state.redis_url())).items()
                       if v == owner)
 
-    async def _third_buyer(self, proc: ProcessInfo, keys: Sequence[str]) -> str | None:
+    async def _third_buyer(self, proc: ProcessInfo, keys: Sequence[str],
+                           *, unclaimed: bool = False) -> str | None:
         """A key of ``keys`` (B's seats) that ``proc`` holds under a new owner, whose buyer has
         checked the seat free (its confirm runs beside the successor's) while the seat is still
         unwritten; that buyer's owner value, else None. Any seat of B's counts: a buyer of
-        another of them, continued, would write first and fence B out."""
+        another of them, continued, would write first and fence B out. With ``unclaimed``
+        (B's leases may have run out) only a buyer that took the lock with no claim counts."""
         owners = await self._redis(list(keys))
         for key, owner in zip(keys, owners, strict=True):
             if owner is None or owner in self.owners:
@@ -382,10 +445,37 @@ class Relay:
             if owner_instance(owner) != proc.name.removeprefix("target-"):
                 continue
             state, _, _ = await self._seat_row(key)
-            # its own confirm (not one in flight when B stopped) is past the check
-            if state == "AVAILABLE" and await self._inflight_orders(key) - self.b_orders:
+            # its own confirm (not one in flight when B stopped) is past the check, authorized
+            if state == "AVAILABLE" and await authorized_orders(
+                    self.ctx, await self._inflight_orders(key) - self.b_orders):
+                if unclaimed and not await self._unclaimed(key):
+                    continue
                 return owner
         return None
+
+    async def _sold_by_rival(self) -> bool:
+        """A seat of A's that was free when A stopped is SOLD to an order not A's: a rival
+        wrote with no take-over claim (no fencing), so A's write, continued now, lands on it."""
+        if not self.a_free:
+            return False
+        seats = [_seat_of(k) for k in self.a_free]
+        return bool(await self._sql(_SOLD_BY_RIVAL, [e for e, _ in seats],
+                                    [s for _, s in seats], sorted(self.a_orders)))
+
+    async def _b_fenced(self) -> bool:
+        """One of B's seats that are not A's is locked by another owner now: a take-over
+        claim fences B out (bug or not), so a third buyer is no use any more."""
+        if not self.b_own:
+            return False
+        owners = await self._redis(self.b_own)
+        return any(o is not None and o != self.b_owner for o in owners)
+
+    async def _unclaimed(self, key: str) -> bool:
+        """The seat's holder took its lock with no take-over claim (the seat's fence token in
+        Postgres is older than the lock's): an unsafe release let it in."""
+        [fence] = await self._redis([keys_for(*_seat_of(key))[2]])
+        _, token, _ = await self._seat_row(key)
+        return fence is not None and token is not None and token < int(fence)
 
     # --- the sequence ------------------------------------------------------------------------
     async def _stopped(self, procs: Sequence[ProcessInfo]) -> ProcessInfo | None:
@@ -396,11 +486,17 @@ class Relay:
         return None
 
     async def _wait_for(self, procs: Sequence[ProcessInfo], within_s: float,
-                        wanted: Any) -> ProcessInfo | None:
+                        wanted: Any, give_up: Any = None) -> ProcessInfo | None:
         """The first process that stops itself and ``await wanted(proc)``; the others are
-        continued at once. None after ``within_s``."""
+        continued at once. None after ``within_s``, or once ``await give_up()`` (polled every
+        ``GIVE_UP_POLL_S``) is true."""
         deadline = time.monotonic() + within_s
+        polled = 0.0
         while time.monotonic() < deadline:
+            if give_up is not None and time.monotonic() - polled >= GIVE_UP_POLL_S:
+                polled = time.monotonic()
+                if await give_up():
+                    return None
             proc = await self._stopped(procs)
             if proc is None:
                 await asyncio.sleep(0.01)
@@ -423,6 +519,10 @@ class Relay:
             self.a_orders |= await self._inflight_orders(k)
         # armed at once: buyers wait at A's seats and take them the moment its leases run out
         await self.arm()
+        seats = [_seat_of(k) for k in sorted(self.snapshot)]
+        free = set(await self._sql(_FREE, [e for e, _ in seats], [s for _, s in seats]) or [])
+        self.a_free = [k for k, (e, s) in zip(sorted(self.snapshot), seats, strict=True)
+                       if f"{e}:{s}" in free]
         found: list[str] = []
 
         async def successor(proc: ProcessInfo) -> bool:
@@ -431,9 +531,16 @@ class Relay:
                 found.append(key)
             return key is not None
 
-        b = await self._wait_for(procs, 3 * lease_s, successor)  # A's leases + 2
+        b = await self._wait_for(procs, 3 * lease_s, successor,  # A's leases + 2
+                                 give_up=self._sold_by_rival)
         if b is None:
             self.outcome = "no successor took a seat over"
+            if await self._sold_by_rival():  # A's write, unfenced, lands on a sold seat
+                await self.disarm()
+                await _cont(self.ctx, self.a)
+                self.a_frozen = False
+                self.outcome += "; a rival sold a seat of A's unclaimed: A continued"
+                self.note(f"A ({self.a.name}) continued, a seat of its sold to a rival")
             await self.release(watch_s=lease_s)
             return
         self.seat_key = found[0]
@@ -441,15 +548,17 @@ class Relay:
         self.b_new = self.b_orders - self.a_orders
         self.held.append(b)
         self.successor = b.name
-        [b_owner] = await self._redis([self.seat_key])
-        self.b_keys = await self._owned_by(b_owner) if b_owner else [self.seat_key]
-        # B's seats that are not A's: their leases run out into a fenced take-over (B fenced
-        # out, with or without the bug), so C is looked for only while they hold
-        own = [k for k in self.b_keys if k not in self.snapshot]
+        [self.b_owner] = await self._redis([self.seat_key])
+        self.b_keys = (await self._owned_by(self.b_owner) if self.b_owner
+                       else [self.seat_key])
+        # B's seats that are not A's: run out, their leases are taken over with a claim (B
+        # fenced out, bug or not) once a buyer comes for them; until they run out any third
+        # buyer of B's seats counts, then only one let in unclaimed, until B is fenced out
+        own = self.b_own = [k for k in self.b_keys if k not in self.snapshot]
         self.note(f"B ({b.name}) stopped holding {self.seat_key}, its take-over claimed"
                   f" (seats {len(self.b_keys)}, {len(own)} not A's)")
-        until = frozen_until(0.0, 1.5 * lease_s,
-                             await _pttls(self.ctx.state.redis_url(), own))
+        held_until = frozen_until(time.monotonic(), 1.5 * lease_s,
+                                  await _pttls(self.ctx.state.redis_url(), own))
         await _cont(self.ctx, self.a)
         self.a_frozen = False
         self.note(f"A ({self.a.name}) continued")
@@ -457,12 +566,13 @@ class Relay:
         owner: list[str] = []
 
         async def third(proc: ProcessInfo) -> bool:
-            found_owner = await self._third_buyer(proc, keys)
+            found_owner = await self._third_buyer(
+                proc, keys, unclaimed=time.monotonic() >= held_until)
             if found_owner is not None:
                 owner.append(found_owner)
             return found_owner is not None
 
-        c = await self._wait_for(procs, until, third)
+        c = await self._wait_for(procs, 1.5 * lease_s, third, give_up=self._b_fenced)
         await self.disarm()
         if c is None:
             self.outcome = "no third buyer got the seat"
@@ -619,8 +729,11 @@ class Pause(ProcessFault[PauseParams]):
                         instance = proc.name.removeprefix("target-")
                         keys = [k for k, v in (await lock_owners(ctx.state.redis_url())).items()
                                 if owner_instance(v) == instance]
-                        demand = await seat_demand(ctx, keys) if keys else -1
-                        keep = bool(keys) and demand >= pick_need(time.monotonic() - start)
+                        # the seats of its confirm at the step (the one that stopped it)
+                        step = await at_step(ctx, keys) if keys else []
+                        demand = await seat_demand(ctx, step) if step else 0
+                        need = pick_need(time.monotonic() - start)
+                        keep = bool(keys) and demand >= need
                     finally:  # also when cancelled: never leave an unwanted stop frozen
                         if keep:
                             kept, self.pick_demand = proc, demand

@@ -1,15 +1,18 @@
 """The service-pause relay's aim (chaos/faults/pause.py): which holder it freezes first (one whose
-free seats rivals want) and how long a frozen buyer may stay frozen (less than its leases that
-would run out into a fenced take-over)."""
+confirm at the step holds free seats rivals want) and how long a frozen buyer may stay frozen
+(less than its leases that would run out into a fenced take-over)."""
 
 from __future__ import annotations
 
+import secrets
+
+import asyncpg
 import pytest
 
-from chaos.faults.pause import LEASE_MARGIN_S, frozen_until, pick_need, seat_demand
+from chaos.faults.pause import LEASE_MARGIN_S, at_step, frozen_until, pick_need, seat_demand
 from target_service.redis_lock import keys_for
 from target_service.seed import reset_data
-from tests.chaos.links import Buyer, ctx_for
+from tests.chaos.links import Buyer, authorize, ctx_for
 from tests.conftest import StackHandle
 
 
@@ -45,3 +48,28 @@ async def test_seat_demand_counts_recent_rival_orders_on_free_seats_only(
         assert (await buyer.post(f"/api/orders/{sold}:finalize")).status_code == 200
         # the seat is sold: its rivals will not get it, however many there were
         assert await seat_demand(ctx, [key]) == 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_at_step_keeps_the_seats_of_confirms_past_their_check_and_authorized(
+    stack: StackHandle,
+) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    keys = [keys_for("evt_small", s)[0] for s in ("A-03", "A-04", "A-07")]
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-03", "A-04"], "lock")
+        assert await at_step(ctx, keys) == []  # no confirm yet
+        conn = await asyncpg.connect(stack.seats_dsn)
+        try:  # a lock confirm past its seat check (as the service begins it)
+            await conn.execute(
+                "INSERT INTO sagas (order_id, strategy, phase, state, step, auth_key)"
+                " VALUES ($1, 'lock', 'CONFIRM', 'RUNNING', 'LOCKED', $2)",
+                order, secrets.token_hex(8))
+            assert await at_step(ctx, keys) == []  # not authorized yet: not at the step
+            r = await authorize(stack.provider_url, secrets.token_hex(8), order, timeout_s=5.0)
+            assert r.status_code in (200, 201), r.text
+            assert await at_step(ctx, keys) == keys[:2]
+            await conn.execute("UPDATE sagas SET state = 'DONE' WHERE order_id = $1", order)
+            assert await at_step(ctx, keys) == []  # written (or failed): past the step
+        finally:
+            await conn.close()
