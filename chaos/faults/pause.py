@@ -18,19 +18,22 @@ itself whose confirm at the step (past its seat check, authorized: :func:`at_ste
 still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need drops with time,
 :func:`pick_need`), so successors come soon. Once A's leases ran out, a process that stopped
 itself holding a taken-over seat of A's whose take-over is claimed in Postgres, its payment
-authorized (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
+not declined (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
 releases). When instead a rival sells a seat of A's with no claim (no fencing), A is continued
 at once: its write lands on the sold seat. Then a process that stopped itself holding the lock
-of any of B's seats under a third owner after checking it free, its payment authorized (C),
+of any of B's seats under a third owner after checking it free, its payment not declined (C),
 stays frozen, looked for at most 1.5 leases (B's buyer still hears its answer) and until one of
 B's seats that were not A's is locked by another owner (B is fenced out, bug or not); once
 B's leases on them may have run out (:func:`frozen_until`) only a C that took the lock with no
 claim counts. The failpoint is disarmed, B is continued and, once B's order is SOLD or
 finished (bounded: two leases, and C's leases on seats not B's), C: with an unsafe release C's
 write lands on a seat B sold (B's ticket, C's hold), a double sale no recovery undoes; with a
-safe one C took B's seat over with a claim and B was fenced out. Every wait is bounded; stop
-continues whatever is still frozen, in that order (``relay``: what happened, with times since
-A stopped, and ``pick_demand``/``pick_skipped`` of the pick of A).
+safe one C took B's seat over with a claim and B was fenced out. A round that can no longer
+show a bug (no successor, no third buyer, B's order not SOLD: declined, fenced out, or its
+buyer walked away, :data:`WALK_AWAY_S`) is followed by another, from the next wanted holder to
+stop itself at the step. Every wait is bounded; stop continues whatever is still frozen, in
+that order (``relay``: what happened in the first round, with times since its A stopped, and
+``pick_demand``/``pick_skipped`` of the picks; ``rounds``: the same for the later rounds).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
 ``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
 those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
@@ -184,20 +187,26 @@ async def at_step(ctx: ChaosContext, lock_keys: Sequence[str]) -> list[str]:
             inflight += [(event, str(r[0]), str(r[1])) for r in rows]
     finally:
         await conn.close()
-    authorized = await authorized_orders(ctx, {o for _, _, o in inflight})
+    authorized = await paid_orders(ctx, {o for _, _, o in inflight}, "AUTHORIZED")
     return sorted({keys_for(e, s)[0] for e, s, o in inflight if o in authorized})
 
 
-async def authorized_orders(ctx: ChaosContext, orders: set[str]) -> set[str]:
-    """Of ``orders``, those with an AUTHORIZED payment (a declined buyer writes nothing)."""
+async def paid_orders(ctx: ChaosContext, orders: set[str], status: str) -> set[str]:
+    """Of ``orders``, those with a payment in ``status`` (AUTHORIZED, DECLINED)."""
     if not orders:
         return set()
     conn = await asyncpg.connect(ctx.state.dsn("payments"), timeout=5)
     try:
-        rows = await conn.fetch(_AUTHORIZED, sorted(orders), timeout=5)
+        rows = await conn.fetch(_PAID, sorted(orders), status, timeout=5)
     finally:
         await conn.close()
     return {str(r[0]) for r in rows}
+
+
+async def undeclined(ctx: ChaosContext, orders: set[str]) -> set[str]:
+    """Of ``orders``, those whose payment was not declined (authorized or still on its way:
+    a process stops at the step for one request, another may be authorizing)."""
+    return orders - await paid_orders(ctx, orders, "DECLINED")
 
 
 async def _pttls(redis_url: str, keys: Sequence[str]) -> list[int]:
@@ -239,6 +248,8 @@ PICK_NEEDS = ((1.5, 2), (3.0, 1))
 LEASE_MARGIN_S = 0.3
 #: how often the relay looks (Postgres, Redis) whether its wait is pointless
 GIVE_UP_POLL_S = 0.05
+#: B's order AUTHORIZED this long with no finalize begun: its buyer walked away
+WALK_AWAY_S = 1.0
 
 
 def pick_need(elapsed_s: float) -> int:
@@ -271,8 +282,8 @@ _AT_STEP_SEATS = (
     " WHERE g.strategy = 'lock' AND g.phase = 'CONFIRM' AND g.state = 'RUNNING'"
     " AND os.event_id = $1 AND os.seat_id = ANY($2::text[])")
 
-_AUTHORIZED = ("SELECT DISTINCT order_id::text FROM payments"
-               " WHERE order_id = ANY($1::uuid[]) AND status = 'AUTHORIZED'")
+_PAID = ("SELECT DISTINCT order_id::text FROM payments"
+         " WHERE order_id = ANY($1::uuid[]) AND status = $2")
 
 _FREE = (
     "SELECT array_agg(s.event_id || ':' || s.seat_id) FROM seats s"
@@ -280,13 +291,16 @@ _FREE = (
     " ON s.event_id = t.event AND s.seat_id = t.seat WHERE s.state = 'AVAILABLE'")
 
 _SOLD_BY_RIVAL = (
-    "SELECT count(*) FROM seats s JOIN unnest($1::text[], $2::text[]) AS t(event, seat)"
+    "SELECT count(*) FROM seats s"
+    " JOIN unnest($1::text[], $2::text[], $4::bigint[]) AS t(event, seat, tok)"
     " ON s.event_id = t.event AND s.seat_id = t.seat WHERE s.state = 'SOLD'"
-    " AND s.holder_order_id IS NOT NULL AND s.holder_order_id <> ALL($3::uuid[])")
+    " AND s.holder_order_id IS NOT NULL AND s.holder_order_id <> ALL($3::uuid[])"
+    " AND s.fence_token < t.tok")
 
 _FINISHED = (
     "SELECT count(*) FILTER (WHERE status = 'SOLD'),"
-    " count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED', 'CANCELLED')), count(*)"
+    " count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED', 'CANCELLED')),"
+    " count(*) FILTER (WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL), count(*)"
     " FROM orders WHERE order_id = ANY($1::uuid[])")
 
 _INFLIGHT_ORDERS = (
@@ -340,12 +354,20 @@ class Relay:
         self.a_free: list[str] = []  # A's seats still AVAILABLE when A stopped
         self.b_owner: str | None = None
         self.b_own: list[str] = []  # B's seats that are not A's
+        self.shown = False  # a write that shows the bug is on its way (see :attr:`spent`)
+        self.pick_demand: int | None = None  # rival orders on A's seats when it was picked
 
     def note(self, what: str) -> None:
         self.steps.append((round(time.monotonic() - self.t0, 3), what))
 
+    @property
+    def spent(self) -> bool:
+        """The round ended with no write on its way that could show a bug: no successor, no
+        third buyer, or B's order not sold (declined, fenced out, its buyer walked away)."""
+        return self.outcome != "running" and not self.shown
+
     def observed(self) -> dict[str, Any]:
-        return {"outcome": self.outcome,
+        return {"outcome": self.outcome, "pick_demand": self.pick_demand,
                 "seats_of_a": sorted(_seat_of(k)[1] for k in self.snapshot),
                 "seat": self.seat_key, "successor": self.successor,
                 "third": self.third, "skipped": self.skipped,
@@ -408,8 +430,8 @@ class Relay:
             [fence] = await self._redis([keys_for(event, seat)[2]])
             state, token, _ = await self._seat_row(key)
             if state == "AVAILABLE" and fence is not None and token == int(fence):
-                # and its payment went through (a declined buyer stops here too, then fails)
-                if not await authorized_orders(
+                # and its payment was not declined (a declined buyer stops here too, then fails)
+                if not await undeclined(
                         self.ctx, await self._inflight_orders(key) - self.a_orders):
                     continue
                 self.owners.add(owner)
@@ -445,22 +467,25 @@ class Relay:
             if owner_instance(owner) != proc.name.removeprefix("target-"):
                 continue
             state, _, _ = await self._seat_row(key)
-            # its own confirm (not one in flight when B stopped) is past the check, authorized
-            if state == "AVAILABLE" and await authorized_orders(
+            # its own confirm (not one in flight when B stopped) is past the check, and its
+            # payment was not declined
+            if state == "AVAILABLE" and await undeclined(
                     self.ctx, await self._inflight_orders(key) - self.b_orders):
                 if unclaimed and not await self._unclaimed(key):
                     continue
                 return owner
         return None
 
-    async def _sold_by_rival(self) -> bool:
-        """A seat of A's that was free when A stopped is SOLD to an order not A's: a rival
+    async def _sold_by_rival(self, *, unclaimed: bool = False) -> bool:
+        """A seat of A's that was free when A stopped is SOLD to an order not A's; with
+        ``unclaimed``, one whose fence token in Postgres is still older than A's: the rival
         wrote with no take-over claim (no fencing), so A's write, continued now, lands on it."""
         if not self.a_free:
             return False
         seats = [_seat_of(k) for k in self.a_free]
+        tokens = [self.tokens.get(k, 0) if unclaimed else 2**62 for k in self.a_free]
         return bool(await self._sql(_SOLD_BY_RIVAL, [e for e, _ in seats],
-                                    [s for _, s in seats], sorted(self.a_orders)))
+                                    [s for _, s in seats], sorted(self.a_orders), tokens))
 
     async def _b_fenced(self) -> bool:
         """One of B's seats that are not A's is locked by another owner now: a take-over
@@ -535,13 +560,16 @@ class Relay:
                                  give_up=self._sold_by_rival)
         if b is None:
             self.outcome = "no successor took a seat over"
-            if await self._sold_by_rival():  # A's write, unfenced, lands on a sold seat
+            if await self._sold_by_rival(unclaimed=True):  # A's unfenced write lands on it
                 await self.disarm()
                 await _cont(self.ctx, self.a)
                 self.a_frozen = False
                 self.outcome += "; a rival sold a seat of A's unclaimed: A continued"
+                self.shown = True
                 self.note(f"A ({self.a.name}) continued, a seat of its sold to a rival")
-            await self.release(watch_s=lease_s)
+            elif await self._sold_by_rival():
+                self.outcome += "; a rival sold a seat of A's with a claim"
+            await self.release(watch_s=0.0 if self.spent else lease_s)
             return
         self.seat_key = found[0]
         self.b_orders = await self._inflight_orders(self.seat_key)
@@ -583,7 +611,7 @@ class Relay:
             self.note(f"C ({c.name}) stopped holding {len(self.c_keys)} seats, one of B's,"
                       " after checking it free")
             self.outcome = "successor and third buyer frozen"
-        await self.release(watch_s=lease_s)
+        await self.release(watch_s=lease_s, spent_watch_s=0.0)
 
     async def _sweep(self) -> None:
         """Continue every process that stopped itself but is nobody's to keep: a firing taken
@@ -604,26 +632,40 @@ class Relay:
                                 await _pttls(self.ctx.state.redis_url(), own))
         orders = sorted(self.b_new)
         sold = finished = 0
+        idle_since: float | None = None  # B's order AUTHORIZED, its finalize not begun
+        walked = False
         while orders and time.monotonic() < deadline:
             await self._sweep()
-            sold, finished, n = await self._finished(orders)
+            sold, finished, idle, n = await self._finished(orders)
             if sold or finished == n:
                 break
+            now = time.monotonic()
+            idle_since = (idle_since or now) if idle == n else None
+            if idle_since is not None and now - idle_since >= WALK_AWAY_S:
+                walked = True  # its buyer walks away with the seats held: nothing to sell
+                break
             await asyncio.sleep(0.01)
-        self.note(f"B's order: {'SOLD' if sold else 'finished' if finished else 'not finished'}")
+        self.shown = bool(sold)
+        state = ("SOLD" if sold else "finished" if finished
+                 else "its buyer walked away" if walked else "not finished")
+        self.note(f"B's order: {state}")
 
-    async def _finished(self, orders: Sequence[str]) -> tuple[int, int, int]:
+    async def _finished(self, orders: Sequence[str]) -> tuple[int, int, int, int]:
+        """(SOLD, finished otherwise, AUTHORIZED with no finalize begun, all) of ``orders``."""
         conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
         try:
             row = await conn.fetchrow(_FINISHED, list(orders), timeout=5)
         finally:
             await conn.close()
-        return (0, 0, len(orders)) if row is None else (int(row[0]), int(row[1]), int(row[2]))
+        if row is None:
+            return 0, 0, 0, len(orders)
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
-    async def release(self, *, watch_s: float) -> None:
+    async def release(self, *, watch_s: float, spent_watch_s: float | None = None) -> None:
         """Continue what the relay froze, in order; after the first of two (B), wait (bounded)
         until B's order is SOLD or finished (see :meth:`_until_sold`). Then, for
-        ``watch_s``, continue any late self-stop (see :meth:`_sweep`)."""
+        ``watch_s`` (``spent_watch_s`` if the round is :attr:`spent`: the next round's pick
+        continues late self-stops itself), continue any late self-stop (see :meth:`_sweep`)."""
         await self.disarm()
         await self._sweep()
         first = True
@@ -635,6 +677,8 @@ class Relay:
                 with contextlib.suppress(Exception):  # evidence only; never blocks a SIGCONT
                     await self._until_sold()
             first = False
+        if spent_watch_s is not None and self.spent:
+            watch_s = spent_watch_s
         deadline = time.monotonic() + watch_s
         while True:
             await self._sweep()
@@ -680,7 +724,7 @@ class Pause(ProcessFault[PauseParams]):
         self.held_by_paused: int | None = None
         self.picked: str | None = None
         self._snapshot: dict[str, str] = {}
-        self._relay: Relay | None = None
+        self._relays: list[Relay] = []  # the rounds, the current one last
         self._relay_task: asyncio.Task[None] | None = None
         self.pick_demand: int | None = None  # rival orders on the relay's A's seats
         self.pick_skipped = 0  # self-stops continued while picking A
@@ -777,25 +821,59 @@ class Pause(ProcessFault[PauseParams]):
         if not await wait_stopped_state(proc.pid, True):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")
 
-    async def _start_relay(self, ctx: ChaosContext, a: ProcessInfo) -> None:
+    async def _new_relay(self, ctx: ChaosContext, a: ProcessInfo) -> Relay | None:
+        """A relay round from the frozen holder ``a`` (None when it holds no seat lock)."""
         instance = a.name.removeprefix("target-")
         held = {k: v for k, v in (await lock_owners(ctx.state.redis_url())).items()
                 if owner_instance(v) == instance}
-        self.locks_at_pause = self.held_by_paused = len(held)
-        if held:
-            fences = await _fence_counters(ctx.state.redis_url(), list(held))
-            self._relay = Relay(ctx, self.params.at, a, held, fences)
-            self._relay_task = asyncio.create_task(self._relay.run())
+        if not held:
+            return None
+        fences = await _fence_counters(ctx.state.redis_url(), list(held))
+        relay = Relay(ctx, self.params.at, a, held, fences)
+        relay.pick_demand = self.pick_demand
+        self._relays.append(relay)
+        return relay
 
-    async def _stop_relay(self) -> None:
-        """Cancel the relay if still running, then continue what it holds (in its order)."""
-        relay, task = self._relay, self._relay_task
+    async def _start_relay(self, ctx: ChaosContext, a: ProcessInfo) -> None:
+        relay = await self._new_relay(ctx, a)
+        self.locks_at_pause = self.held_by_paused = len(relay.snapshot) if relay else 0
+        if relay is not None:
+            self._relay_task = asyncio.create_task(self._rounds(ctx, relay))
+
+    async def _rounds(self, ctx: ChaosContext, relay: Relay) -> None:
+        """Relay rounds until stop: a :attr:`Relay.spent` round is followed by another, from
+        the next wanted holder that stops itself at the step (A of the round before, still
+        frozen when no successor came, is continued first: it would stop the pick)."""
+        while True:
+            await relay.run()
+            if not relay.spent:
+                return
+            if relay.a_frozen:
+                await _cont(ctx, relay.a)
+                relay.a_frozen = False
+                relay.note(f"A ({relay.a.name}) continued for the next round")
+            a = await self._stopped_at_wanted_seat(ctx)
+            if a is None:
+                return
+            nxt = await self._new_relay(ctx, a)
+            if nxt is None:
+                await _cont(ctx, a)
+                return
+            relay = nxt
+
+    async def _stop_relay(self, ctx: ChaosContext) -> None:
+        """Cancel the rounds if still running, then continue what the current round holds (in
+        its order) and every other stopped target process but the first A (stop continues
+        that one)."""
+        task = self._relay_task
         self._relay_task = None
-        if relay is None or task is None:
+        if not self._relays or task is None:
             return
+        relay = self._relays[-1]
         if not task.done():
             task.cancel()
-            relay.outcome = f"stopped early ({relay.outcome})"
+            if relay.outcome == "running":
+                relay.outcome = "stopped early (running)"
         try:
             await task
         except asyncio.CancelledError:
@@ -809,9 +887,16 @@ class Pause(ProcessFault[PauseParams]):
                 for proc in relay.held:
                     send(proc.pid, signal.SIGCONT, relay.ctx)
                 relay.held.clear()
+            for r in self._relays:
+                r.a_frozen = False
+            # every A of a round (the first: stop continues it), and one picked for a round
+            # that was cancelled before it began
+            for proc in await _running_targets(ctx):
+                if proc.pid != self.pid and is_stopped(proc.pid):
+                    send(proc.pid, signal.SIGCONT, ctx)
 
     async def _remove(self, ctx: ChaosContext) -> None:
-        await self._stop_relay()
+        await self._stop_relay(ctx)
         if self.pid is None:
             return
         if self._snapshot:
@@ -823,7 +908,7 @@ class Pause(ProcessFault[PauseParams]):
         send(self.pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
         if not await wait_stopped_state(self.pid, False):
             raise ProcessTargetError(f"{self.process} (pid {self.pid}) did not continue")
-        if self._relay is not None:  # a firing taken while it was frozen may stop it again
+        if self._relays:  # a firing taken while it was frozen may stop it again
             for _ in range(20):  # bounded: 0.2 s
                 await asyncio.sleep(0.01)
                 if is_stopped(self.pid):
@@ -837,7 +922,7 @@ class Pause(ProcessFault[PauseParams]):
             "locks_at_pause": self.locks_at_pause,
             "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
-            **({"relay": {**self._relay.observed(), "pick_demand": self.pick_demand,
-                          "pick_skipped": self.pick_skipped}}
-               if self._relay is not None else {}),
+            **({"relay": {**self._relays[0].observed(), "pick_skipped": self.pick_skipped,
+                          "rounds": [r.observed() for r in self._relays[1:]]}}
+               if self._relays else {}),
         }

@@ -7,9 +7,18 @@ from __future__ import annotations
 import secrets
 
 import asyncpg
+import httpx
 import pytest
 
-from chaos.faults.pause import LEASE_MARGIN_S, at_step, frozen_until, pick_need, seat_demand
+from chaos.faults.pause import (
+    LEASE_MARGIN_S,
+    Relay,
+    at_step,
+    frozen_until,
+    pick_need,
+    seat_demand,
+    undeclined,
+)
 from target_service.redis_lock import keys_for
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, authorize, ctx_for
@@ -73,3 +82,30 @@ async def test_at_step_keeps_the_seats_of_confirms_past_their_check_and_authoriz
             assert await at_step(ctx, keys) == []  # written (or failed): past the step
         finally:
             await conn.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_undeclined_drops_only_orders_whose_payment_was_declined(
+    stack: StackHandle,
+) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        paid, declined, pending = [await buyer.order([s], "lock") for s in ("A-03", "A-04", "A-05")]
+        assert (await authorize(stack.provider_url, secrets.token_hex(8), paid, 5.0)).is_success
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            r = await client.post(
+                stack.provider_url + "/v1/authorizations",
+                headers={"Idempotency-Key": secrets.token_hex(8)},
+                json={"order_id": declined, "amount_cents": 1000, "payment_token": "tok_decline"})
+        assert r.status_code == 402, r.text
+        assert await undeclined(ctx, {paid, declined, pending}) == {paid, pending}
+
+
+def test_a_relay_round_is_spent_once_over_unless_a_write_that_shows_a_bug_is_on_its_way() -> None:
+    relay = Relay.__new__(Relay)  # the verdict is plain state: no stack needed
+    relay.outcome, relay.shown = "running", False
+    assert not relay.spent
+    relay.outcome = "no third buyer got the seat"
+    assert relay.spent
+    relay.outcome, relay.shown = "successor and third buyer frozen", True  # B's order SOLD
+    assert not relay.spent
