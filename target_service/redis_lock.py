@@ -1,10 +1,11 @@
 """Redis lease locks per seat with fencing tokens (see SCHEMA.md "Lock-strategy fencing").
 
 Per seat: ``lock:seat:<e>:<s>`` (owner, PX lease), ``lease:seat:<e>:<s>`` (last acquirer, no
-TTL, removed only by a clean release) and ``fence:seat:<e>:<s>`` (INCR counter). Acquisition is
-one Lua script per seat, in sorted seat order; it returns the new fencing token and whether the
-acquirer *took over* an expired lease (the previous holder may still be alive and must be fenced
-off by a claim in Postgres before reading). Release and renewal check the owner (Lua).
+TTL, removed only by a clean release: never while a take-over is not yet fenced) and
+``fence:seat:<e>:<s>`` (INCR counter). Acquisition is one Lua script per seat, in sorted seat
+order; it returns the new fencing token and whether the acquirer *took over* an expired lease
+(the previous holder may still be alive and must be fenced off by a claim in Postgres before
+reading). Release and renewal check the owner (Lua).
 
 Owner values are ``i<instance>:<random>`` (``instance`` is the process's ``TARGET_INSTANCE``):
 unique per acquisition, and they name the process that holds the lock, so the chaos layer can
@@ -35,7 +36,7 @@ return {token, takeover}
 _RELEASE = """
 local n = 0
 if redis.call('GET', KEYS[1]) == ARGV[1] then n = n + redis.call('DEL', KEYS[1]) end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if ARGV[2] == '1' and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return n
 """
 
@@ -81,7 +82,16 @@ class SeatLocks:
     owner: str
     tokens: dict[str, int] = field(default_factory=dict)
     takeovers: set[str] = field(default_factory=set)
+    #: take-over seats whose fence token Postgres now holds (the old holder can no longer write)
+    fenced: set[str] = field(default_factory=set)
     lost: bool = False
+
+    def may_forget_takeover(self, seat: str) -> bool:
+        """Whether releasing ``seat`` may drop its lease record: not while a take-over of it
+        is unfenced, since the expired holder may still write and only the record tells the
+        next acquirer to fence it off (found by a lock `service-pause` run: an intermediate
+        acquirer that gave up without fencing erased it, and a later buyer overwrote a hold)."""
+        return seat not in self.takeovers or seat in self.fenced
 
 
 class LockManager:
@@ -131,7 +141,8 @@ class LockManager:
                 if self._unsafe_release:
                     await self._r.delete(lock_key, lease_key)
                 else:
-                    await self._release(keys=[lock_key, lease_key], args=[locks.owner])
+                    forget = "1" if locks.may_forget_takeover(seat) else "0"
+                    await self._release(keys=[lock_key, lease_key], args=[locks.owner, forget])
             except Exception as exc:  # expires by itself
                 log.warning("lock release failed for %s: %s", seat, exc)
 

@@ -122,6 +122,8 @@ class LockStrategy:
                 await saga_store.advance(conn, saga, state="DONE", step="SEAT_CONFLICT")
                 await mark_failed(conn, order.order_id, "SEAT_UNAVAILABLE",
                                   "a requested seat is held or sold")
+        if claimed:  # committed: the expired holders of taken-over seats are fenced off
+            locks.fenced.update(locks.takeovers)
         if not free:
             if not claimed:
                 d.metrics.fence_rejections.inc()
@@ -181,6 +183,7 @@ class LockStrategy:
                     if not await self._claim(conn, locks):
                         d.metrics.fence_rejections.inc()
                         raise Problem("ORDER_BUSY", "a newer lock holder owns a seat; retry")
+                locks.fenced.update(locks.takeovers)
                 if d.bug("capture-not-durable"):
                     # BUG capture-not-durable: see SagaStrategy.finalize.
                     await capture_and_issue(d, order, None)
