@@ -2,13 +2,18 @@
 
 Arming goes through the service's admin endpoint (``POST /admin/failpoints`` with the stack's
 admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it),
-falling back to the shared table when no process answers.
+falling back to the shared table when no process answers. Every admin request carries a
+``not_after`` as old as the attempt's timeout: a request that the kernel queued on a paused
+process and that is served after the caller gave up (maybe after a heal) changes nothing.
 Disarming everything reads and clears the shared ``failpoints`` table in the seats database
 directly, so it works while no service process is up (after a killed harness, before ``up``);
 every service process re-reads that table within ``FAILPOINT_POLL_S``.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import asyncpg
 import httpx
@@ -45,21 +50,26 @@ def known_failpoints() -> dict[str, str]:
 
 async def _admin(state: StackState, body: dict[str, object]) -> None:
     """POST to the admin endpoint; each attempt is a fresh connection, so one paused or dead
-    service process (they share the port) costs one attempt, not the call."""
+    service process (they share the port) costs one attempt, not the call. An attempt lasts at
+    most ADMIN_TIMEOUT_S and its request is void after that (``not_after``)."""
     url = state.url("target") + ADMIN_PATH
     headers = {"X-Admin-Token": state.admin_token}
-    last: Exception | None = None
+    last: Exception | str | None = None
     for _ in range(ADMIN_ATTEMPTS):
+        attempt = {**body, "not_after": time.time() + ADMIN_TIMEOUT_S}
         try:
-            async with httpx.AsyncClient(timeout=ADMIN_TIMEOUT_S) as client:
-                response = await client.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(ADMIN_TIMEOUT_S), httpx.AsyncClient() as client:
+                response = await client.post(url, json=attempt, headers=headers)
+        except (httpx.HTTPError, TimeoutError) as exc:
             last = exc
+            continue
+        if response.status_code == 409 and '"REQUEST_EXPIRED"' in response.text:
+            last = response.text.strip()  # served too late: void, like a timeout
             continue
         if response.status_code >= 300:
             raise FailpointError(f"POST {url} -> {response.status_code}: {response.text.strip()}")
         return
-    raise FailpointError(f"POST {url} failed {ADMIN_ATTEMPTS} times: {last!r}") from last
+    raise FailpointError(f"POST {url} failed {ADMIN_ATTEMPTS} times: {last!r}")
 
 
 async def arm(state: StackState, name: str, *, remaining: int | None) -> None:

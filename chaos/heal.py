@@ -28,6 +28,9 @@ from harness.topology import PROXY_NAMES
 #: How long heal_all waits for app processes that are being restarted.
 RESTART_WAIT_S = 30.0
 
+#: How long continued processes get to finish a change in flight before the second disarm.
+CONTINUE_SETTLE_S = 0.5
+
 #: supervisord states a process does not leave by itself.
 FINAL_STATES = ("FATAL", "STOPPED", "UNKNOWN")
 
@@ -109,9 +112,15 @@ async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S)
     except ToxiproxyError as exc:
         raise HealError(f"could not reset Toxiproxy at {state.toxiproxy_url}: {exc}") from exc
     try:
-        report.failpoints_disarmed = await failpoints.disarm_all(state)
+        disarmed = set(await failpoints.disarm_all(state))
+        if report.processes_continued:
+            # A continued process may be inside an admin change it took before its pause (its
+            # not_after check passed): let it commit, then clear what it wrote.
+            await asyncio.sleep(CONTINUE_SETTLE_S)
+            disarmed.update(await failpoints.disarm_all(state))
     except Exception as exc:  # failpoints may still be armed: say so
         raise HealError(f"could not disarm failpoints in {state.dsn('seats')}: {exc!r}") from exc
+    report.failpoints_disarmed = sorted(disarmed)
     problems = await verify_healed(state)
     if problems:
         raise HealError("still broken after healing: " + "; ".join(problems))

@@ -3,6 +3,9 @@
 ``POST /admin/failpoints`` ``{"enable": [..], "disable": [..], "count": N, "clear": bool}`` or
 ``{"arm": {name: N | null}, "disarm": [..]}`` arms failpoints for every process through the
 shared ``failpoints`` table (N: fire at most N times in total; null or 0: every hit).
+An optional ``"not_after": <unix seconds>`` makes the change all-or-nothing against the database
+clock: served later (a request the kernel queued on a paused process, served after the caller
+gave up and someone healed), it changes nothing and answers 409 ``REQUEST_EXPIRED``.
 ``POST /admin/recover[?force=1]`` runs every sweeper once.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +24,7 @@ from target_service.problems import Problem, json_response
 from target_service.sweepers import Sweepers
 from target_service.validation import read_json
 
+log = logging.getLogger(__name__)
 SWEEPERS = web.AppKey("sweepers", Sweepers)
 
 
@@ -53,7 +58,7 @@ async def set_failpoints(request: web.Request) -> web.Response:
     _check(request)
     deps = request.app[DEPS]
     body = await read_json(request, max_bytes=4096, max_depth=3)
-    extra = set(body) - {"enable", "disable", "count", "clear", "arm", "disarm"}
+    extra = set(body) - {"enable", "disable", "count", "clear", "arm", "disarm", "not_after"}
     if extra:
         raise Problem("BAD_REQUEST", f"unknown fields: {sorted(extra)}")
     arm = body.get("arm", {})
@@ -77,6 +82,10 @@ async def set_failpoints(request: web.Request) -> web.Response:
     if count is not None and (not isinstance(count, int) or isinstance(count, bool)
                               or count < 1):
         raise Problem("BAD_REQUEST", "count must be a positive integer or null")
+    not_after = body.get("not_after")
+    if not_after is not None and (not isinstance(not_after, int | float)
+                                  or isinstance(not_after, bool)):
+        raise Problem("BAD_REQUEST", "not_after must be a number (unix seconds) or null")
     async with deps.seats.acquire() as conn, conn.transaction():
         if body.get("clear"):
             await conn.execute("DELETE FROM failpoints")
@@ -87,6 +96,12 @@ async def set_failpoints(request: web.Request) -> web.Response:
                 "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
                 " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
                 name, remaining)
+        # Last, so that only the commit itself can still be late (heal_all disarms again).
+        late = None if not_after is None else await conn.fetchval(
+            "SELECT extract(epoch FROM clock_timestamp()) - $1::float8", float(not_after))
+        if late is not None and late > 0:
+            log.warning("admin failpoint change refused: served %.3f s after its not_after", late)
+            raise Problem("REQUEST_EXPIRED", f"served {late:.3f} s after not_after; not changed")
     await refresh_failpoints(request.app)
     return json_response(_state(request))
 

@@ -163,7 +163,8 @@ def document() -> dict[str, Any]:
                            "arm": {"type": "object", "additionalProperties": {
                                "type": ["integer", "null"], "minimum": 0}},
                            "disarm": {"type": "array", "items": {"type": "string"}},
-                           "clear": {"type": "boolean"}}},
+                           "clear": {"type": "boolean"},
+                           "not_after": {"type": ["number", "null"]}}},
         "RecoverReport": {"type": "object", "additionalProperties": True,
                           "required": ["errors"],
                           "properties": {"errors": {"type": "array",
@@ -173,6 +174,7 @@ def document() -> dict[str, Any]:
                  "schema": {"type": "string"}}
     admin_errors = {"400": _problem("Malformed request"),
                     "403": _problem("Missing or wrong X-Admin-Token (or admin disabled)"),
+                    "409": _problem("Served after its not_after (REQUEST_EXPIRED)"),
                     "500": _problem("Internal error"),
                     "503": _problem("Database unavailable")}
     paths: dict[str, Any] = {

@@ -31,6 +31,7 @@ CODES: dict[str, tuple[int, str]] = {
     "ORDER_STATE_CONFLICT": (409, "The order is not in a state that allows this"),
     "ORDER_BUSY": (409, "Another request is working on this order"),
     "IDEMPOTENCY_KEY_IN_USE": (409, "A request with this Idempotency-Key is still in flight"),
+    "REQUEST_EXPIRED": (409, "The request arrived after its not_after deadline"),
     "PAYLOAD_TOO_LARGE": (413, "The request body is too large"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "The body must be application/json"),
     "UNPROCESSABLE": (422, "The request cannot be processed"),

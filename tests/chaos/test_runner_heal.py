@@ -11,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from chaos import failpoints
 from chaos.errors import FaultError
 from chaos.heal import heal_all, stopped_processes, verify_healed
 from chaos.inline import parse_inline
+from chaos.processes import processes
 from chaos.runner import run_schedule
 from harness.paths import REPO_ROOT
 from tests.chaos.links import assert_healed, ctx_for, eventually
@@ -141,6 +143,7 @@ import asyncio, sys, time
 from pathlib import Path
 from chaos.context import ChaosContext
 from chaos.inline import parse_inline
+from chaos.processes import processes
 from harness.stack import Stack
 
 async def main() -> None:
@@ -185,3 +188,37 @@ async def test_up_on_a_running_stack_heals_leftovers(stack: StackHandle) -> None
     await assert_broken(stack)
     await stack.stack.up()
     await assert_fully_healed(stack)
+
+
+def refusals(stack: StackHandle) -> int:
+    """How many stale admin changes the service processes refused (their logs)."""
+    return sum(log.read_text(errors="replace").count("admin failpoint change refused")
+               for log in stack.state.logs_dir.glob("target-*.log"))
+
+
+async def test_an_arm_queued_on_paused_processes_stays_void_after_the_heal(
+    stack: StackHandle,
+) -> None:
+    """The admin requests of an arm that timed out wait in the paused processes' sockets; served
+    after the heal they must not arm the failpoint again (a crash after 'everything healed')."""
+    async with ctx_for(stack.state) as ctx:
+        targets = [psutil.Process(p.pid) for p in await processes(ctx)
+                   if p.name.startswith("target-")]
+    assert len(targets) >= 2
+    before = refusals(stack)
+    for proc in targets:
+        proc.suspend()
+    try:  # every attempt times out, so the row goes straight into the table
+        await failpoints.arm(stack.state, "finalize-after-capture", remaining=1)
+        assert await failpoints.armed(stack.state) == {"finalize-after-capture": 1}
+        assert await failpoints.disarm_all(stack.state) == ["finalize-after-capture"]
+    finally:
+        for proc in targets:
+            proc.resume()
+
+    async def served() -> bool:  # every queued attempt refused as late, or one armed again
+        late = refusals(stack) - before == failpoints.ADMIN_ATTEMPTS
+        return late or bool(await failpoints.armed(stack.state))
+
+    await eventually(served, within=20)
+    assert await failpoints.armed(stack.state) == {}

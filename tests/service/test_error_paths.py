@@ -213,3 +213,21 @@ async def test_unparsable_http_gets_problem_json(stack: Any, request_bytes: byte
     problem = json.loads(body)
     assert (problem["status"], problem["code"]) == (400, "BAD_REQUEST"), problem
     assert problem["detail"].startswith("the HTTP request could not be parsed")
+
+
+async def test_409_an_admin_change_served_after_its_not_after_changes_nothing(
+    api: Api, stack: Any, seats_db: Any
+) -> None:
+    admin = {"X-Admin-Token": stack.admin_token}
+    now = await seats_db.fetchval("SELECT extract(epoch FROM clock_timestamp())::float8")
+    late = await api.call("POST", "/admin/failpoints", headers=admin, json={
+        "arm": {"finalize-after-capture": 1}, "not_after": now - 1})
+    assert (late.status, late.code) == (409, "REQUEST_EXPIRED")
+    assert await seats_db.fetchval("SELECT count(*) FROM failpoints") == 0
+    bad = await api.call("POST", "/admin/failpoints", headers=admin, json={
+        "arm": {"finalize-after-capture": 1}, "not_after": "soon"})
+    assert (bad.status, bad.code) == (400, "BAD_REQUEST")
+    in_time = await api.call("POST", "/admin/failpoints", headers=admin, json={
+        "disarm": ["finalize-after-capture"], "not_after": now + 60})
+    assert in_time.status == 200, in_time.body
+    assert in_time.body["armed"] == {}
