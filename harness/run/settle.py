@@ -27,22 +27,22 @@ ROUND_S = 1.0
 #: Timeout of one admin call / database query.
 CALL_TIMEOUT_S = 10.0
 
-_SEATS_PENDING: dict[str, str] = {
-    "prepared": "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
-    "sagas": "SELECT count(*) FROM sagas WHERE state <> 'DONE'",
-    "finalizing": "SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'"
-                  " AND finalize_started_at IS NOT NULL",
-    "expired_holds": "SELECT count(*) FROM seats WHERE state = 'HELD'"
-                     " AND hold_expires_at < now()",
-}
-_PAYMENTS_PENDING = {
-    "prepared_payments": "SELECT count(*) FROM pg_prepared_xacts"
-                         " WHERE database = current_database()",
-}
-_LIVE_HOLDS = (
-    "SELECT count(*), extract(epoch FROM max(hold_expires_at) - now()) FROM orders"
-    " WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL AND hold_expires_at > now()"
-)
+#: Everything pending in the seats database, read in ONE statement (one snapshot): separate
+#: statements let a sweeper's expiry commit between them (its expired hold already released,
+#: its saga not counted yet as COMPENSATING) and call a system settled while a void is in flight.
+_SEATS_PENDING = """
+SELECT (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()) AS prepared,
+       (SELECT count(*) FROM sagas WHERE state <> 'DONE') AS sagas,
+       (SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'
+         AND finalize_started_at IS NOT NULL) AS finalizing,
+       (SELECT count(*) FROM seats WHERE state = 'HELD' AND hold_expires_at < now())
+         AS expired_holds,
+       live.n AS live_holds, extract(epoch FROM live.last_expiry - now()) AS last_expiry_in
+FROM (SELECT count(*) AS n, max(hold_expires_at) AS last_expiry FROM orders
+      WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL
+        AND hold_expires_at > now()) AS live
+"""
+_PAYMENTS_PENDING = "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
 
 
 @dataclass(slots=True)
@@ -74,28 +74,25 @@ async def recover(state: StackState) -> str | None:
     return None
 
 
-async def _counts(dsn: str, queries: dict[str, str]) -> dict[str, int]:
+async def _fetchrow(dsn: str, sql: str) -> Any:
     conn: Any = await asyncpg.connect(dsn, timeout=CALL_TIMEOUT_S)
     try:
-        return {name: int(await conn.fetchval(sql, timeout=CALL_TIMEOUT_S) or 0)
-                for name, sql in queries.items()}
+        return await conn.fetchrow(sql, timeout=CALL_TIMEOUT_S)
     finally:
         await conn.close()
 
 
 async def pending_work(state: StackState, *, wait_for_holds: bool,
                        deadline_in_s: float) -> dict[str, int]:
-    """Counts of unfinished work (all zero when settled)."""
-    pending = await _counts(state.dsn("seats"), _SEATS_PENDING)
-    pending.update(await _counts(state.dsn("payments"), _PAYMENTS_PENDING))
+    """Counts of unfinished work (all zero when settled); the seats database's counts come
+    from one snapshot."""
+    row = await _fetchrow(state.dsn("seats"), _SEATS_PENDING)
+    pending = {k: int(row[k] or 0) for k in ("prepared", "sagas", "finalizing", "expired_holds")}
+    pending["prepared_payments"] = int((await _fetchrow(state.dsn("payments"),
+                                                        _PAYMENTS_PENDING))[0] or 0)
     if wait_for_holds:
-        conn: Any = await asyncpg.connect(state.dsn("seats"), timeout=CALL_TIMEOUT_S)
-        try:
-            row = await conn.fetchrow(_LIVE_HOLDS, timeout=CALL_TIMEOUT_S)
-        finally:
-            await conn.close()
-        live, last_expiry_in = int(row[0] or 0), float(row[1] or 0.0)
         # Waiting is pointless for holds that outlive the deadline.
+        live, last_expiry_in = int(row["live_holds"] or 0), float(row["last_expiry_in"] or 0.0)
         pending["live_holds"] = live if last_expiry_in <= deadline_in_s else 0
     return pending
 

@@ -52,18 +52,8 @@ async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path
     assert ">FAIL</span>" in html and caught[0]["name"] in html
 
 
-#: (strategy, faults) -> a real, intermittent violation of a correct strategy, not yet fixed
-KNOWN_SERVICE_BUGS = {
-    ("saga", "target-blackhole"): "seen once in three runs: an abandoned saga order expired by "
-    "the hold sweeper kept its authorization AUTHORIZED while its saga was DONE "
-    "(no_orphaned_authorizations); the void-on-expiry path is under investigation",
-}
-
-
 @pytest.mark.parametrize("strategy,faults", [
-    pytest.param(s, f, marks=pytest.mark.xfail(reason=KNOWN_SERVICE_BUGS[(s, f)], strict=False))
-    if (s, f) in KNOWN_SERVICE_BUGS else (s, f)
-    for s, f in sorted({(CATCHES[b].strategy, CATCHES[b].faults) for b in CAUGHT})])
+    (s, f) for s, f in sorted({(CATCHES[b].strategy, CATCHES[b].faults) for b in CAUGHT})])
 async def test_the_same_run_without_a_bug_passes(cli_stack: StackHandle, tmp_path: Path,
                                                  strategy: str, faults: str) -> None:
     code, report = run(tmp_path / "run", strategy, faults, None)
