@@ -18,13 +18,15 @@ async def cancel(deps: Deps, order: Order, twopc: Any) -> None:
         return
     if order.status == "PENDING":
         async with deps.seats.acquire() as conn, conn.transaction():
-            saga = await saga_store.get(conn, order.order_id)
-            if saga is not None and saga.state != "DONE":
-                raise Problem("ORDER_BUSY", "the order is being confirmed; retry")
+            # The row first, the saga after: a confirm share-locks the row before it starts
+            # its saga (strategies.base.lock_pending), so a saga seen here is all there is.
             res = await conn.execute(
                 "UPDATE orders SET status = 'CANCELLED', updated_at = now(), closed_at = now()"
                 " WHERE order_id = $1 AND status = 'PENDING'", order.order_id)
             if res.endswith(" 1"):
+                saga = await saga_store.get(conn, order.order_id)
+                if saga is not None and saga.state != "DONE":  # rolls the cancel back
+                    raise Problem("ORDER_BUSY", "the order is being confirmed; retry")
                 return
         raise Problem("ORDER_STATE_CONFLICT", "the order changed; retry")
     if order.status != "AUTHORIZED" or order.finalize_started_at is not None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from target_service.context import Deps
-from target_service.orders import Order
+from target_service.orders import Order, fetch_order
 from target_service.problems import Problem
 
 
@@ -50,6 +50,25 @@ def confirm_precheck(order: Order) -> bool:
     if order.status == "FAILED":
         raise failure_problem(order)
     raise Problem("ORDER_STATE_CONFLICT", f"order {order.order_id} is {order.status}")
+
+
+async def lock_pending(conn: Any, order: Order) -> bool:
+    """Share-lock the order's row for the caller's transaction; True while it is PENDING,
+    else :func:`confirm_precheck` of its current state (False: AUTHORIZED; raises otherwise).
+
+    A confirm takes this lock before its saga starts, and a cancel of a PENDING order updates
+    the row before it looks for a saga, so the two serialize: a cancel never slips between a
+    confirm's check and its saga (which would leave the confirm's authorization on a
+    CANCELLED order).
+    """
+    status = await conn.fetchval("SELECT status FROM orders WHERE order_id = $1 FOR SHARE",
+                                 order.order_id)
+    if status == "PENDING":
+        return True
+    current = await fetch_order(conn, order.order_id)
+    if current is None:
+        raise Problem("ORDER_NOT_FOUND", f"order {order.order_id} is gone")
+    return confirm_precheck(current)
 
 
 def finalize_precheck(order: Order) -> bool:

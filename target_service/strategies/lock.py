@@ -27,6 +27,7 @@ from target_service.strategies.base import (
     failure_problem,
     finalize_precheck,
     hold_deadline,
+    lock_pending,
     unavailable,
 )
 
@@ -109,6 +110,8 @@ class LockStrategy:
                               renewal: asyncio.Task[None]) -> None:
         d = self.deps
         async with d.seats.acquire() as conn, conn.transaction():
+            if not await lock_pending(conn, order):
+                return
             saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM", "LOCKED",
                                           order.auth_key, stale_s=d.settings.saga_stale_s)
             if saga is None:

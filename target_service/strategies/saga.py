@@ -30,6 +30,7 @@ from target_service.strategies.base import (
     failure_problem,
     finalize_precheck,
     hold_deadline,
+    lock_pending,
     unavailable,
 )
 
@@ -48,6 +49,8 @@ class SagaStrategy:
         d = self.deps
         hold_until = hold_deadline(d)
         async with d.seats.acquire() as conn, conn.transaction():
+            if not await lock_pending(conn, order):
+                return None
             saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM",
                                           "SEATS_RESERVED", order.auth_key,
                                           stale_s=d.settings.saga_stale_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.service.client import Api
@@ -54,3 +55,44 @@ async def test_duplicate_confirms_of_one_order_have_one_effect(api: Api, strateg
         "SELECT count(*) FROM payments WHERE order_id = $1::uuid AND status = 'AUTHORIZED'",
         order_id)
     assert count == 1
+
+
+async def _lock_waiters(conn: Any, within_s: float = 20.0, *, at_least: int) -> None:
+    """Wait until ``at_least`` backends wait for a lock on a statement about ``orders``."""
+    for _ in range(int(within_s / 0.05)):
+        if await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND query ILIKE '%orders%'") >= at_least:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} statements blocked within {within_s}s")
+
+
+@pytest.mark.parametrize("strategy", ["lock", "saga"])
+async def test_a_cancel_racing_a_confirm_never_leaves_money_authorized(
+    api: Api, strategy: str, stack: Any, seats_db: Any, payments_db: Any
+) -> None:
+    """The cancel reaches the order row first, the confirm right behind it: whatever the
+    confirm already did, no authorization may stay open on the CANCELLED order."""
+    order_id = (await api.order(["C-07"], strategy)).body["order_id"]
+    rival = await asyncpg.connect(stack.seats_dsn)
+    try:
+        tx = rival.transaction()
+        await tx.start()  # holds the order row until both requests queue behind it
+        await rival.execute("SELECT 1 FROM orders WHERE order_id = $1::uuid FOR NO KEY UPDATE",
+                            order_id)
+        cancel = asyncio.create_task(api.cancel(order_id))
+        await _lock_waiters(seats_db, at_least=1)
+        confirm = asyncio.create_task(api.confirm(order_id))
+        await _lock_waiters(seats_db, at_least=2)
+        await tx.commit()
+        cancelled, confirmed = await asyncio.gather(cancel, confirm)
+    finally:
+        await rival.close()
+    assert cancelled.status == 200 and cancelled.body["status"] == "CANCELLED", cancelled.body
+    assert (confirmed.status, confirmed.code) == (409, "ORDER_STATE_CONFLICT"), confirmed.body
+    assert await payments_db.fetchval(
+        "SELECT count(*) FROM payments WHERE order_id = $1::uuid AND status = 'AUTHORIZED'",
+        order_id) == 0
+    assert await seats_db.fetchval(
+        "SELECT count(*) FROM seats WHERE holder_order_id = $1::uuid", order_id) == 0
