@@ -125,7 +125,7 @@ class LockStrategy:
                 await saga_store.advance(conn, saga, state="DONE", step="SEAT_CONFLICT")
                 await mark_failed(conn, order.order_id, "SEAT_UNAVAILABLE",
                                   "a requested seat is held or sold")
-        if claimed:  # committed: the expired holders of taken-over seats are fenced off
+        if claimed:  # committed: taken-over seats carry our fence (unless lock-no-fencing)
             locks.fenced.update(locks.takeovers)
         if not free:
             if not claimed:
