@@ -1,14 +1,16 @@
 """Benchmark (not a test): the full checker suite on 100k and 1M synthetic orders.
 
-Fills a scratch database pair ``bench_seats`` / ``bench_payments`` in the stack's Postgres
-(created with the service's own migrations; the stack's ``seats`` / ``payments`` are never
-touched), then times, in the same run, a plain ``count(*)`` scan of every table the checkers
-read and the full ``check_all`` (with a client history of 2% of the orders), and prints both
-and their ratio per size, plus the suite's growth from the smallest to the largest size.
+Fills a scratch database pair ``bench_seats_<n>`` / ``bench_payments_<n>`` per size in the
+stack's Postgres (created with the service's own migrations; the stack's ``seats`` /
+``payments`` are never touched; ``--reuse`` keeps a pair already filled with ``n`` orders),
+then times, in the same run, a plain ``count(*)`` scan of every table the checkers read and the
+full ``check_all`` (with a client history of 2% of the orders), and prints both and their ratio
+per size, plus the suite's growth from the smallest to the largest size.
 
     .venv/bin/python benchmarks/checkers_bench.py                 # the running stack (.state)
     .venv/bin/python benchmarks/checkers_bench.py --state-dir .state/test --sizes 100000
     .venv/bin/python benchmarks/checkers_bench.py --admin-dsn postgresql://user@host:port/postgres
+    .venv/bin/python benchmarks/checkers_bench.py --sizes 1000000 --reuse   # skip a done fill
 
 The synthetic shop: events of 200 seats; each order takes its own one or two seats (so live
 orders never collide); statuses 60% SOLD (seats SOLD, payment CAPTURED, tickets), 10% live
@@ -130,6 +132,28 @@ async def recreate(admin_dsn: str, database: str) -> None:
         await conn.close()
 
 
+async def filled(seats_dsn: str, payments_dsn: str, n: int) -> bool:
+    """Whether the pair exists and its last fill step finished for exactly ``n`` orders."""
+    want = {  # orders (i), their payments (i % 20 < 16), payments' commit markers (last step)
+        seats_dsn: ("SELECT count(*) FROM orders", n),
+        payments_dsn: ("SELECT count(*) FROM payments", n // 20 * 16 + min(n % 20, 16)),
+    }
+    try:
+        for dsn, (sql, count) in want.items():
+            conn: Any = await asyncpg.connect(dsn)
+            try:
+                if await conn.fetchval(sql) != count:
+                    return False
+                if dsn == payments_dsn and n >= 3 and not await conn.fetchval(
+                        "SELECT EXISTS (SELECT FROM twopc_applied)"):
+                    return False
+            finally:
+                await conn.close()
+    except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
+        return False
+    return True
+
+
 async def fill(seats_dsn: str, payments_dsn: str, n: int) -> float:
     started = time.perf_counter()
     for dsn, statements in ((seats_dsn, SEATS_FILL), (payments_dsn, PAYMENTS_FILL)):
@@ -212,6 +236,8 @@ async def main() -> None:
     parser.add_argument("--admin-dsn", help="a Postgres DSN to use instead of the stack's")
     parser.add_argument("--sizes", default="100000,1000000", help="order counts, comma-separated")
     parser.add_argument("--repeat", type=int, default=2, help="timed repetitions per size")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a scratch pair already filled with that many orders")
     args = parser.parse_args()
     if args.admin_dsn:
         admin = args.admin_dsn
@@ -219,16 +245,20 @@ async def main() -> None:
         from harness.stack import Stack
 
         admin = Stack(args.state_dir).require_state().dsn("postgres")
-    seats_dsn, payments_dsn = dsn_for(admin, "bench_seats"), dsn_for(admin, "bench_payments")
     summary = []
     for n in (int(s) for s in args.sizes.split(",")):
-        for db in ("bench_seats", "bench_payments"):
-            await recreate(admin, db)
-        await migrate(seats_dsn, "seats")
-        await migrate(payments_dsn, "payments")
-        filled = await fill(seats_dsn, payments_dsn, n)
+        seats_db, payments_db = f"bench_seats_{n}", f"bench_payments_{n}"
+        seats_dsn, payments_dsn = dsn_for(admin, seats_db), dsn_for(admin, payments_db)
+        if args.reuse and await filled(seats_dsn, payments_dsn, n):
+            how = "reused"
+        else:
+            for db in (seats_db, payments_db):
+                await recreate(admin, db)
+            await migrate(seats_dsn, "seats")
+            await migrate(payments_dsn, "payments")
+            how = f"filled in {await fill(seats_dsn, payments_dsn, n):.1f}s"
         events = history(n)
-        print(f"{n:>9,} orders: filled in {filled:.1f}s; history of {len(events):,} events")
+        print(f"{n:>9,} orders: {how}; history of {len(events):,} events")
         best_scan = best_suite = float("inf")
         per_checker: dict[str, float] = {}
         for rep in range(args.repeat):
