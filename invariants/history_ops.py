@@ -11,6 +11,7 @@ succeed, so whatever the client wrote, nothing certain is known about the effect
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,16 +60,31 @@ class Op:
         }
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 def as_uuid(value: object) -> uuid.UUID | None:
     """``value`` as a UUID, or None when it is not one."""
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):
         return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return _parse_uuid(value)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _text_of(value: str) -> str:
+    return str(_parse_uuid(value))
+
+
+def uuid_text(value: object) -> str:
+    """``str(as_uuid(value))``: a UUID's canonical text (``"None"`` when it is not one)."""
+    return _text_of(value) if isinstance(value, str) else str(as_uuid(value))
 
 
 def _outcome(completion: HistoryEvent | None) -> Outcome:

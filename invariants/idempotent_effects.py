@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.history import body_digest
+from invariants import shared
 from invariants.base import CheckContext, Findings, Invariant
-from invariants.history_ops import Op, as_uuid, operations
+from invariants.history_ops import Op, as_uuid, uuid_text
 from invariants.rows import example, findings, merge
 from invariants.session import Session
 
@@ -77,7 +78,8 @@ async def _duplicate_payments(ctx: CheckContext, db: Session) -> Findings:
 
 
 async def _stored(db: Session, ops: Sequence[Op]) -> dict[tuple[str, str], Response]:
-    pairs = sorted({(c, op.key) for op in ops if (c := as_uuid(op.customer)) is not None})
+    pairs = sorted({(c, op.key) for op in ops if (c := as_uuid(op.customer)) is not None},
+                   key=lambda pair: (pair[0].int, pair[1]))  # the UUIDs' own order, faster
     if not pairs:
         return {}
     customers, keys = zip(*pairs, strict=True)
@@ -102,7 +104,7 @@ def _history_problems(ops: Sequence[Op], stored: dict[tuple[str, str], Response]
         originals = [(op, a) for op, a in answers
                      if not a["replayed"] and 200 <= (a["status"] or 0) < 300]
         replays = [(op, a) for op, a in answers if a["replayed"]]
-        first = stored.get((str(as_uuid(customer)), key))
+        first = stored.get((uuid_text(customer), key))
         source = "stored"
         if first is None and (originals or replays):
             source, (_, a0) = (
@@ -141,7 +143,7 @@ async def check(ctx: CheckContext, db: Session) -> Findings:
     if ctx.history is None:
         parts.append(Findings(note="no client history given: replays not compared"))
     else:
-        ops = operations(ctx.history, ctx.strategy)
+        ops = shared.history_ops(ctx, db)
         parts.append(_history_problems(ops, await _stored(db, ops), n))
     return merge(parts, n)
 

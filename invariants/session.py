@@ -3,25 +3,30 @@
 Cross-database checks join a narrow slice of the ``payments`` database with the ``seats``
 database *inside Postgres*: :meth:`Session.mirror` streams the slice with binary ``COPY`` into a
 session-local temporary table of the seats connection (no row is decoded in Python), and the
-checker then joins it with set-based SQL. Temporary tables vanish with the connection; the
-service's own tables are only read.
+checker then joins it with set-based SQL. Work that several checkers need (a big aggregate, the
+client history's operations) is made once per session, on first use, by :meth:`Session.scratch`
+and :meth:`Session.remember`, so a checker run alone makes it itself. Temporary tables vanish
+with the connection; the service's own tables are only read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Any, TypeVar
 
 import asyncpg
 
 APPLICATION_NAME = "harness-checkers"
 
 #: Checks are a few big set-based queries: JIT compilation costs more than it saves on them
-#: (seconds on a million orders), and hash joins / aggregates should stay in memory.
+#: (seconds on a million orders), and hash joins / aggregates should stay in memory, as should
+#: the session's temporary tables (``temp_buffers``, allocated only as they fill).
 SESSION_SETTINGS = {"application_name": APPLICATION_NAME, "jit": "off", "work_mem": "128MB",
-                    "max_parallel_workers_per_gather": "0"}
+                    "temp_buffers": "256MB", "max_parallel_workers_per_gather": "0"}
+
+T = TypeVar("T")
 
 
 async def _connect(dsn: str, timeout_s: float) -> Any:
@@ -44,6 +49,7 @@ class Session:
         self._payments: Any = None
         self._mirrors: dict[str, str] = {}
         self._mirror_lock = asyncio.Lock()
+        self._memo: dict[Hashable, tuple[object, Any]] = {}
 
     @property
     def seats(self) -> Any:
@@ -75,6 +81,7 @@ class Session:
                     await asyncio.wait_for(conn.close(), 5)
         self._seats = self._payments = None
         self._mirrors.clear()
+        self._memo.clear()
 
     async def __aenter__(self) -> Session:
         await self.open()
@@ -91,7 +98,8 @@ class Session:
         )
 
     async def reopen(self) -> None:
-        """Fresh connections (and no mirrors) after a checker broke the old ones."""
+        """Fresh connections (and no mirrors or remembered values) after a checker broke the
+        old ones."""
         await self.close()
         await self.open()
 
@@ -117,6 +125,34 @@ class Session:
                 raise
             self._mirrors[name] = table
             return table
+
+    async def scratch(self, name: str, query: str) -> str:
+        """Temp table ``chk_<name>`` of the seats db holding ``query``'s rows (a seats query,
+        without parameters: the table serves every checker of the session alike).
+
+        Made once per session, on first use, and analyzed; returns the table name. Every caller
+        of one ``name`` must pass the same ``query``.
+        """
+        table = f"chk_{name}"
+        async with self._mirror_lock:
+            if name in self._mirrors:
+                return self._mirrors[name]
+            await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
+            await self.seats.execute(f"CREATE TEMP TABLE {table} AS {query}")
+            await self.seats.execute(f"ANALYZE {table}")
+            self._mirrors[name] = table
+            return table
+
+    def remember(self, key: Hashable, source: object, make: Callable[[], T]) -> T:
+        """``make()``, computed once per session for ``key`` while ``source`` (the object it is
+        derived from, compared by identity) stays the same."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is source:
+            result: T = hit[1]
+            return result
+        value = make()
+        self._memo[key] = (source, value)
+        return value
 
 
 async def _pipe(source: Any, query: str, args: tuple[Any, ...], dest: Any, table: str) -> None:

@@ -11,7 +11,9 @@ import uuid
 
 import pytest
 
-from invariants import INVARIANT_NAMES
+from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, InvariantResult, shared
+from invariants.session import Session
+from invariants.suite import run_one
 from tests.invariants.shop import History, Order, Shop
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -405,3 +407,49 @@ async def test_without_history_durability_is_not_claimed_checked(shop: Shop) -> 
     await healthy(shop)
     r = (await shop.check(history=None))["acknowledged_writes_durable"]
     assert r.ok and r.note == "no client history given: nothing to compare"
+
+
+# --- shared work (invariants.shared) -----------------------------------------------------------
+async def test_shared_work_is_made_once_per_session_and_changes_no_result(shop: Shop) -> None:
+    built = await healthy(shop)
+    # violations for both money checkers, which share one per-order aggregate
+    await shop.payments.execute(
+        "UPDATE payments SET status = 'VOIDED' WHERE payment_id = $1", built["sold"].payment_id)
+    await shop.payments.execute(
+        "UPDATE payments SET status = 'CAPTURED', captured_at = now() WHERE payment_id = $1",
+        built["authorized"].payment_id)
+    await shop.seats.execute("DELETE FROM tickets WHERE order_id = $1",
+                             built["sold_2pc"].order_id)
+    h = History()
+    h.op("create", None, "ok", 201, shop.created_body(built["sold"]),
+         customer=built["sold"].customer_id, key=built["sold"].key)
+    h.op("finalize", built["sold_2pc"], "ok", 200,
+         {"order_id": built["sold_2pc"].id, "status": "SOLD",
+          "tickets": [{"ticket_id": str(t)} for t in built["sold_2pc"].ticket_ids]})
+    ctx = CheckContext(shop.seats_dsn, shop.payments_dsn, history=h.events, max_examples=10)
+
+    def verdict(r: InvariantResult) -> tuple[object, ...]:
+        return (r.name, r.ok, r.violations, r.examples, r.error, r.note)
+
+    alone = []
+    for inv in CHECKERS.values():  # each checker on a session of its own: nothing shared
+        async with Session(shop.seats_dsn, shop.payments_dsn) as db:
+            alone.append(verdict(await run_one(inv, ctx, db)))
+    async with Session(shop.seats_dsn, shop.payments_dsn) as db:
+        together = [verdict(await run_one(inv, ctx, db)) for inv in CHECKERS.values()]
+        # made once: a second call hands back the same table and parse, not a new one
+        table = await shared.order_money(db)
+        await db.seats.execute(f"DELETE FROM {table}")
+        assert await shared.order_money(db) == table
+        assert await db.seats.fetchval(f"SELECT count(*) FROM {table}") == 0
+        ops = shared.history_ops(ctx, db)
+        assert shared.history_ops(ctx, db) is ops
+        other = CheckContext(shop.seats_dsn, shop.payments_dsn, history=list(h.events))
+        assert shared.history_ops(other, db) is not ops
+        assert shared.history_ops(other, db) == ops
+    assert together == alone
+    assert {name for name, ok, *_ in alone if not ok} == {
+        "no_capture_without_ticket", "no_ticket_without_capture", "acknowledged_writes_durable"}
+    by_name = {v[0]: v for v in alone}
+    assert by_name["no_capture_without_ticket"][2] == 2
+    assert by_name["no_ticket_without_capture"][2] == 1
