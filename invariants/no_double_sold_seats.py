@@ -13,9 +13,14 @@ from invariants.rows import LIVE_ORDER, findings
 from invariants.session import Session
 
 _SQL = f"""
-WITH dup_live AS (
+WITH dup_any AS (
+    -- a seat in several live orders is in several orders: only those are joined with orders
+    SELECT event_id, seat_id FROM order_seats GROUP BY event_id, seat_id HAVING count(*) > 1
+), dup_live AS (
     SELECT os.event_id, os.seat_id
-    FROM order_seats os JOIN orders o USING (order_id)
+    FROM dup_any d
+    JOIN order_seats os USING (event_id, seat_id)
+    JOIN orders o USING (order_id)
     WHERE {LIVE_ORDER}
     GROUP BY os.event_id, os.seat_id HAVING count(*) > 1
 ), dup_tickets AS (
@@ -33,7 +38,10 @@ WITH dup_live AS (
     FROM tickets t
     LEFT JOIN seats s USING (event_id, seat_id)
     CROSS JOIN LATERAL (VALUES (t.order_id), (s.holder_order_id)) AS o2(order_id)
-    WHERE (s.seat_id IS NULL OR s.state <> 'SOLD' OR s.holder_order_id IS DISTINCT FROM t.order_id)
+    -- no seat, not SOLD, or sold to another order (anti-join: only SOLD seats are hashed)
+    WHERE NOT EXISTS (SELECT FROM seats s2
+                      WHERE s2.event_id = t.event_id AND s2.seat_id = t.seat_id
+                        AND s2.state = 'SOLD' AND s2.holder_order_id = t.order_id)
       AND o2.order_id IS NOT NULL
 )
 SELECT i.event_id, i.seat_id,

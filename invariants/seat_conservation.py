@@ -14,14 +14,18 @@ from invariants.rows import findings, merge
 from invariants.session import Session
 
 _CAPACITY_SQL = """
-SELECT e.event_id, e.capacity,
-       count(s.seat_id) FILTER (WHERE s.state = 'AVAILABLE') AS available,
-       count(s.seat_id) FILTER (WHERE s.state = 'HELD') AS held,
-       count(s.seat_id) FILTER (WHERE s.state = 'SOLD') AS sold,
+SELECT e.event_id, e.capacity, coalesce(s.available, 0) AS available,
+       coalesce(s.held, 0) AS held, coalesce(s.sold, 0) AS sold,
        'available + held + sold <> capacity' AS kind
-FROM events e LEFT JOIN seats s USING (event_id)
-GROUP BY e.event_id, e.capacity
-HAVING count(s.seat_id) FILTER (WHERE s.state IN ('AVAILABLE', 'HELD', 'SOLD')) <> e.capacity
+FROM events e
+LEFT JOIN (
+    -- counted per event before the join: a small aggregate instead of joining every seat
+    SELECT event_id, count(*) FILTER (WHERE state = 'AVAILABLE') AS available,
+           count(*) FILTER (WHERE state = 'HELD') AS held,
+           count(*) FILTER (WHERE state = 'SOLD') AS sold
+    FROM seats GROUP BY event_id
+) s USING (event_id)
+WHERE coalesce(s.available, 0) + coalesce(s.held, 0) + coalesce(s.sold, 0) <> e.capacity
 """
 
 _SEATS_SQL = """
