@@ -17,6 +17,7 @@ The databases are read set-wise, once per table, for all orders the history name
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,9 +70,12 @@ async def _facts(db: Session, ops: Sequence[Op]) -> _Facts:
     order_ids = sorted({u for op in ops if (u := as_uuid(op.order_id)) is not None},
                        key=lambda u: u.int)  # the UUIDs' own order, faster
     if order_ids:
-        for r in await db.seats.fetch(_ORDERS_SQL, order_ids):
+        async with asyncio.TaskGroup() as group:  # one query per database, at once
+            orders = group.create_task(db.seats.fetch(_ORDERS_SQL, order_ids))
+            payments = group.create_task(db.payments.fetch(_PAYMENTS_SQL, order_ids))
+        for r in orders.result():
             facts.orders[str(r["order_id"])] = dict(r)
-        for r in await db.payments.fetch(_PAYMENTS_SQL, order_ids):
+        for r in payments.result():
             facts.payments[str(r["order_id"])] = list(zip(r["statuses"], r["sources"], strict=True))
     failed_creates = {
         (c, op.key) for op in ops
@@ -169,7 +173,7 @@ async def check(ctx: CheckContext, db: Session) -> Findings:
     """Every success a client saw is durable, and every definite failure left no trace."""
     if ctx.history is None:
         return Findings(note="no client history given: nothing to compare")
-    ops = shared.history_ops(ctx, db)
+    ops = await shared.history_ops(ctx, db)
     facts = await _facts(db, ops)
     maybe_done: set[tuple[str, str | None]] = set()
     for op in ops:

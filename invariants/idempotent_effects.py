@@ -10,6 +10,7 @@ one a client saw), compared by status and body digest; and the key's request ran
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -63,8 +64,8 @@ WHERE k.response_status IS NOT NULL
 Response = tuple[int | None, str | None]  # (status, body digest)
 
 
-async def _duplicate_payments(ctx: CheckContext, db: Session) -> Findings:
-    rows = await db.payments.fetch(_PAYMENTS_SQL)
+async def _duplicate_payments(ctx: CheckContext, db: Session, rows: list[Any]) -> Findings:
+    """``rows`` of :data:`_PAYMENTS_SQL`, limited to ``ctx.strategy``'s orders."""
     if ctx.strategy is not None and rows:
         owners = {
             str(r["order_id"]): r["strategy"]
@@ -135,16 +136,16 @@ def _history_problems(ops: Sequence[Op], stored: dict[tuple[str, str], Response]
 async def check(ctx: CheckContext, db: Session) -> Findings:
     """A retry with the same Idempotency-Key never repeats the effect nor changes the answer."""
     n = ctx.max_examples
-    parts = [
-        await findings(db.seats, _ORDERS_SQL, ctx.strategy,
-                       order_by="v.customer_id, v.idempotency_key", max_examples=n),
-        await _duplicate_payments(ctx, db),
-    ]
-    if ctx.history is None:
+    async with asyncio.TaskGroup() as group:  # the history is parsed while the databases count
+        ops = group.create_task(shared.history_ops(ctx, db)) if ctx.history is not None else None
+        payments = group.create_task(db.payments.fetch(_PAYMENTS_SQL))
+        orders = await findings(db.seats, _ORDERS_SQL, ctx.strategy,
+                                order_by="v.customer_id, v.idempotency_key", max_examples=n)
+    parts = [orders, await _duplicate_payments(ctx, db, payments.result())]
+    if ops is None:
         parts.append(Findings(note="no client history given: replays not compared"))
     else:
-        ops = shared.history_ops(ctx, db)
-        parts.append(_history_problems(ops, await _stored(db, ops), n))
+        parts.append(_history_problems(ops.result(), await _stored(db, ops.result()), n))
     return merge(parts, n)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -50,6 +50,7 @@ class Session:
         self._mirrors: dict[str, str] = {}
         self._mirror_lock = asyncio.Lock()
         self._memo: dict[Hashable, tuple[object, Any]] = {}
+        self._memo_lock = asyncio.Lock()
 
     @property
     def seats(self) -> Any:
@@ -143,16 +144,18 @@ class Session:
             self._mirrors[name] = table
             return table
 
-    def remember(self, key: Hashable, source: object, make: Callable[[], T]) -> T:
-        """``make()``, computed once per session for ``key`` while ``source`` (the object it is
-        derived from, compared by identity) stays the same."""
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] is source:
-            result: T = hit[1]
-            return result
-        value = make()
-        self._memo[key] = (source, value)
-        return value
+    async def remember(self, key: Hashable, source: object,
+                       make: Callable[[], Awaitable[T]]) -> T:
+        """``await make()``, made once per session for ``key`` while ``source`` (the object it
+        is derived from, compared by identity) stays the same; concurrent callers share it."""
+        async with self._memo_lock:
+            hit = self._memo.get(key)
+            if hit is not None and hit[0] is source:
+                result: T = hit[1]
+                return result
+            value = await make()
+            self._memo[key] = (source, value)
+            return value
 
 
 async def _pipe(source: Any, query: str, args: tuple[Any, ...], dest: Any, table: str) -> None:

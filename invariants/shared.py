@@ -7,20 +7,26 @@ checker run alone still gets it and checkers run together pay for it once.
 
 from __future__ import annotations
 
+import asyncio
+
 from invariants import payments_slices
 from invariants.base import CheckContext
 from invariants.history_ops import Op, operations
 from invariants.session import Session
 
 
-def history_ops(ctx: CheckContext, db: Session) -> tuple[Op, ...]:
+async def history_ops(ctx: CheckContext, db: Session) -> tuple[Op, ...]:
     """:func:`~invariants.history_ops.operations` of ``ctx.history`` for ``ctx.strategy``
-    (``ctx.history`` must be given), rebuilt only for another history or strategy."""
+    (``ctx.history`` must be given), rebuilt only for another history or strategy. The parse
+    runs in a worker thread, so the event loop keeps serving both lanes' queries meanwhile."""
     history = ctx.history
     if history is None:
         raise ValueError("no client history given")
-    return db.remember(("history_ops", ctx.strategy), history,
-                       lambda: tuple(operations(history, ctx.strategy)))
+
+    async def parse() -> tuple[Op, ...]:
+        return tuple(await asyncio.to_thread(operations, history, ctx.strategy))
+
+    return await db.remember(("history_ops", ctx.strategy), history, parse)
 
 
 _ORDER_MONEY_SQL = """

@@ -45,6 +45,8 @@ if tuple(CHECKERS) != INVARIANT_NAMES:  # pragma: no cover - a wrong table must 
 
 
 def _error_text(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]  # a checker's task group failed: name the error itself
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -442,11 +442,11 @@ async def test_shared_work_is_made_once_per_session_and_changes_no_result(shop: 
         await db.seats.execute(f"DELETE FROM {table}")
         assert await shared.order_money(db) == table
         assert await db.seats.fetchval(f"SELECT count(*) FROM {table}") == 0
-        ops = shared.history_ops(ctx, db)
-        assert shared.history_ops(ctx, db) is ops
+        ops = await shared.history_ops(ctx, db)
+        assert await shared.history_ops(ctx, db) is ops
         other = CheckContext(shop.seats_dsn, shop.payments_dsn, history=list(h.events))
-        assert shared.history_ops(other, db) is not ops
-        assert shared.history_ops(other, db) == ops
+        assert await shared.history_ops(other, db) is not ops
+        assert await shared.history_ops(other, db) == ops
     assert together == alone
     assert {name for name, ok, *_ in alone if not ok} == {
         "no_capture_without_ticket", "no_ticket_without_capture", "acknowledged_writes_durable"}

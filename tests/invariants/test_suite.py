@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, Findings, Invariant, check_all
 from invariants.session import Session
+from invariants.suite import run_one
 from tests.invariants.conftest import Dbs
 
 on_stack = pytest.mark.asyncio(loop_scope="session")
@@ -69,3 +72,17 @@ async def test_unreachable_databases_fail_every_invariant_with_the_reason(dbs: D
     results = await check_all(CheckContext(bad, dbs.payments_dsn, timeout_s=10))
     assert len(results) == 8
     assert all(not r.ok and r.error and "no_such_database" in r.error for r in results)
+
+
+@pytest.mark.asyncio
+async def test_a_crash_inside_a_checkers_task_group_is_reported_by_its_own_error() -> None:
+    async def fails_in_a_task(ctx: CheckContext, db: Session) -> Findings:
+        """Protects nothing: one of its concurrent parts fails."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+            raise LookupError("no such order")
+
+    inv = Invariant("idempotent_effects", fails_in_a_task)
+    ctx = CheckContext("postgresql://unused/seats", "postgresql://unused/payments")
+    result = await run_one(inv, ctx, Session(ctx.seats_dsn, ctx.payments_dsn))
+    assert (result.ok, result.error) == (False, "LookupError: no such order")
