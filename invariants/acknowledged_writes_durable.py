@@ -169,12 +169,8 @@ def _check_fail(op: Op, facts: _Facts, maybe_done: set[tuple[str, str | None]]
         yield "failed finalize left an effect", effects
 
 
-async def check(ctx: CheckContext, db: Session) -> Findings:
-    """Every success a client saw is durable, and every definite failure left no trace."""
-    if ctx.history is None:
-        return Findings(note="no client history given: nothing to compare")
-    ops = await shared.history_ops(ctx, db)
-    facts = await _facts(db, ops)
+def _verdict(ops: Sequence[Op], facts: _Facts, max_examples: int) -> Findings:
+    """Every operation of ``ops`` held against ``facts`` (pure Python, run in a worker thread)."""
     maybe_done: set[tuple[str, str | None]] = set()
     for op in ops:
         if op.outcome != "fail":
@@ -193,11 +189,21 @@ async def check(ctx: CheckContext, db: Session) -> Findings:
         for kind, detail in problems[:1]:
             per_kind[kind].append({"kind": kind, **op.brief(), **detail})
     examples: list[dict[str, Any]] = []
-    while len(examples) < ctx.max_examples and any(per_kind.values()):
+    while len(examples) < max_examples and any(per_kind.values()):
         for kind in sorted(per_kind):
-            if per_kind[kind] and len(examples) < ctx.max_examples:
+            if per_kind[kind] and len(examples) < max_examples:
                 examples.append(per_kind[kind].pop(0))
     return Findings(violations, examples)
+
+
+async def check(ctx: CheckContext, db: Session) -> Findings:
+    """Every success a client saw is durable, and every definite failure left no trace."""
+    if ctx.history is None:
+        return Findings(note="no client history given: nothing to compare")
+    ops = await shared.history_ops(ctx, db)
+    facts = await _facts(db, ops)
+    # off the event loop, so the other lane's queries and copies keep flowing meanwhile
+    return await asyncio.to_thread(_verdict, ops, facts, ctx.max_examples)
 
 
 INVARIANT = Invariant("acknowledged_writes_durable", check)

@@ -145,7 +145,9 @@ async def check(ctx: CheckContext, db: Session) -> Findings:
     if ops is None:
         parts.append(Findings(note="no client history given: replays not compared"))
     else:
-        parts.append(_history_problems(ops.result(), await _stored(db, ops.result()), n))
+        stored = await _stored(db, ops.result())
+        # off the event loop, so the other lane's queries and copies keep flowing meanwhile
+        parts.append(await asyncio.to_thread(_history_problems, ops.result(), stored, n))
     return merge(parts, n)
 
 
