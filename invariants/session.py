@@ -127,12 +127,13 @@ class Session:
             self._mirrors[name] = table
             return table
 
-    async def scratch(self, name: str, query: str) -> str:
+    async def scratch(self, name: str, query: str, key: str) -> str:
         """Temp table ``chk_<name>`` of the seats db holding ``query``'s rows (a seats query,
         without parameters: the table serves every checker of the session alike).
 
-        Made once per session, on first use, and analyzed; returns the table name. Every caller
-        of one ``name`` must pass the same ``query``.
+        Made once per session, on first use, with statistics on its ``key`` column (what the
+        checkers join it on; the rest is only read); returns the table name. Every caller of
+        one ``name`` must pass the same ``query``.
         """
         table = f"chk_{name}"
         async with self._mirror_lock:
@@ -140,7 +141,7 @@ class Session:
                 return self._mirrors[name]
             await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
             await self.seats.execute(f"CREATE TEMP TABLE {table} AS {query}")
-            await self.seats.execute(f"ANALYZE {table}")
+            await self.seats.execute(f"ANALYZE {table} ({key})")
             self._mirrors[name] = table
             return table
 

@@ -64,4 +64,5 @@ async def order_money(db: Session) -> str:
     ``tickets_for_ordered_seats`` (0 otherwise); its ``captures``, ``captured_cents`` and
     ``payment_ids`` (NULL when none). Counts are exact: a ticket or ordered seat counts once."""
     captured = await payments_slices.captured(db)
-    return await db.scratch("order_money", _ORDER_MONEY_SQL.format(captured=captured))
+    return await db.scratch("order_money", _ORDER_MONEY_SQL.format(captured=captured),
+                            key="order_id")
