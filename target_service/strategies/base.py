@@ -52,23 +52,32 @@ def confirm_precheck(order: Order) -> bool:
     raise Problem("ORDER_STATE_CONFLICT", f"order {order.order_id} is {order.status}")
 
 
-async def lock_pending(conn: Any, order: Order) -> bool:
-    """Share-lock the order's row for the caller's transaction; True while it is PENDING,
-    else :func:`confirm_precheck` of its current state (False: AUTHORIZED; raises otherwise).
+class AlreadyConfirmed(Exception):
+    """Raised inside a confirm's transaction (rolling its start back) when another request
+    confirmed the order meanwhile: the caller answers from the order's state."""
 
-    A confirm takes this lock before its saga starts, and a cancel of a PENDING order updates
-    the row before it looks for a saga, so the two serialize: a cancel never slips between a
-    confirm's check and its saga (which would leave the confirm's authorization on a
-    CANCELLED order).
+
+async def lock_pending(conn: Any, order: Order) -> None:
+    """Share-lock the order's row for the caller's transaction, which must still be PENDING:
+    :class:`AlreadyConfirmed` when it is AUTHORIZED, :func:`confirm_precheck`'s problem for
+    any other state.
+
+    A confirm takes this lock right after its saga row (so always in the order saga row, then
+    order row, as the statement that marks it AUTHORIZED does), and a cancel of a PENDING order
+    updates the row before it looks for a saga; so the two serialize: a cancel never slips
+    between a confirm's start and its check (which would leave the confirm's authorization on
+    a CANCELLED order).
     """
     status = await conn.fetchval("SELECT status FROM orders WHERE order_id = $1 FOR SHARE",
                                  order.order_id)
     if status == "PENDING":
-        return True
+        return
     current = await fetch_order(conn, order.order_id)
     if current is None:
         raise Problem("ORDER_NOT_FOUND", f"order {order.order_id} is gone")
-    return confirm_precheck(current)
+    if not confirm_precheck(current):
+        raise AlreadyConfirmed(str(order.order_id))
+    raise Problem("ORDER_STATE_CONFLICT", f"order {order.order_id} is {current.status}")
 
 
 def finalize_precheck(order: Order) -> bool:

@@ -23,6 +23,7 @@ from target_service.payment_flow import begin_finalize, capture_and_issue, fail_
 from target_service.problems import Problem
 from target_service.redis_lock import LockUnavailable, SeatLocks
 from target_service.strategies.base import (
+    AlreadyConfirmed,
     confirm_precheck,
     failure_problem,
     finalize_precheck,
@@ -103,6 +104,8 @@ class LockStrategy:
         try:
             async with d.locks.renewing(locks) as renewal:
                 await self._confirm_locked(order, payment_token, locks, renewal)
+        except AlreadyConfirmed:
+            return
         finally:
             await d.locks.release(locks)
 
@@ -110,12 +113,11 @@ class LockStrategy:
                               renewal: asyncio.Task[None]) -> None:
         d = self.deps
         async with d.seats.acquire() as conn, conn.transaction():
-            if not await lock_pending(conn, order):
-                return
             saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM", "LOCKED",
                                           order.auth_key, stale_s=d.settings.saga_stale_s)
             if saga is None:
                 raise Problem("ORDER_BUSY", f"order {order.order_id} is being confirmed")
+            await lock_pending(conn, order)  # AlreadyConfirmed rolls the start back
             claimed = await self._claim(conn, locks)
             states = await conn.fetch(
                 "SELECT seat_id, state FROM seats WHERE event_id = $1"

@@ -26,6 +26,7 @@ from target_service.orders import (
 from target_service.payment_flow import begin_finalize, capture_and_issue, fail_confirm
 from target_service.problems import Problem
 from target_service.strategies.base import (
+    AlreadyConfirmed,
     confirm_precheck,
     failure_problem,
     finalize_precheck,
@@ -48,22 +49,24 @@ class SagaStrategy:
             return None
         d = self.deps
         hold_until = hold_deadline(d)
-        async with d.seats.acquire() as conn, conn.transaction():
-            if not await lock_pending(conn, order):
-                return None
-            saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM",
-                                          "SEATS_RESERVED", order.auth_key,
-                                          stale_s=d.settings.saga_stale_s)
-            if saga is None:
-                raise Problem("ORDER_BUSY", f"order {order.order_id} is being confirmed")
-            if not await reserve_seats(conn, order, hold_until):
-                await release_seats(conn, order.order_id)
-                await saga_store.advance(conn, saga, state="DONE", step="SEAT_CONFLICT")
-                await mark_failed(conn, order.order_id, "SEAT_UNAVAILABLE",
-                                  "a requested seat is held or sold")
-                conflict = True
-            else:
-                conflict = False
+        try:
+            async with d.seats.acquire() as conn, conn.transaction():
+                saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM",
+                                              "SEATS_RESERVED", order.auth_key,
+                                              stale_s=d.settings.saga_stale_s)
+                if saga is None:
+                    raise Problem("ORDER_BUSY", f"order {order.order_id} is being confirmed")
+                await lock_pending(conn, order)
+                if not await reserve_seats(conn, order, hold_until):
+                    await release_seats(conn, order.order_id)
+                    await saga_store.advance(conn, saga, state="DONE", step="SEAT_CONFLICT")
+                    await mark_failed(conn, order.order_id, "SEAT_UNAVAILABLE",
+                                      "a requested seat is held or sold")
+                    conflict = True
+                else:
+                    conflict = False
+        except AlreadyConfirmed:
+            return None
         if conflict:
             raise Problem("SEAT_UNAVAILABLE", "a requested seat is held or sold")
         await d.failpoints.hit("saga-after-reserve")
