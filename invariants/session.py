@@ -104,6 +104,24 @@ class Session:
         await self.close()
         await self.open()
 
+    async def _temp_table(self, name: str,
+                          fill: Callable[[str], Awaitable[None]]) -> str:
+        """Temp table ``chk_<name>`` of the seats db, made once per session by ``await
+        fill(table)`` (which creates and fills it); a failed fill leaves no table behind."""
+        table = f"chk_{name}"
+        async with self._mirror_lock:
+            if name in self._mirrors:
+                return self._mirrors[name]
+            await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
+            try:
+                await fill(table)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
+                raise
+            self._mirrors[name] = table
+            return table
+
     async def mirror(self, name: str, query: str, columns: str, *args: Any) -> str:
         """Copy ``query``'s rows from the payments db into temp table ``chk_<name>`` of seats.
 
@@ -111,21 +129,12 @@ class Session:
         matching the query's output types exactly (binary COPY). Made once per session; returns
         the table name.
         """
-        table = f"chk_{name}"
-        async with self._mirror_lock:
-            if name in self._mirrors:
-                return self._mirrors[name]
-            await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
+        async def fill(table: str) -> None:
             await self.seats.execute(f"CREATE TEMP TABLE {table} ({columns})")
-            try:
-                await _pipe(self.payments, query, args, self.seats, table)
-                await self.seats.execute(f"ANALYZE {table}")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
-                raise
-            self._mirrors[name] = table
-            return table
+            await _pipe(self.payments, query, args, self.seats, table)
+            await self.seats.execute(f"ANALYZE {table}")
+
+        return await self._temp_table(name, fill)
 
     async def scratch(self, name: str, query: str, key: str) -> str:
         """Temp table ``chk_<name>`` of the seats db holding ``query``'s rows (a seats query,
@@ -135,15 +144,11 @@ class Session:
         checkers join it on; the rest is only read); returns the table name. Every caller of
         one ``name`` must pass the same ``query``.
         """
-        table = f"chk_{name}"
-        async with self._mirror_lock:
-            if name in self._mirrors:
-                return self._mirrors[name]
-            await self.seats.execute(f"DROP TABLE IF EXISTS {table}")
+        async def fill(table: str) -> None:
             await self.seats.execute(f"CREATE TEMP TABLE {table} AS {query}")
             await self.seats.execute(f"ANALYZE {table} ({key})")
-            self._mirrors[name] = table
-            return table
+
+        return await self._temp_table(name, fill)
 
     async def remember(self, key: Hashable, source: object,
                        make: Callable[[], Awaitable[T]]) -> T:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, Findings, Invariant, check_all
@@ -86,3 +87,26 @@ async def test_a_crash_inside_a_checkers_task_group_is_reported_by_its_own_error
     ctx = CheckContext("postgresql://unused/seats", "postgresql://unused/payments")
     result = await run_one(inv, ctx, Session(ctx.seats_dsn, ctx.payments_dsn))
     assert (result.ok, result.error) == (False, "LookupError: no such order")
+
+
+@on_stack
+async def test_a_temp_table_that_failed_to_fill_leaves_nothing_and_can_be_made_again(
+        dbs: Dbs) -> None:
+    exists = "SELECT to_regclass('pg_temp.chk_probe') IS NOT NULL"
+    async with Session(dbs.seats_dsn, dbs.payments_dsn) as db:
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await db.scratch("probe", "SELECT 1/0 AS k", "k")
+        assert await db.seats.fetchval(exists) is False
+        assert await db.scratch("probe", "SELECT 7 AS k", "k") == "chk_probe"
+        assert await db.seats.fetchval("SELECT k FROM chk_probe") == 7
+        # made once per session: the second query is not run
+        assert await db.scratch("probe", "SELECT 1/0 AS k", "k") == "chk_probe"
+        # a mirror whose copy fails (the payments query breaks midway) leaves nothing either
+        with pytest.raises(ExceptionGroup) as broken:  # the copy's two ends run in a group
+            await db.mirror("probe2", "SELECT 1/(2 - g) FROM generate_series(1, 3) g", "k int")
+        assert broken.group_contains(asyncpg.DivisionByZeroError)
+        assert await db.seats.fetchval(
+            "SELECT to_regclass('pg_temp.chk_probe2') IS NOT NULL") is False
+        assert db.healthy()
+        table = await db.mirror("probe2", "SELECT g FROM generate_series(1, 3) g", "k int")
+        assert await db.seats.fetchval(f"SELECT sum(k) FROM {table}") == 6
