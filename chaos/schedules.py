@@ -48,14 +48,14 @@ class ScheduleSpec:
     episode: Episode | None = None
     preferred_s: float = 10.0
     min_s: float = 2.0
-    #: an episode length that must not shrink (e.g. longer than the lock lease)
-    fixed: Callable[[BuildInput], float] | None = None
+    #: (shortest useful, preferred) episode length that depends on the input (e.g. on the lock
+    #: lease, which a pause must outlast); overrides ``min_s`` and ``preferred_s``
+    span: Callable[[BuildInput], tuple[float, float]] | None = None
 
     def length(self, inp: BuildInput) -> tuple[float, float]:
         """(shortest useful, preferred) episode length for this input."""
-        if self.fixed is not None:
-            need = self.fixed(inp)
-            return need, need
+        if self.span is not None:
+            return self.span(inp)
         return self.min_s, self.preferred_s
 
 
@@ -138,11 +138,15 @@ def _crash(
     return [ScheduledFault(start, length, "crash", points[i % len(points)], {"count": 1}, label)]
 
 
-def _pause_length(inp: BuildInput) -> float:
-    """Three leases and a second: the paused holder's leases surely expire and are taken over;
-    for the lock strategy three leases more, for the relay to a successor and a third buyer."""
-    leases = 6 if inp.strategy == "lock" else 3
-    return round(leases * inp.lock_lease_s + 1.0, 3)
+def _pause_length(inp: BuildInput) -> tuple[float, float]:
+    """Three leases and a second: the paused holder's leases surely expire and are taken over.
+    For the lock strategy at least three leases more, for the relay to a successor and a third
+    buyer, and preferably nine leases and a second in all: a relay round that shows nothing
+    (the successor's buyer walked away, no third buyer came) is followed by another."""
+    if inp.strategy == "lock":
+        return (round(6 * inp.lock_lease_s + 1.0, 3), round(9 * inp.lock_lease_s + 1.0, 3))
+    need = round(3 * inp.lock_lease_s + 1.0, 3)
+    return need, need
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -166,9 +170,9 @@ _SPECS = (
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",
                  _pg_reset, preferred_s=5),
     ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s"
-                 " (lock: at its critical step of wanted seats, relayed to the successor; 6 leases"
-                 " + 1 s)",
-                 _pause_holder, fixed=_pause_length),
+                 " (lock: at its critical step of wanted seats, relayed to the successor; 6 to 9"
+                 " leases + 1 s)",
+                 _pause_holder, span=_pause_length),
     ScheduleSpec("service-kill", "SIGKILL a service process; supervisord restarts it",
                  _process("kill"), preferred_s=3, min_s=1),
     ScheduleSpec("coordinator-crash",

@@ -30,8 +30,9 @@ finished (bounded: two leases, and C's leases on seats not B's), C: with an unsa
 write lands on a seat B sold (B's ticket, C's hold), a double sale no recovery undoes; with a
 safe one C took B's seat over with a claim and B was fenced out. A round that can no longer
 show a bug (no successor, no third buyer, B's order not SOLD: declined, fenced out, or its
-buyer walked away, :data:`WALK_AWAY_S`) is followed by another, from the next wanted holder to
-stop itself at the step. Every wait is bounded; stop continues whatever is still frozen, in
+buyer walked away: its confirm answered :data:`WALK_AWAY_S` ago and no finalize asked for) is
+followed by another, from the next wanted holder to stop itself at the step (looked for until
+stop). Every wait is bounded; stop continues whatever is still frozen, in
 that order (``relay``: what happened in the first round, with times since its A stopped, and
 ``pick_demand``/``pick_skipped`` of the picks; ``rounds``: the same for the later rounds).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
@@ -248,7 +249,8 @@ PICK_NEEDS = ((1.5, 2), (3.0, 1))
 LEASE_MARGIN_S = 0.3
 #: how often the relay looks (Postgres, Redis) whether its wait is pointless
 GIVE_UP_POLL_S = 0.05
-#: B's order AUTHORIZED this long with no finalize begun: its buyer walked away
+#: B's order AUTHORIZED, its confirm answered this long ago (the database's clock) and no
+#: finalize request arrived: its buyer walked away (the workload finalizes at once, with a key)
 WALK_AWAY_S = 1.0
 
 
@@ -298,10 +300,16 @@ _SOLD_BY_RIVAL = (
     " AND s.fence_token < t.tok")
 
 _FINISHED = (
-    "SELECT count(*) FILTER (WHERE status = 'SOLD'),"
-    " count(*) FILTER (WHERE status IN ('FAILED', 'EXPIRED', 'CANCELLED')),"
-    " count(*) FILTER (WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL), count(*)"
-    " FROM orders WHERE order_id = ANY($1::uuid[])")
+    "SELECT count(*) FILTER (WHERE o.status = 'SOLD'),"
+    " count(*) FILTER (WHERE o.status IN ('FAILED', 'EXPIRED', 'CANCELLED')),"
+    " count(*) FILTER (WHERE o.status = 'AUTHORIZED' AND o.finalize_started_at IS NULL"
+    "  AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.customer_id = o.customer_id"
+    "   AND k.request_path = '/api/orders/' || o.order_id"
+    "   || ':finalize')"
+    "  AND EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.customer_id = o.customer_id"
+    "   AND k.request_path = '/api/orders/' || o.order_id"
+    "   || ':confirm' AND k.finished_at < now() - make_interval(secs => $2))), count(*)"
+    " FROM orders o WHERE o.order_id = ANY($1::uuid[])")
 
 _INFLIGHT_ORDERS = (
     "SELECT DISTINCT g.order_id::text FROM sagas g JOIN order_seats os USING (order_id)"
@@ -368,6 +376,7 @@ class Relay:
 
     def observed(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "pick_demand": self.pick_demand,
+                "orders_of_b": sorted(self.b_new),
                 "seats_of_a": sorted(_seat_of(k)[1] for k in self.snapshot),
                 "seat": self.seat_key, "successor": self.successor,
                 "third": self.third, "skipped": self.skipped,
@@ -632,16 +641,13 @@ class Relay:
                                 await _pttls(self.ctx.state.redis_url(), own))
         orders = sorted(self.b_new)
         sold = finished = 0
-        idle_since: float | None = None  # B's order AUTHORIZED, its finalize not begun
         walked = False
         while orders and time.monotonic() < deadline:
             await self._sweep()
             sold, finished, idle, n = await self._finished(orders)
             if sold or finished == n:
                 break
-            now = time.monotonic()
-            idle_since = (idle_since or now) if idle == n else None
-            if idle_since is not None and now - idle_since >= WALK_AWAY_S:
+            if idle == n:
                 walked = True  # its buyer walks away with the seats held: nothing to sell
                 break
             await asyncio.sleep(0.01)
@@ -650,11 +656,13 @@ class Relay:
                  else "its buyer walked away" if walked else "not finished")
         self.note(f"B's order: {state}")
 
-    async def _finished(self, orders: Sequence[str]) -> tuple[int, int, int, int]:
-        """(SOLD, finished otherwise, AUTHORIZED with no finalize begun, all) of ``orders``."""
+    async def _finished(self, orders: Sequence[str], *, walk_away_s: float = WALK_AWAY_S
+                        ) -> tuple[int, int, int, int]:
+        """(SOLD, finished otherwise, walked away, all) of ``orders``: walked away is AUTHORIZED,
+        its confirm answered ``walk_away_s`` ago and no finalize asked for (see _FINISHED)."""
         conn = await asyncpg.connect(self.ctx.state.dsn("seats"), timeout=5)
         try:
-            row = await conn.fetchrow(_FINISHED, list(orders), timeout=5)
+            row = await conn.fetchrow(_FINISHED, list(orders), walk_away_s, timeout=5)
         finally:
             await conn.close()
         if row is None:
@@ -852,13 +860,14 @@ class Pause(ProcessFault[PauseParams]):
                 await _cont(ctx, relay.a)
                 relay.a_frozen = False
                 relay.note(f"A ({relay.a.name}) continued for the next round")
-            a = await self._stopped_at_wanted_seat(ctx)
-            if a is None:
-                return
-            nxt = await self._new_relay(ctx, a)
-            if nxt is None:
-                await _cont(ctx, a)
-                return
+            nxt = None
+            while nxt is None:  # until stop cancels: no wanted holder yet is no reason to quit
+                a = await self._stopped_at_wanted_seat(ctx)
+                if a is None:
+                    continue
+                nxt = await self._new_relay(ctx, a)
+                if nxt is None:
+                    await _cont(ctx, a)
             relay = nxt
 
     async def _stop_relay(self, ctx: ChaosContext) -> None:

@@ -1,6 +1,7 @@
 """The service-pause relay's aim (chaos/faults/pause.py): which holder it freezes first (one whose
-confirm at the step holds free seats rivals want) and how long a frozen buyer may stay frozen
-(less than its leases that would run out into a fenced take-over)."""
+confirm at the step holds free seats rivals want), how long a frozen buyer may stay frozen
+(less than its leases that would run out into a fenced take-over), and when the successor's
+buyer walked away (a round that can show nothing)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,31 @@ def test_a_relay_round_is_spent_once_over_unless_a_write_that_shows_a_bug_is_on_
     assert relay.spent
     relay.outcome, relay.shown = "successor and third buyer frozen", True  # B's order SOLD
     assert not relay.spent
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_buyer_walked_away_once_answered_and_no_finalize_asked_for(
+    stack: StackHandle,
+) -> None:
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    relay = Relay.__new__(Relay)  # _finished only reads the databases
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        relay.ctx = ctx
+        order = await buyer.order(["A-06"], "lock")
+        assert (await buyer.confirm(order)).status_code == 202
+        # answered, but not long ago enough: the buyer may still be on its way to finalize
+        assert await relay._finished([order], walk_away_s=3600) == (0, 0, 0, 1)
+        assert await relay._finished([order], walk_away_s=0) == (0, 0, 1, 1)
+        conn = await asyncpg.connect(stack.seats_dsn)
+        try:  # a finalize asked for (its key claimed) but not begun, e.g. waiting for a lock
+            await conn.execute(
+                "INSERT INTO idempotency_keys (customer_id, idempotency_key, request_method,"
+                " request_path, request_fingerprint, expires_at) SELECT customer_id, 'k1',"
+                " 'POST', '/api/orders/' || order_id || ':finalize', 'fp', now() + interval"
+                " '1 hour' FROM orders WHERE order_id = $1", order)
+            assert await relay._finished([order], walk_away_s=0) == (0, 0, 0, 1)
+            await conn.execute("DELETE FROM idempotency_keys WHERE idempotency_key = 'k1'")
+        finally:
+            await conn.close()
+        assert (await buyer.post(f"/api/orders/{order}:finalize")).status_code == 200
+        assert await relay._finished([order], walk_away_s=0) == (1, 0, 0, 1)

@@ -43,7 +43,9 @@ async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path
                                                 bug: str) -> None:
     catch = CATCHES[bug]
     code, report = run(tmp_path / "run", catch.strategy, catch.faults, bug)
-    assert (code, report["verdict"], report["bug"]) == (1, "fail", bug)
+    # on a miss, say what the faults saw (e.g. each relay round of service-pause)
+    faults = (tmp_path / "run" / "faults.jsonl").read_text()[-6000:]
+    assert (code, report["verdict"], report["bug"]) == (1, "fail", bug), faults
     invs = {i["name"]: i for i in report["strategies"][catch.strategy]["invariants"]}  # type: ignore[index]
     caught = [invs[n] for n in catch.invariants if not invs[n]["ok"]]
     assert caught, {n: i["ok"] for n, i in invs.items()}
