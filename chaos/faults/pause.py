@@ -249,6 +249,8 @@ PICK_NEEDS = ((1.5, 2), (3.0, 1))
 LEASE_MARGIN_S = 0.3
 #: how often the relay looks (Postgres, Redis) whether its wait is pointless
 GIVE_UP_POLL_S = 0.05
+#: stop cancels the relay rounds again this often until they end
+STOP_RECANCEL_S = 0.5
 #: B's order AUTHORIZED, its confirm answered this long ago (the database's clock) and no
 #: finalize request arrived: its buyer walked away (the workload finalizes at once, with a key)
 WALK_AWAY_S = 1.0
@@ -734,6 +736,10 @@ class Pause(ProcessFault[PauseParams]):
         self._snapshot: dict[str, str] = {}
         self._relays: list[Relay] = []  # the rounds, the current one last
         self._relay_task: asyncio.Task[None] | None = None
+        #: set by stop before it cancels the rounds: they end at their next look even when a
+        #: cancellation was lost (Python 3.11's wait_for, which asyncpg's timeouts use, can
+        #: swallow one that lands as the awaited call completes)
+        self._stopping = False
         self.pick_demand: int | None = None  # rival orders on the relay's A's seats
         self.pick_skipped = 0  # self-stops continued while picking A
 
@@ -852,7 +858,7 @@ class Pause(ProcessFault[PauseParams]):
         """Relay rounds until stop: a :attr:`Relay.spent` round is followed by another, from
         the next wanted holder that stops itself at the step (A of the round before, still
         frozen when no successor came, is continued first: it would stop the pick)."""
-        while True:
+        while not self._stopping:
             await relay.run()
             if not relay.spent:
                 return
@@ -861,7 +867,9 @@ class Pause(ProcessFault[PauseParams]):
                 relay.a_frozen = False
                 relay.note(f"A ({relay.a.name}) continued for the next round")
             nxt = None
-            while nxt is None:  # until stop cancels: no wanted holder yet is no reason to quit
+            while nxt is None:  # until stop: no wanted holder yet is no reason to quit
+                if self._stopping:
+                    return
                 a = await self._stopped_at_wanted_seat(ctx)
                 if a is None:
                     continue
@@ -878,11 +886,13 @@ class Pause(ProcessFault[PauseParams]):
         self._relay_task = None
         if not self._relays or task is None:
             return
-        relay = self._relays[-1]
-        if not task.done():
+        self._stopping = True
+        while not task.done():  # again if a cancellation was lost (see _stopping)
             task.cancel()
-            if relay.outcome == "running":
-                relay.outcome = "stopped early (running)"
+            await asyncio.wait({task}, timeout=STOP_RECANCEL_S)
+        relay = self._relays[-1]  # the rounds may have begun one meanwhile
+        if relay.outcome == "running":
+            relay.outcome = "stopped early (running)"
         try:
             await task
         except asyncio.CancelledError:

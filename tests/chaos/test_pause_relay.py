@@ -5,6 +5,7 @@ buyer walked away (a round that can show nothing)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import asyncpg
@@ -138,3 +139,39 @@ async def test_a_buyer_walked_away_once_answered_and_no_finalize_asked_for(
             await conn.close()
         assert (await buyer.post(f"/api/orders/{order}:finalize")).status_code == 200
         assert await relay._finished([order], walk_away_s=0) == (1, 0, 0, 1)
+
+
+@pytest.mark.asyncio
+async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chaos.faults import pause as pause_mod
+
+    async def released(self: Relay, *, watch_s: float, spent_watch_s: float | None = None) -> None:
+        self.held.clear()
+
+    async def no_targets(ctx: object) -> list[object]:
+        return []
+
+    monkeypatch.setattr(Relay, "release", released)
+    monkeypatch.setattr(pause_mod, "_running_targets", no_targets)
+    fault = pause_mod.Pause("target", {"at": "lock-pause-before-write", "relay": True})
+    relay = Relay.__new__(Relay)
+    relay.outcome, relay.held, relay.a_frozen = "running", [], False
+    fault._relays.append(relay)
+    cancels = 0
+
+    async def rounds() -> None:  # loses the first cancellation, as 3.11's wait_for may
+        nonlocal cancels
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                cancels += 1
+                if cancels > 1:
+                    raise
+
+    fault._relay_task = asyncio.create_task(rounds())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(fault._stop_relay(None), 10)  # type: ignore[arg-type]
+    assert (cancels, fault._stopping, relay.outcome) == (2, True, "stopped early (running)")
