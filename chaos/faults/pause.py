@@ -740,6 +740,7 @@ class Pause(ProcessFault[PauseParams]):
         #: cancellation was lost (Python 3.11's wait_for, which asyncpg's timeouts use, can
         #: swallow one that lands as the awaited call completes)
         self._stopping = False
+        self.stop_cancels = 0  # cancellations stop needed to end the rounds (1 unless one was lost)
         self.pick_demand: int | None = None  # rival orders on the relay's A's seats
         self.pick_skipped = 0  # self-stops continued while picking A
 
@@ -888,6 +889,7 @@ class Pause(ProcessFault[PauseParams]):
             return
         self._stopping = True
         while not task.done():  # again if a cancellation was lost (see _stopping)
+            self.stop_cancels += 1
             task.cancel()
             await asyncio.wait({task}, timeout=STOP_RECANCEL_S)
         relay = self._relays[-1]  # the rounds may have begun one meanwhile
@@ -942,6 +944,7 @@ class Pause(ProcessFault[PauseParams]):
             "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
             **({"relay": {**self._relays[0].observed(), "pick_skipped": self.pick_skipped,
+                          "stop_cancels": self.stop_cancels,
                           "rounds": [r.observed() for r in self._relays[1:]]}}
                if self._relays else {}),
         }

@@ -175,3 +175,4 @@ async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
     await asyncio.sleep(0.05)
     await asyncio.wait_for(fault._stop_relay(None), 10)  # type: ignore[arg-type]
     assert (cancels, fault._stopping, relay.outcome) == (2, True, "stopped early (running)")
+    assert fault.stop_cancels == 2
