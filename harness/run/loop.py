@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import history as hist
+from harness.errors import HarnessError
 from harness.run import parts
 from harness.run.load_stats import load_summary
 from harness.run.locust_proc import LocustPlan, LocustProcesses
@@ -154,6 +155,24 @@ async def reset(state: StackState, event_id: str) -> None:
                      event_seed=events_for(event_id))
 
 
+#: after the load, how long the fault schedule may take to stop its faults
+FAULTS_END_S = 120.0
+
+
+async def faults_ended(task: asyncio.Task[list[dict[str, Any]]], strategy: str,
+                       faults_log: Path, *, limit_s: float = FAULTS_END_S
+                       ) -> list[dict[str, Any]]:
+    """The fault windows, once the schedule's task has stopped every fault; a stop that hangs
+    becomes a clear error naming the log (the task is cancelled; the caller heals the stack)."""
+    try:
+        return await asyncio.wait_for(task, limit_s)
+    except TimeoutError:
+        raise HarnessError(
+            f"{strategy}: the fault schedule did not stop its faults within {limit_s:g}s after"
+            f" the load (a fault's stop hung; {faults_log} lists what started); every fault was"
+            " healed") from None
+
+
 async def _until_load_ends(locust: LocustProcesses, faults_task: asyncio.Task[Any],
                            progress: Progress, strategy: str) -> None:
     """Wait for the load to end, or end it at once when the fault schedule fails: a run that
@@ -226,7 +245,7 @@ async def run_strategy(
         finally:
             stop.set()
             await watch
-            windows = await asyncio.wait_for(faults_task, 120.0)
+            windows = await faults_ended(faults_task, strategy, faults_log)
             await _finish_monitor(watcher, progress)
     finally:
         if watcher is not None and not watcher.done():
