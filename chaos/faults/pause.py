@@ -33,8 +33,9 @@ show a bug (no successor, no third buyer, B's order not SOLD: declined, fenced o
 buyer walked away: its confirm answered :data:`WALK_AWAY_S` ago and no finalize asked for) is
 followed by another, from the next wanted holder to stop itself at the step (looked for until
 stop). Every wait is bounded; stop continues whatever is still frozen, in
-that order (``relay``: what happened in the first round, with times since its A stopped, and
-``pick_demand``/``pick_skipped`` of the picks; ``rounds``: the same for the later rounds).
+that order (``relay``: what happened in the first round, with times since its A stopped,
+``skips`` (why the self-stops it continued were not wanted) and ``pick_demand``/``pick_skipped``
+of the picks; ``rounds``: the same for the later rounds).
 A named target (``target-<n>``, ``provider``) is always that process. Evidence:
 ``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
 those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
@@ -351,6 +352,9 @@ class Relay:
         self.owners: set[str] = set(self.snapshot.values())
         self.steps: list[tuple[float, str]] = []
         self.skipped = 0
+        #: why the self-stops this round continued were not wanted (reason -> count)
+        self.skips: Counter[str] = Counter()
+        self._why = ""  # the reason of the last refusal of _successor_seat / _third_buyer
         self.outcome = "running"
         self.armed = False
         self.successor: str | None = None
@@ -381,7 +385,7 @@ class Relay:
                 "orders_of_b": sorted(self.b_new),
                 "seats_of_a": sorted(_seat_of(k)[1] for k in self.snapshot),
                 "seat": self.seat_key, "successor": self.successor,
-                "third": self.third, "skipped": self.skipped,
+                "third": self.third, "skipped": self.skipped, "skips": dict(self.skips),
                 "steps": [f"{t:.3f}s {what}" for t, what in self.steps]}
 
     # --- the shared failpoint table (direct: a frozen process may own the admin socket) -----
@@ -434,17 +438,22 @@ class Relay:
         instance = proc.name.removeprefix("target-")
         keys = sorted(self.snapshot)
         owners = await self._redis(keys)
+        self._why = "no seat of A's"
         for key, owner in zip(keys, owners, strict=True):
             if owner is None or owner in self.owners or owner_instance(owner) != instance:
                 continue
             event, seat = _seat_of(key)
             [fence] = await self._redis([keys_for(event, seat)[2]])
             state, token, _ = await self._seat_row(key)
-            if state == "AVAILABLE" and fence is not None and token == int(fence):
-                # and its payment was not declined (a declined buyer stops here too, then fails)
-                if not await undeclined(
-                        self.ctx, await self._inflight_orders(key) - self.a_orders):
-                    continue
+            if state != "AVAILABLE":
+                self._why = "seat written"
+            elif fence is None or token != int(fence):
+                self._why = "take-over not claimed"
+            # and its payment was not declined (a declined buyer stops here too, then fails)
+            elif not await undeclined(
+                    self.ctx, await self._inflight_orders(key) - self.a_orders):
+                self._why = "declined"
+            else:
                 self.owners.add(owner)
                 return key
         return None
@@ -472,6 +481,7 @@ class Relay:
         another of them, continued, would write first and fence B out. With ``unclaimed``
         (B's leases may have run out) only a buyer that took the lock with no claim counts."""
         owners = await self._redis(list(keys))
+        self._why = "no seat of B's"
         for key, owner in zip(keys, owners, strict=True):
             if owner is None or owner in self.owners:
                 continue
@@ -480,10 +490,14 @@ class Relay:
             state, _, _ = await self._seat_row(key)
             # its own confirm (not one in flight when B stopped) is past the check, and its
             # payment was not declined
-            if state == "AVAILABLE" and await undeclined(
+            if state != "AVAILABLE":
+                self._why = "seat written"
+            elif not await undeclined(
                     self.ctx, await self._inflight_orders(key) - self.b_orders):
-                if unclaimed and not await self._unclaimed(key):
-                    continue
+                self._why = "declined or not past its check"
+            elif unclaimed and not await self._unclaimed(key):
+                self._why = "claimed (B's lease ran out)"
+            else:
                 return owner
         return None
 
@@ -538,11 +552,13 @@ class Relay:
                 await asyncio.sleep(0.01)
                 continue
             keep = False
+            self._why = "error"
             try:
                 keep = bool(await wanted(proc))
             finally:  # also when cancelled meanwhile: never leave an unwanted stop frozen
                 if not keep:
                     self.skipped += 1
+                    self.skips[self._why] += 1
                     await _cont(self.ctx, proc)
             if keep:
                 return proc
@@ -631,6 +647,7 @@ class Relay:
         for proc in self.procs:
             if proc.pid not in kept and is_stopped(proc.pid):
                 self.skipped += 1
+                self.skips["late"] += 1
                 await _cont(self.ctx, proc)
 
     async def _until_sold(self) -> None:
@@ -774,7 +791,8 @@ class Pause(ProcessFault[PauseParams]):
     async def _stopped_at_wanted_seat(self, ctx: ChaosContext) -> ProcessInfo | None:
         """Arm ``at`` for many firings; keep the first target process that stopped itself there
         holding seats rivals want (:func:`pick_need` rival orders, fewer as time goes by),
-        continuing the others at once. None after ``lock_wait_s`` (disarmed either way)."""
+        continuing the others at once. None after ``lock_wait_s`` (then disarmed); a kept one
+        leaves it armed for the relay round, whose caller disarms it if no round begins."""
         await failpoints.arm(ctx.state, self.params.at, remaining=RELAY_FIRINGS)
         kept: ProcessInfo | None = None
         try:
@@ -803,10 +821,13 @@ class Pause(ProcessFault[PauseParams]):
                         break
                 await asyncio.sleep(0.01)
             return kept
-        finally:  # in the table: a frozen process may be the one the admin call reaches
-            await _disarm_in_table(ctx, self.params.at)
-            self.pick_skipped += await _stray_stops(
-                ctx, {kept.pid} if kept is not None else set(), for_s=0.1)
+        finally:
+            if kept is None:  # in the table: a frozen process may be the one the admin reaches
+                await _disarm_in_table(ctx, self.params.at)
+                self.pick_skipped += await _stray_stops(ctx, set(), for_s=0.1)
+            # else left armed for the round (it arms again and continues stops it does not
+            # want): a gap would let a process poll "disarmed" and keep it for FAILPOINT_POLL_S,
+            # so a rival taking over one of A's soon-expiring leases would pass the step unseen
 
     async def _apply(self, ctx: ChaosContext) -> None:
         if self.params.at and self.target == "target":
@@ -852,8 +873,10 @@ class Pause(ProcessFault[PauseParams]):
     async def _start_relay(self, ctx: ChaosContext, a: ProcessInfo) -> None:
         relay = await self._new_relay(ctx, a)
         self.locks_at_pause = self.held_by_paused = len(relay.snapshot) if relay else 0
-        if relay is not None:
-            self._relay_task = asyncio.create_task(self._rounds(ctx, relay))
+        if relay is None:  # the pick left the failpoint armed for a round that never begins
+            await _disarm_in_table(ctx, self.params.at)
+            return
+        self._relay_task = asyncio.create_task(self._rounds(ctx, relay))
 
     async def _rounds(self, ctx: ChaosContext, relay: Relay) -> None:
         """Relay rounds until stop: a :attr:`Relay.spent` round is followed by another, from
@@ -895,6 +918,8 @@ class Pause(ProcessFault[PauseParams]):
         relay = self._relays[-1]  # the rounds may have begun one meanwhile
         if relay.outcome == "running":
             relay.outcome = "stopped early (running)"
+        with contextlib.suppress(Exception):  # armed by a pick whose round never began
+            await _disarm_in_table(ctx, self.params.at)
         try:
             await task
         except asyncio.CancelledError:

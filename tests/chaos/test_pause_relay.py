@@ -153,8 +153,14 @@ async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
     async def no_targets(ctx: object) -> list[object]:
         return []
 
+    disarmed: list[str] = []
+
+    async def disarm(ctx: object, name: str) -> None:
+        disarmed.append(name)
+
     monkeypatch.setattr(Relay, "release", released)
     monkeypatch.setattr(pause_mod, "_running_targets", no_targets)
+    monkeypatch.setattr(pause_mod, "_disarm_in_table", disarm)
     fault = pause_mod.Pause("target", {"at": "lock-pause-before-write", "relay": True})
     relay = Relay.__new__(Relay)
     relay.outcome, relay.held, relay.a_frozen = "running", [], False
@@ -176,3 +182,4 @@ async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
     await asyncio.wait_for(fault._stop_relay(None), 10)  # type: ignore[arg-type]
     assert (cancels, fault._stopping, relay.outcome) == (2, True, "stopped early (running)")
     assert fault.stop_cancels == 2
+    assert disarmed == ["lock-pause-before-write"]  # a pick may have left it armed

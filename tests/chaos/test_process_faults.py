@@ -160,6 +160,41 @@ async def test_pause_at_the_critical_step_freezes_the_process_that_reached_it(
     await assert_healed(stack.state)
 
 
+async def test_the_relay_keeps_the_step_armed_from_its_pick_into_its_round(
+    stack: StackHandle,
+) -> None:
+    """With ``relay``, the holder A is kept (two rival orders want its seat) and the failpoint
+    stays armed while A is handed to the relay round: a moment disarmed would let a process
+    poll "disarmed" and let a rival pass the step unseen. Stop disarms it and continues A."""
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url) as buyer, Buyer(stack.target_url) as rival_1, \
+            Buyer(stack.target_url) as rival_2, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-06"], "lock")
+        fault = make("pause", "target", {"at": "lock-pause-before-write", "relay": True,
+                                         "lock_wait_s": 20})
+        starting = asyncio.create_task(fault.start(ctx))
+        for _ in range(200):  # bounded: until the failpoint is armed for every process
+            if "lock-pause-before-write" in await failpoints.armed(stack.state):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)  # two failpoint poll periods of the service processes
+        for rival in (rival_1, rival_2):  # the demand that makes A wanted at once
+            await rival.order(["A-06"], "lock")
+        confirm = asyncio.create_task(buyer.confirm(order))
+        await asyncio.wait_for(starting, 30)
+        try:
+            seen = fault.observed()
+            assert (seen["picked"], seen["relay"]["pick_demand"]) == ("failpoint", 2)
+            assert "lock-pause-before-write" in await failpoints.armed(stack.state)
+            assert not confirm.done()
+        finally:
+            await fault.stop(ctx)
+        assert await failpoints.armed(stack.state) == {}
+        response = await asyncio.wait_for(confirm, 30)
+        assert response.status_code in (202, 409)  # continued: written, or fenced out
+    await assert_healed(stack.state)
+
+
 async def test_crash_at_a_failpoint_kills_one_process_between_prepare_and_commit(
     stack: StackHandle,
 ) -> None:
