@@ -4,43 +4,43 @@ Aimed at the lock strategy: a process paused while it holds seat locks for longe
 lease loses them without knowing; when it continues, only fencing stops its stale write. With
 ``holding_locks`` (the default) the pause waits, boundedly, until seat locks are held in Redis.
 Lock owner values start with the holder's instance (``i<TARGET_INSTANCE>:``, see
-``target_service/redis_lock.py``), so for the target ``target`` the fault freezes a process
-that holds a lock right now (the one holding most, ties by name), and falls back to the seeded
-pick when no running process does (``picked``: ``lock-holder`` or ``seeded``). With ``at`` (a
+``target_service/redis_lock.py``), so for the target ``target`` the fault freezes a process that
+holds a lock right now (the one holding most, ties by name), and falls back to the seeded pick
+when no running process does (``picked``: ``lock-holder`` or ``seeded``). With ``at`` (a
 self-stop failpoint of the service, e.g. ``lock-pause-before-write``) the pause is aimed at the
 critical step: the first process to reach it SIGSTOPs itself there (``picked``: ``failpoint``)
 and stop continues it; when none does within ``lock_wait_s``, the pause falls back to the above.
-With ``relay`` (and ``at``) the pause is aimed at a holder whose seats rivals want and goes
-on from the frozen holder A to the buyers after it, the sequence that shows an unsafe lock
-release (the failpoint stays armed, counted in the shared table; a process that stops itself
-at the step but is not the one wanted is continued at once). A: the first process to stop
-itself whose confirm at the step (past its seat check, authorized: :func:`at_step`) holds
-still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need drops with time,
-:func:`pick_need`), so successors come soon. Once A's leases ran out, a process that stopped
-itself holding a taken-over seat of A's whose take-over is claimed in Postgres, its payment
-not declined (B: it will write, A is fenced out) stays frozen; A is continued (fenced out, it
-releases). When instead a rival sells a seat of A's with no claim (no fencing), A is continued
-at once: its write lands on the sold seat. Then a process that stopped itself holding the lock
-of any of B's seats under a third owner after checking it free, its payment not declined (C),
-stays frozen, looked for at most 1.5 leases (B's buyer still hears its answer) and until one of
-B's seats that were not A's is locked by another owner (B is fenced out, bug or not); once
-B's leases on them may have run out (:func:`frozen_until`) only a C that took the lock with no
-claim counts. The failpoint is disarmed, B is continued and, once B's order is SOLD or
-finished (bounded: two leases, and C's leases on seats not B's), C: with an unsafe release C's
-write lands on a seat B sold (B's ticket, C's hold), a double sale no recovery undoes; with a
-safe one C took B's seat over with a claim and B was fenced out. A round that can no longer
-show a bug (no successor, no third buyer, B's order not SOLD: declined, fenced out, or its
-buyer walked away: its confirm answered :data:`WALK_AWAY_S` ago and no finalize asked for) is
-followed by another, from the next wanted holder to stop itself at the step (looked for until
-stop). Every wait is bounded; stop continues whatever is still frozen, in
-that order (``relay``: what happened in the first round, with times since its A stopped,
-``skips`` (why the self-stops it continued were not wanted) and ``pick_demand``/``pick_skipped``
-of the picks; ``rounds``: the same for the later rounds).
-A named target (``target-<n>``, ``provider``) is always that process. Evidence:
-``locks_at_pause`` (seat locks held when it paused, by any process), ``held_by_paused`` (of
-those, the paused process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose
-lease ran out without a release while the process was frozen; a lower bound, as a re-acquired
-seat hides it).
+With ``relay`` (and ``at``) the pause is aimed at a holder whose seats rivals want and goes on
+from the frozen holder A to the buyers after it, the sequence that shows an unsafe lock release
+(the failpoint stays armed from the pick of A on, counted in the shared table; a process that
+stops itself at the step but is not the one wanted is continued at once). A: the first process
+to stop itself whose confirm at the step (past its seat check, authorized: :func:`at_step`)
+holds still-free seats with rival orders on them (:data:`DEMAND_WINDOW_S`; the need drops with
+time, :func:`pick_need`), so successors come soon. Once A's leases ran out, a process that
+stopped itself holding a taken-over seat of A's whose take-over is claimed in Postgres, its
+payment not declined (B: it will write, A is fenced out) stays frozen (looked for at most
+:data:`SUCCESSOR_WAIT_LEASES` leases from A's stop); A is continued (fenced out, it releases).
+When instead a rival sells with no claim (no fencing) a seat of A's where a confirm of A's
+process past its check is to write, A is continued at once: its write lands on the sold seat.
+Then a process that stopped itself holding the lock of any of B's seats under a third owner
+after checking it free, its payment not declined (C), stays frozen, looked for at most 1.5
+leases (B's buyer still hears its answer) and until one of B's seats that were not A's is locked
+by another owner (B is fenced out, bug or not); once B's leases on them may have run out
+(:func:`frozen_until`) only a C that took the lock with no claim counts. The failpoint is
+disarmed, B is continued and, once B's order is SOLD or finished (bounded: two leases, and C's
+leases on seats not B's), C: with an unsafe release C's write lands on a seat B sold (B's
+ticket, C's hold), a double sale no recovery undoes; with a safe one C took B's seat over with a
+claim and B was fenced out. A round that can no longer show a bug (no successor, no third buyer,
+B's order not SOLD: declined, fenced out, or its buyer walked away: its confirm answered
+:data:`WALK_AWAY_S` ago and no finalize asked for) is followed by another, from the next wanted
+holder to stop itself at the step (looked for until stop). Every wait is bounded; stop continues
+whatever is still frozen, in that order (``relay``: what happened in the first round, with times
+since its A stopped, ``skips`` (why the self-stops it continued were not wanted) and
+``pick_demand``/``pick_skipped`` of the picks; ``rounds``: the same for the later rounds). A
+named target (``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause``
+(seat locks held when it paused, by any process), ``held_by_paused`` (of those, the paused
+process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out
+without a release while the process was frozen; a lower bound, as a re-acquired seat hides it).
 """
 
 from __future__ import annotations
@@ -248,6 +248,8 @@ DEMAND_WINDOW_S = 3.0
 PICK_NEEDS = ((1.5, 2), (3.0, 1))
 #: a frozen buyer's lease must not run out before it is continued: keep this much of it
 LEASE_MARGIN_S = 0.3
+#: the relay waits this many leases (from A's stop) for a successor B
+SUCCESSOR_WAIT_LEASES = 2.0
 #: how often the relay looks (Postgres, Redis) whether its wait is pointless
 GIVE_UP_POLL_S = 0.05
 #: stop cancels the relay rounds again this often until they end
@@ -365,7 +367,7 @@ class Relay:
         self.b_new: set[str] = set()  # B's own order(s): in b_orders, not in a_orders
         self.b_keys: list[str] = []  # every seat lock B holds
         self.c_keys: list[str] = []  # every seat lock C holds
-        self.a_free: list[str] = []  # A's seats still AVAILABLE when A stopped
+        self.a_free: list[str] = []  # A's seats free when A stopped, a write of A's to come
         self.b_owner: str | None = None
         self.b_own: list[str] = []  # B's seats that are not A's
         self.shown = False  # a write that shows the bug is on its way (see :attr:`spent`)
@@ -502,9 +504,10 @@ class Relay:
         return None
 
     async def _sold_by_rival(self, *, unclaimed: bool = False) -> bool:
-        """A seat of A's that was free when A stopped is SOLD to an order not A's; with
-        ``unclaimed``, one whose fence token in Postgres is still older than A's: the rival
-        wrote with no take-over claim (no fencing), so A's write, continued now, lands on it."""
+        """A seat of A's that was free when A stopped, with a confirm of A's past its check on
+        it (:attr:`a_free`), is SOLD to an order not A's; with ``unclaimed``, one whose fence
+        token in Postgres is still older than A's: the rival wrote with no take-over claim (no
+        fencing), so A's write, continued now, lands on it."""
         if not self.a_free:
             return False
         seats = [_seat_of(k) for k in self.a_free]
@@ -564,17 +567,27 @@ class Relay:
                 return proc
         return None
 
+    async def _writes_to_come(self) -> None:
+        """Note A's confirms past their check (:attr:`a_orders`) and :attr:`a_free`: the seats
+        of theirs still AVAILABLE, where a write of A's is to come (a confirm of A's process
+        frozen before its check finds a sold seat taken and writes nothing)."""
+        writing: list[str] = []
+        for k in sorted(self.snapshot):
+            orders = await self._inflight_orders(k)
+            self.a_orders |= orders
+            if orders:
+                writing.append(k)
+        seats = [_seat_of(k) for k in writing]
+        free = set(await self._sql(_FREE, [e for e, _ in seats], [s for _, s in seats]) or [])
+        self.a_free = [k for k, (e, s) in zip(writing, seats, strict=True) if f"{e}:{s}" in free]
+
     async def run(self) -> None:
         lease_s = self.lease_s
         procs = self.procs = await _running_targets(self.ctx)
-        for k in self.snapshot:
-            self.a_orders |= await self._inflight_orders(k)
-        # armed at once: buyers wait at A's seats and take them the moment its leases run out
+        await self._writes_to_come()
+        # armed at once (the pick left it armed): buyers wait at A's seats and take them the
+        # moment its leases run out
         await self.arm()
-        seats = [_seat_of(k) for k in sorted(self.snapshot)]
-        free = set(await self._sql(_FREE, [e for e, _ in seats], [s for _, s in seats]) or [])
-        self.a_free = [k for k, (e, s) in zip(sorted(self.snapshot), seats, strict=True)
-                       if f"{e}:{s}" in free]
         found: list[str] = []
 
         async def successor(proc: ProcessInfo) -> bool:
@@ -583,7 +596,9 @@ class Relay:
                 found.append(key)
             return key is not None
 
-        b = await self._wait_for(procs, 3 * lease_s, successor,  # A's leases + 2
+        # A's leases run out within one lease; the successors measured came 1.8-2.4 s (1.2
+        # leases) after A stopped, so a second lease with none is a round to end
+        b = await self._wait_for(procs, SUCCESSOR_WAIT_LEASES * lease_s, successor,
                                  give_up=self._sold_by_rival)
         if b is None:
             self.outcome = "no successor took a seat over"

@@ -87,6 +87,35 @@ async def test_at_step_keeps_the_seats_of_confirms_past_their_check_and_authoriz
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_rival_sale_counts_only_on_a_seat_with_a_write_of_a_to_come(
+    stack: StackHandle,
+) -> None:
+    """A's process froze every request it served: a seat of a request past its check gets A's
+    write when A continues; one of a request frozen before its check does not."""
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    keys = [keys_for("evt_small", s)[0] for s in ("A-03", "A-04", "A-07")]
+    relay = Relay.__new__(Relay)  # _writes_to_come only reads the database
+    relay.snapshot, relay.a_orders = dict.fromkeys(keys, "i1:x"), set()
+    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
+        relay.ctx = ctx
+        order = await buyer.order(["A-03", "A-04"], "lock")  # past its check; A-07's is not
+        conn = await asyncpg.connect(stack.seats_dsn)
+        try:
+            await conn.execute(
+                "INSERT INTO sagas (order_id, strategy, phase, state, step, auth_key)"
+                " VALUES ($1, 'lock', 'CONFIRM', 'RUNNING', 'LOCKED', $2)",
+                order, secrets.token_hex(8))
+            await relay._writes_to_come()
+            assert (relay.a_orders, relay.a_free) == ({order}, keys[:2])
+            await conn.execute("UPDATE seats SET state = 'SOLD', holder_order_id = $1"
+                               " WHERE event_id = 'evt_small' AND seat_id = 'A-04'", order)
+            await relay._writes_to_come()
+            assert relay.a_free == keys[:1]  # already sold when A stopped: not a rival's sale
+        finally:
+            await conn.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_undeclined_drops_only_orders_whose_payment_was_declined(
     stack: StackHandle,
 ) -> None:
