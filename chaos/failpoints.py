@@ -81,10 +81,12 @@ async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
     try:
         await _admin(state, {"arm": {name: remaining}})
     except FailpointError:
-        await _arm_in_table(state, name, remaining)
+        await arm_in_table(state, name, remaining)
 
 
-async def _arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
+async def arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
+    """Arm ``name`` in the shared table only: every service process fires it from its next poll
+    (``FAILPOINT_POLL_S``) on, and no call waits on a paused process that the kernel picked."""
     await _sql(
         state,
         "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"

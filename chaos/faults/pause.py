@@ -248,6 +248,8 @@ DEMAND_WINDOW_S = 3.0
 PICK_NEEDS = ((1.5, 2), (3.0, 1))
 #: a frozen buyer's lease must not run out before it is continued: keep this much of it
 LEASE_MARGIN_S = 0.3
+#: at most this many picks are kept in the fault's evidence (``picks``)
+MAX_PICKS_SEEN = 50
 #: the relay waits this many leases (from A's stop) for a successor B
 SUCCESSOR_WAIT_LEASES = 2.0
 #: how often the relay looks (Postgres, Redis) whether its wait is pointless
@@ -400,9 +402,7 @@ class Relay:
 
     async def arm(self) -> None:
         self.armed = True  # first: a cancelled insert is still deleted by disarm
-        await self._sql("INSERT INTO failpoints (name, remaining) VALUES ($1, $2)"
-                        " ON CONFLICT (name) DO UPDATE SET remaining = EXCLUDED.remaining,"
-                        " armed_at = now()", self.failpoint, RELAY_FIRINGS)
+        await failpoints.arm_in_table(self.ctx.state, self.failpoint, RELAY_FIRINGS)
 
     async def disarm(self) -> None:
         """Counted firings are taken in Postgres, so deleting the row stops them at once."""
@@ -775,6 +775,8 @@ class Pause(ProcessFault[PauseParams]):
         self.stop_cancels = 0  # cancellations stop needed to end the rounds (1 unless one was lost)
         self.pick_demand: int | None = None  # rival orders on the relay's A's seats
         self.pick_skipped = 0  # self-stops continued while picking A
+        #: each pick of an A: seconds to arm the step, seconds in all, the process kept
+        self.picks: list[dict[str, Any]] = []
 
     async def _wait_for_locks(self, ctx: ChaosContext) -> dict[str, str]:
         """The seat locks held now, waiting (``lock_wait_s``) until some are; Redis slow to
@@ -807,11 +809,15 @@ class Pause(ProcessFault[PauseParams]):
         """Arm ``at`` for many firings; keep the first target process that stopped itself there
         holding seats rivals want (:func:`pick_need` rival orders, fewer as time goes by),
         continuing the others at once. None after ``lock_wait_s`` (then disarmed); a kept one
-        leaves it armed for the relay round, whose caller disarms it if no round begins."""
-        await failpoints.arm(ctx.state, self.params.at, remaining=RELAY_FIRINGS)
+        leaves it armed for the relay round, whose caller disarms it if no round begins.
+        Armed in the shared table, not through the admin endpoint: after a round a process may
+        still be stopped at the step, and an admin call the kernel gives it waits its timeout
+        (the processes share the port), three times over at worst."""
+        began = time.monotonic()
+        await failpoints.arm_in_table(ctx.state, self.params.at, RELAY_FIRINGS)
+        start = time.monotonic()
         kept: ProcessInfo | None = None
         try:
-            start = time.monotonic()
             while kept is None and time.monotonic() - start < self.params.lock_wait_s:
                 for proc in await _running_targets(ctx):
                     if not is_stopped(proc.pid):
@@ -837,6 +843,10 @@ class Pause(ProcessFault[PauseParams]):
                 await asyncio.sleep(0.01)
             return kept
         finally:
+            if len(self.picks) < MAX_PICKS_SEEN:
+                self.picks.append({"arm_s": round(start - began, 3),
+                                   "s": round(time.monotonic() - began, 3),
+                                   "kept": kept.name if kept is not None else None})
             if kept is None:  # in the table: a frozen process may be the one the admin reaches
                 await _disarm_in_table(ctx, self.params.at)
                 self.pick_skipped += await _stray_stops(ctx, set(), for_s=0.1)
@@ -984,6 +994,7 @@ class Pause(ProcessFault[PauseParams]):
             "held_by_paused": self.held_by_paused,
             "expired_unreleased": self.expired_unreleased,
             **({"relay": {**self._relays[0].observed(), "pick_skipped": self.pick_skipped,
+                           "picks": self.picks,
                           "stop_cancels": self.stop_cancels,
                           "rounds": [r.observed() for r in self._relays[1:]]}}
                if self._relays else {}),
