@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                           description="A long run: faults `mixed`, 30 minutes per strategy unless "
                                       "--duration says otherwise. Without --scenario the buyers "
                                       "shop in the 15,640-seat event `evt_arena` (half of it "
-                                      "sold after 30 minutes on 2 cores; `evt_default` sells "
-                                      "out after 3, and then a run exercises conflicts only).")
+                                      "sold after 30 minutes on 2 cores; a 2pc soak in "
+                                      "`evt_default` sells out within minutes, and then a run "
+                                      "exercises conflicts only).")
     run_flags(soak)
     soak.add_argument("--check-every", type=_duration, help="invariant checks during the load "
                                                             "(default 60s)")

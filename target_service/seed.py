@@ -1,8 +1,10 @@
 """Seed data and :func:`reset_data`, which the harness calls between runs.
 
-The default event ``evt_default`` has 300 seats in rows A..O of 20: rows A-B are the hot,
-expensive ``FRONT`` section, C-J ``MIDDLE``, K-O ``BACK``. ``evt_small`` (20 seats, one row)
-is handy for contention tests.
+The default event ``evt_default`` has 600 seats in rows A..O: rows A-B (20 seats each) are the
+hot, expensive ``FRONT`` section, C-J (40 each) ``MIDDLE``, K-O (48 each) ``BACK``. Sized for
+a 30-second run: the default load buys about 30 seats a second with the lock strategy, and with
+300 seats the event sold out 12 s in, so most of the fault window met a sold-out event (no
+purchase for a fault to break). ``evt_small`` (20 seats, one row) is handy for contention tests.
 """
 
 from __future__ import annotations
@@ -56,16 +58,16 @@ class EventSpec:
 DEFAULT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec("evt_default", "Main Hall: Opening Night", (
         SectionSpec("FRONT", "AB", 20, 15000),
-        SectionSpec("MIDDLE", "CDEFGHIJ", 20, 8000),
-        SectionSpec("BACK", "KLMNO", 20, 4500),
+        SectionSpec("MIDDLE", "CDEFGHIJ", 40, 8000),
+        SectionSpec("BACK", "KLMNO", 48, 4500),
     )),
     EventSpec("evt_small", "Studio: Late Show", (SectionSpec("FLOOR", "A", 20, 2500),)),
 )
 
 #: Seeded only when a run's buyers ask for them (``[workload] event_id``): ``evt_arena``
 #: (15,640 seats: a hot FRONT of 40, then 24 rows of 650), the soak's event: a 30-minute 2pc
-#: soak on 2 cores under `mixed` faults sold 8,057 of them at a steady rate (the 300 seats of
-#: `evt_default` sell out after about 3 minutes).
+#: soak on 2 cores under `mixed` faults sold 8,057 of them at a steady rate (the 300 seats
+#: `evt_default` had then sold out after about 3 minutes).
 EXTRA_EVENTS: dict[str, EventSpec] = {
     "evt_arena": EventSpec("evt_arena", "Arena: Season Run", (
         SectionSpec("FRONT", "AB", 20, 15000),

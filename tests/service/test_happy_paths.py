@@ -64,8 +64,8 @@ async def test_discovery_endpoints_conform(api: Api) -> None:
     events = await api.call("GET", "/api/events")
     assert {e["event_id"] for e in events.body["events"]} >= {"evt_default", "evt_small"}
     seat_map = await api.call("GET", "/api/events/evt_default/seats")
-    assert len(seat_map.body["seats"]) == 300
-    assert (await api.call("GET", "/api/events/evt_default")).body["capacity"] == 300
+    assert len(seat_map.body["seats"]) == 600
+    assert (await api.call("GET", "/api/events/evt_default")).body["capacity"] == 600
     health = await api.call("GET", "/health")
     assert health.status == 200 and health.body["status"] == "ok"
     doc = await api.call("GET", "/openapi.json")
