@@ -36,11 +36,12 @@ B's order not SOLD: declined, fenced out, or its buyer walked away: its confirm 
 holder to stop itself at the step (looked for until stop). Every wait is bounded; stop continues
 whatever is still frozen, in that order (``relay``: what happened in the first round, with times
 since its A stopped, ``skips`` (why the self-stops it continued were not wanted) and
-``pick_demand``/``pick_skipped`` of the picks; ``rounds``: the same for the later rounds). A
-named target (``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause``
-(seat locks held when it paused, by any process), ``held_by_paused`` (of those, the paused
-process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out
-without a release while the process was frozen; a lower bound, as a re-acquired seat hides it).
+``pick_demand``/``pick_skipped`` of the picks, and ``picks``: seconds each took to arm the step
+and in all, and the process kept; ``rounds``: the same for the later rounds). A named target
+(``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause`` (seat locks
+held when it paused, by any process), ``held_by_paused`` (of those, the paused process's) and,
+on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out without a release
+while the process was frozen; a lower bound, as a re-acquired seat hides it).
 """
 
 from __future__ import annotations

@@ -185,6 +185,8 @@ async def test_the_relay_keeps_the_step_armed_from_its_pick_into_its_round(
         try:
             seen = fault.observed()
             assert (seen["picked"], seen["relay"]["pick_demand"]) == ("failpoint", 2)
+            [pick] = seen["relay"]["picks"]  # armed in the table: no admin call to wait on
+            assert pick["kept"] == seen["process"] and 0 <= pick["arm_s"] <= pick["s"]
             assert "lock-pause-before-write" in await failpoints.armed(stack.state)
             assert not confirm.done()
         finally:
