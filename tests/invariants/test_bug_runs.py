@@ -1,5 +1,6 @@
 """`harness run --strategy S --faults F --bug B` (the catching run of `harness bugs`) exits 1
-and marks the bug's invariant false with examples; the same run without the bug exits 0.
+and marks the bug's invariant false with examples (at the first seed, or at the second when the
+first missed: see ``SEEDS``); the same run without the bug exits 0, at its one seed.
 
 Only the bugs whose catalog schedule catches them within a 30-second load are here; see
 ``KNOWN_MISSES`` for the ones a 30-second run does not reliably catch yet (each is still caught
@@ -20,16 +21,17 @@ from tests.load.helpers import harness_cli
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
 
 #: bug -> why its catalog run does not reliably catch it in 30 s (reported on issue 6). None
-#: now: lock-no-fencing was caught in 19 and lock-unsafe-release in 20 of 20 seeded 30 s runs
-#: (seeds 1-20, the relay pause of chaos/faults/pause.py, in rounds); the no-bug control passed
-#: 20/20 on the same seeds.
+#: now: lock-no-fencing and lock-unsafe-release were each caught in 10 of 10 seeded 30 s runs on
+#: 2 cores with two CPU hogs beside them (the relay pause of chaos/faults/pause.py, in rounds;
+#: see chaos/README.md); the no-bug control passed 5/5.
 KNOWN_MISSES: dict[str, str] = {}
 CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
 
 
-def run(out: Path, strategy: str, faults: str, bug: str | None) -> tuple[int, dict[str, object]]:
+def run(out: Path, strategy: str, faults: str, bug: str | None,
+        seed: int = 1) -> tuple[int, dict[str, object]]:
     args = ["run", "--strategy", strategy, "--faults", faults, "--duration", "30s",
-            "--seed", "1", "--out", str(out)]
+            "--seed", str(seed), "--out", str(out)]
     if bug:
         args += ["--bug", bug]
     done = harness_cli(*args, timeout=420)
@@ -38,19 +40,32 @@ def run(out: Path, strategy: str, faults: str, bug: str | None) -> tuple[int, di
     return done.returncode, report
 
 
+#: seeded runs a bug gets: its catch is a race of real processes (a relay round of service-pause
+#: shows nothing when the successor's buyer walks away, 10% of buyers do), measured at 19-20 of
+#: 20 seeds; one run alone would fail this test at that miss rate, two miss together far less
+#: often. A miss of the first is printed.
+SEEDS = (1, 2)
+
+
 @pytest.mark.parametrize("bug", CAUGHT)
 async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path: Path,
                                                 bug: str) -> None:
     catch = CATCHES[bug]
-    code, report = run(tmp_path / "run", catch.strategy, catch.faults, bug)
-    # on a miss, say what the faults saw (e.g. each relay round of service-pause)
-    faults = (tmp_path / "run" / "faults.jsonl").read_text()[-6000:]
-    assert (code, report["verdict"], report["bug"]) == (1, "fail", bug), faults
+    misses: list[str] = []
+    for seed in SEEDS:
+        out = tmp_path / f"run-{seed}"
+        code, report = run(out, catch.strategy, catch.faults, bug, seed=seed)
+        if (code, report["verdict"]) == (1, "fail"):
+            break
+        # on a miss, say what the faults saw (e.g. each relay round of service-pause)
+        misses.append(f"seed {seed}: exit {code}\n" + (out / "faults.jsonl").read_text()[-6000:])
+        print(f"{bug} missed at seed {seed}:\n{misses[-1]}")
+    assert (code, report["verdict"], report["bug"]) == (1, "fail", bug), "\n".join(misses)
     invs = {i["name"]: i for i in report["strategies"][catch.strategy]["invariants"]}  # type: ignore[index]
     caught = [invs[n] for n in catch.invariants if not invs[n]["ok"]]
     assert caught, {n: i["ok"] for n, i in invs.items()}
     assert all(i["violations"] > 0 and i["examples"] for i in caught)
-    html = (tmp_path / "run" / "report.html").read_text()
+    html = (out / "report.html").read_text()
     assert ">FAIL</span>" in html and caught[0]["name"] in html
 
 
