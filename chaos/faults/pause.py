@@ -897,12 +897,15 @@ class Pause(ProcessFault[PauseParams]):
         return relay
 
     async def _start_relay(self, ctx: ChaosContext, a: ProcessInfo) -> None:
-        relay = await self._new_relay(ctx, a)
+        relay = None
+        try:
+            relay = await self._new_relay(ctx, a)
+        finally:  # the pick left the failpoint armed for a round that may never begin
+            if relay is None:
+                await _disarm_in_table(ctx, self.params.at)
         self.locks_at_pause = self.held_by_paused = len(relay.snapshot) if relay else 0
-        if relay is None:  # the pick left the failpoint armed for a round that never begins
-            await _disarm_in_table(ctx, self.params.at)
-            return
-        self._relay_task = asyncio.create_task(self._rounds(ctx, relay))
+        if relay is not None:
+            self._relay_task = asyncio.create_task(self._rounds(ctx, relay))
 
     async def _rounds(self, ctx: ChaosContext, relay: Relay) -> None:
         """Relay rounds until stop: a :attr:`Relay.spent` round is followed by another, from

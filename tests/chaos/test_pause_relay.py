@@ -212,3 +212,32 @@ async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
     assert (cancels, fault._stopping, relay.outcome) == (2, True, "stopped early (running)")
     assert fault.stop_cancels == 2
     assert disarmed == ["lock-pause-before-write"]  # a pick may have left it armed
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_pick_whose_round_never_begins_disarms_the_step(
+    monkeypatch: pytest.MonkeyPatch, fails: bool,
+) -> None:
+    """The pick of A leaves the step armed for its round: when no round begins (A holds no
+    seat lock, or looking at its locks fails), the step is disarmed at once."""
+    from chaos.faults import pause as pause_mod
+
+    disarmed: list[str] = []
+
+    async def disarm(ctx: object, name: str) -> None:
+        disarmed.append(name)
+
+    async def no_round(self: object, ctx: object, a: object) -> None:
+        if fails:
+            raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(pause_mod, "_disarm_in_table", disarm)
+    monkeypatch.setattr(pause_mod.Pause, "_new_relay", no_round)
+    fault = pause_mod.Pause("target", {"at": "lock-pause-before-write", "relay": True})
+    if fails:
+        with pytest.raises(ConnectionError):
+            await fault._start_relay(None, None)  # type: ignore[arg-type]
+    else:
+        await fault._start_relay(None, None)  # type: ignore[arg-type]
+    assert (disarmed, fault._relay_task) == (["lock-pause-before-write"], None)
