@@ -21,27 +21,27 @@ stopped itself holding a taken-over seat of A's whose take-over is claimed in Po
 payment not declined (B: it will write, A is fenced out) stays frozen (looked for at most
 :data:`SUCCESSOR_WAIT_LEASES` leases from A's stop); A is continued (fenced out, it releases).
 When instead a rival sells with no claim (no fencing) a seat of A's where a confirm of A's
-process past its check is to write, A is continued at once: its write lands on the sold seat.
-Then a process that stopped itself holding the lock of any of B's seats under a third owner
-after checking it free, its payment not declined (C), stays frozen, looked for at most 1.5
-leases (B's buyer still hears its answer) and until one of B's seats that were not A's is locked
-by another owner (B is fenced out, bug or not); once B's leases on them may have run out
-(:func:`frozen_until`) only a C that took the lock with no claim counts. The failpoint is
-disarmed, B is continued and, once B's order is SOLD or finished (bounded: two leases, and C's
-leases on seats not B's), C: with an unsafe release C's write lands on a seat B sold (B's
-ticket, C's hold), a double sale no recovery undoes; with a safe one C took B's seat over with a
-claim and B was fenced out. A round that can no longer show a bug (no successor, no third buyer,
-B's order not SOLD: declined, fenced out, or its buyer walked away: its confirm answered
-:data:`WALK_AWAY_S` ago and no finalize asked for) is followed by another, from the next wanted
-holder to stop itself at the step (looked for until stop). Every wait is bounded; stop continues
-whatever is still frozen, in that order (``relay``: what happened in the first round, with times
-since its A stopped, ``skips`` (why the self-stops it continued were not wanted) and
-``pick_demand``/``pick_skipped`` of the picks, and ``picks``: seconds each took to arm the step
-and in all, and the process kept; ``rounds``: the same for the later rounds). A named target
-(``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause`` (seat locks
-held when it paused, by any process), ``held_by_paused`` (of those, the paused process's) and,
-on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out without a release
-while the process was frozen; a lower bound, as a re-acquired seat hides it).
+process past its check (its payment not declined) is to write, A is continued at once: its write
+lands on the sold seat. Then a process that stopped itself holding the lock of any of B's seats
+under a third owner after checking it free, its payment not declined (C), stays frozen, looked
+for at most 1.5 leases (B's buyer still hears its answer) and until one of B's seats that were
+not A's is locked by another owner (B is fenced out, bug or not); once B's leases on them may
+have run out (:func:`frozen_until`) only a C that took the lock with no claim counts. The
+failpoint is disarmed, B is continued and, once B's order is SOLD or finished (bounded: two
+leases, and C's leases on seats not B's), C: with an unsafe release C's write lands on a seat B
+sold (B's ticket, C's hold), a double sale no recovery undoes; with a safe one C took B's seat
+over with a claim and B was fenced out. A round that can no longer show a bug (no successor, no
+third buyer, B's order not SOLD: declined, fenced out, or its buyer walked away: its confirm
+answered :data:`WALK_AWAY_S` ago and no finalize asked for) is followed by another, from the
+next wanted holder to stop itself at the step (looked for until stop). Every wait is bounded;
+stop continues whatever is still frozen, in that order (``relay``: what happened in the first
+round, with times since its A stopped, ``skips`` (why the self-stops it continued were not
+wanted) and ``pick_demand``/``pick_skipped`` of the picks, and ``picks``: seconds each took to
+arm the step and in all, and the process kept; ``rounds``: the same for the later rounds). A
+named target (``target-<n>``, ``provider``) is always that process. Evidence: ``locks_at_pause``
+(seat locks held when it paused, by any process), ``held_by_paused`` (of those, the paused
+process's) and, on stop, ``expired_unreleased`` (of the snapshot, locks whose lease ran out
+without a release while the process was frozen; a lower bound, as a re-acquired seat hides it).
 """
 
 from __future__ import annotations
@@ -371,6 +371,7 @@ class Relay:
         self.b_keys: list[str] = []  # every seat lock B holds
         self.c_keys: list[str] = []  # every seat lock C holds
         self.a_free: list[str] = []  # A's seats free when A stopped, a write of A's to come
+        self.a_writers: dict[str, set[str]] = {}  # A's seat -> A's confirms past their check
         self.b_owner: str | None = None
         self.b_own: list[str] = []  # B's seats that are not A's
         self.shown = False  # a write that shows the bug is on its way (see :attr:`spent`)
@@ -507,12 +508,16 @@ class Relay:
     async def _sold_by_rival(self, *, unclaimed: bool = False) -> bool:
         """A seat of A's that was free when A stopped, with a confirm of A's past its check on
         it (:attr:`a_free`), is SOLD to an order not A's; with ``unclaimed``, one whose fence
-        token in Postgres is still older than A's: the rival wrote with no take-over claim (no
-        fencing), so A's write, continued now, lands on it."""
-        if not self.a_free:
+        token in Postgres is still older than A's and whose confirm of A's was not declined: the
+        rival wrote with no take-over claim (no fencing), so A's write, continued now, lands on
+        it (a declined confirm of A's writes nothing)."""
+        keys = self.a_free
+        if unclaimed:
+            keys = [k for k in keys if await undeclined(self.ctx, self.a_writers.get(k, set()))]
+        if not keys:
             return False
-        seats = [_seat_of(k) for k in self.a_free]
-        tokens = [self.tokens.get(k, 0) if unclaimed else 2**62 for k in self.a_free]
+        seats = [_seat_of(k) for k in keys]
+        tokens = [self.tokens.get(k, 0) if unclaimed else 2**62 for k in keys]
         return bool(await self._sql(_SOLD_BY_RIVAL, [e for e, _ in seats],
                                     [s for _, s in seats], sorted(self.a_orders), tokens))
 
@@ -578,6 +583,7 @@ class Relay:
             self.a_orders |= orders
             if orders:
                 writing.append(k)
+                self.a_writers[k] = orders
         seats = [_seat_of(k) for k in writing]
         free = set(await self._sql(_FREE, [e for e, _ in seats], [s for _, s in seats]) or [])
         self.a_free = [k for k, (e, s) in zip(writing, seats, strict=True) if f"{e}:{s}" in free]

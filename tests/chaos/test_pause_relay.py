@@ -95,7 +95,7 @@ async def test_a_rival_sale_counts_only_on_a_seat_with_a_write_of_a_to_come(
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
     keys = [keys_for("evt_small", s)[0] for s in ("A-03", "A-04", "A-07")]
     relay = Relay.__new__(Relay)  # _writes_to_come only reads the database
-    relay.snapshot, relay.a_orders = dict.fromkeys(keys, "i1:x"), set()
+    relay.snapshot, relay.a_orders, relay.a_writers = dict.fromkeys(keys, "i1:x"), set(), {}
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         relay.ctx = ctx
         order = await buyer.order(["A-03", "A-04"], "lock")  # past its check; A-07's is not
@@ -107,10 +107,28 @@ async def test_a_rival_sale_counts_only_on_a_seat_with_a_write_of_a_to_come(
                 order, secrets.token_hex(8))
             await relay._writes_to_come()
             assert (relay.a_orders, relay.a_free) == ({order}, keys[:2])
+            assert relay.a_writers == {keys[0]: {order}, keys[1]: {order}}
             await conn.execute("UPDATE seats SET state = 'SOLD', holder_order_id = $1"
                                " WHERE event_id = 'evt_small' AND seat_id = 'A-04'", order)
             await relay._writes_to_come()
             assert relay.a_free == keys[:1]  # already sold when A stopped: not a rival's sale
+            # a rival sells A-03 with no claim (its fence token older than A's)
+            relay.tokens = dict.fromkeys(keys, 10)
+            rival = await buyer.order(["A-03"], "lock")
+            await conn.execute("UPDATE seats SET state = 'SOLD', holder_order_id = $1,"
+                               " fence_token = 0 WHERE event_id = 'evt_small'"
+                               " AND seat_id = 'A-03'", rival)
+            assert await relay._sold_by_rival(unclaimed=True)
+            async with httpx.AsyncClient(timeout=5.0) as client:  # A's payment is declined
+                r = await client.post(
+                    stack.provider_url + "/v1/authorizations",
+                    headers={"Idempotency-Key": secrets.token_hex(8)},
+                    json={"order_id": order, "amount_cents": 1000,
+                          "payment_token": "tok_decline"})
+            assert r.status_code == 402, r.text
+            # sold all the same, but A's confirm fails instead of writing over the sale
+            assert (await relay._sold_by_rival(), await relay._sold_by_rival(unclaimed=True)) \
+                == (True, False)
         finally:
             await conn.close()
 
