@@ -512,8 +512,9 @@ class Relay:
         rival wrote with no take-over claim (no fencing), so A's write, continued now, lands on
         it (a declined confirm of A's writes nothing)."""
         keys = self.a_free
-        if unclaimed:
-            keys = [k for k in keys if await undeclined(self.ctx, self.a_writers.get(k, set()))]
+        if unclaimed:  # one look at the payments for every confirm of A's on them
+            ok = await undeclined(self.ctx, set().union(*(self.a_writers[k] for k in keys)))
+            keys = [k for k in keys if self.a_writers[k] & ok]
         if not keys:
             return False
         seats = [_seat_of(k) for k in keys]
@@ -854,7 +855,7 @@ class Pause(ProcessFault[PauseParams]):
                 self.picks.append({"arm_s": round(start - began, 3),
                                    "s": round(time.monotonic() - began, 3),
                                    "kept": kept.name if kept is not None else None})
-            if kept is None:  # in the table: a frozen process may be the one the admin reaches
+            if kept is None:
                 await _disarm_in_table(ctx, self.params.at)
                 self.pick_skipped += await _stray_stops(ctx, set(), for_s=0.1)
             # else left armed for the round (it arms again and continues stops it does not

@@ -10,7 +10,8 @@ import psutil
 import pytest
 
 from chaos import failpoints
-from chaos.faults import make
+from chaos.context import ChaosContext
+from chaos.faults import AnyFault, make
 from chaos.processes import is_dead, processes
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, assert_healed, ctx_for
@@ -129,6 +130,18 @@ async def test_pause_of_target_freezes_the_process_that_holds_the_locks(
     await assert_healed(stack.state)
 
 
+async def start_at_step(stack: StackHandle, fault: AnyFault,
+                        ctx: ChaosContext) -> asyncio.Task[None]:
+    """Start a pause ``at`` the step; return once every service process has seen it armed."""
+    starting = asyncio.create_task(fault.start(ctx))
+    for _ in range(200):  # bounded: until the failpoint is armed for every process
+        if "lock-pause-before-write" in await failpoints.armed(stack.state):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.6)  # two failpoint poll periods of the service processes
+    return starting
+
+
 async def test_pause_at_the_critical_step_freezes_the_process_that_reached_it(
     stack: StackHandle,
 ) -> None:
@@ -138,12 +151,7 @@ async def test_pause_at_the_critical_step_freezes_the_process_that_reached_it(
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         order = await buyer.order(["A-05"], "lock")
         fault = make("pause", "target", {"at": "lock-pause-before-write", "lock_wait_s": 20})
-        starting = asyncio.create_task(fault.start(ctx))
-        for _ in range(200):  # bounded: until the failpoint is armed for every process
-            if "lock-pause-before-write" in await failpoints.armed(stack.state):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.6)  # two failpoint poll periods of the service processes
+        starting = await start_at_step(stack, fault, ctx)
         confirm = asyncio.create_task(buyer.confirm(order))
         await asyncio.wait_for(starting, 30)
         try:
@@ -172,12 +180,7 @@ async def test_the_relay_keeps_the_step_armed_from_its_pick_into_its_round(
         order = await buyer.order(["A-06"], "lock")
         fault = make("pause", "target", {"at": "lock-pause-before-write", "relay": True,
                                          "lock_wait_s": 20})
-        starting = asyncio.create_task(fault.start(ctx))
-        for _ in range(200):  # bounded: until the failpoint is armed for every process
-            if "lock-pause-before-write" in await failpoints.armed(stack.state):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.6)  # two failpoint poll periods of the service processes
+        starting = await start_at_step(stack, fault, ctx)
         for rival in (rival_1, rival_2):  # the demand that makes A wanted at once
             await rival.order(["A-06"], "lock")
         confirm = asyncio.create_task(buyer.confirm(order))
