@@ -19,6 +19,13 @@ the payments tables in schema ``pay``), over a direct connection (the service re
 through Toxiproxy, as in every run). Each round measures the service, then pgbench, back to back;
 ``--rounds N`` repeats that and prints each round's ratio service/pgbench and the median
 (min-max) over the rounds, since the machine may be shared and noisy. The goal is >= 0.5 for saga.
+
+On a local stack it also prints where the CPU went (:mod:`cpu_split`): milliseconds of CPU per
+purchase for each part (Postgres with its backends, the service processes, Toxiproxy, the
+provider, Redis, this process as the load client, pgbench) in each measurement, and the *CPU
+ceiling* of each ratio: pgbench's total CPU per purchase over the service path's. When both runs
+keep the machine's cores busy, the measured ratio cannot exceed that ceiling by more than
+their busy shares differ, however the work is scheduled.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cpu_split  # benchmarks/ is on sys.path when run as a script
+from cpu_split import Split
+
 from target_service.seed import DEFAULT_EVENTS, EventSpec, SectionSpec, reset_data
 
 BENCH_EVENT = EventSpec("evt_bench", "Benchmark Arena",
@@ -53,16 +63,30 @@ BENCH_EVENT = EventSpec("evt_bench", "Benchmark Arena",
 SEAT_IDS = [s[0] for s in BENCH_EVENT.seats()]
 
 
-def _stack_defaults() -> dict[str, str]:
+def _stack_status() -> dict[str, Any]:
+    """``harness status --json`` of the local stack ({} when none runs)."""
     try:
         out = subprocess.run(["harness", "status", "--json"], capture_output=True, text=True,
                              timeout=20, check=False)
         info = json.loads(out.stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _stack_defaults(info: dict[str, Any]) -> dict[str, str]:
     return {"target": str(info.get("target", "")), "seats_dsn": str(info.get("seats_dsn", "")),
             "payments_dsn": str(info.get("payments_dsn", "")),
             "seats_dsn_proxied": str(info.get("seats_dsn_proxied", ""))}
+
+
+def stack_parts(info: dict[str, Any]) -> dict[str, list[int]]:
+    """Root pids of the stack's processes by program (``target:target-0`` -> ``target``)."""
+    parts: dict[str, list[int]] = {}
+    for proc in info.get("processes", []):
+        if proc.get("pid"):
+            parts.setdefault(str(proc["name"]).split(":")[0], []).append(int(proc["pid"]))
+    return parts
 
 
 async def _purchase(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
@@ -88,7 +112,9 @@ async def _purchase(http: aiohttp.ClientSession, url: str, headers: dict[str, st
     return status == 200
 
 
-async def bench_service(url: str, strategy: str, duration: float, concurrency: int) -> float:
+async def bench_service(url: str, strategy: str, duration: float, concurrency: int,
+                        parts: dict[str, list[int]] | None = None) -> tuple[float, Split | None]:
+    """Purchases per second, and the CPU split of the timed part when ``parts`` are given."""
     free = SEAT_IDS[:]
     random.Random(7).shuffle(free)
     done = 0
@@ -111,12 +137,17 @@ async def bench_service(url: str, strategy: str, duration: float, concurrency: i
                 else:
                     failed += 1
 
+        before = cpu_split.snapshot(parts) if parts else None
         start = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.monotonic() - start
+        split = (cpu_split.between(before, cpu_split.snapshot(parts or {}), elapsed_s=elapsed,
+                                   units=done) if before is not None else None)
     if failed:
         print(f"  ({strategy}: {failed} purchases did not complete)", file=sys.stderr)
-    return done / elapsed
+    if split is not None:
+        del split.cpu_s[cpu_split.CHILDREN]  # no child process runs during the service load
+    return done / elapsed, split
 
 
 #: pgbench script: the SQL of one saga purchase, statement for statement
@@ -163,8 +194,11 @@ def _same_database(dsn: str, like: str) -> str:
     return re.sub(r"/[^/?]+(\?|$)", "/" + urlparse(like).path.lstrip("/") + r"\1", dsn, count=1)
 
 
-def run_pgbench(dsn: str, duration: float, concurrency: int) -> float:
-    """Transactions (= purchases) per second of the purchase script."""
+def run_pgbench(dsn: str, duration: float, concurrency: int,
+                parts: dict[str, list[int]] | None = None) -> tuple[float, Split | None]:
+    """Transactions (= purchases) per second of the purchase script, and the CPU split of the
+    run when ``parts`` are given (the parts that work in it: Postgres, Toxiproxy if the DSN
+    goes through it; pgbench itself is always measured)."""
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise SystemExit("pgbench is not installed (Debian: apt-get install postgresql-client)")
@@ -173,13 +207,30 @@ def run_pgbench(dsn: str, duration: float, concurrency: int) -> float:
            "PGUSER": u.username or "postgres", "PGDATABASE": u.path.lstrip("/")}
     if u.password:
         env["PGPASSWORD"] = u.password
+    before = cpu_split.snapshot(parts) if parts else None
+    start = time.monotonic()
     out = subprocess.run(
         [pgbench, "-n", "-f", str(PGBENCH_SCRIPT), "-c", str(concurrency), "-j", "2",
          "-T", str(int(duration))], env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    after = cpu_split.snapshot(parts or {}) if before is not None else None
     m = re.search(r"tps = ([0-9.]+)", out.stdout)
-    if out.returncode != 0 or m is None:
+    n = re.search(r"number of transactions actually processed: ([0-9]+)", out.stdout)
+    if out.returncode != 0 or m is None or n is None:
         raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
-    return float(m.group(1))
+    split = (cpu_split.between(before, after, elapsed_s=elapsed, units=int(n.group(1)))
+             if before is not None and after is not None else None)
+    if split is not None:
+        split.cpu_s[cpu_split.CLIENT] = 0.0  # this process only waits for pgbench meanwhile
+    return float(m.group(1)), split
+
+
+def _cpu_line(name: str, split: Split) -> str:
+    """One row of the CPU table: ms of CPU per purchase by part, total, machine busy share."""
+    ms = split.per_unit_ms()
+    cells = "  ".join(f"{k} {v:5.2f}" for k, v in ms.items() if v >= 0.005)
+    return (f"    cpu ms/purchase {name:15} {cells}  | total {sum(ms.values()):5.2f}"
+            f"  (cores busy {split.busy():.0%})")
 
 
 def _spread(values: list[float]) -> str:
@@ -188,8 +239,35 @@ def _spread(values: list[float]) -> str:
             if values else "n/a")
 
 
+def _cpu_summary(splits: dict[str, list[Split]], strategies: list[str]) -> dict[str, Any]:
+    """Print the median CPU per purchase of every part in every measurement, and each
+    strategy's CPU ceiling (pgbench's total over the service path's); return them."""
+    med: dict[str, dict[str, float]] = {}
+    for name, runs in splits.items():
+        per = [r.per_unit_ms() for r in runs if r.units > 0]
+        keys = list(dict.fromkeys(k for d in per for k in d))
+        med[name] = {k: statistics.median(d.get(k, 0.0) for d in per) for k in keys}
+    parts = [k for k in dict.fromkeys(k for d in med.values() for k in d)
+             if any(d.get(k, 0.0) >= 0.005 for d in med.values())]
+    print(f"CPU per purchase, ms (median over rounds; {os.cpu_count()} cores):")
+    print("  " + f"{'':16}" + "".join(f"{k:>10}" for k in parts) + f"{'total':>10}")
+    for name, d in med.items():
+        print("  " + f"{name:16}" + "".join(f"{d.get(k, 0.0):10.2f}" for k in parts)
+              + f"{sum(d.values()):10.2f}")
+    ceiling: dict[str, float] = {}
+    if "pgbench" in med:
+        base = sum(med["pgbench"].values())
+        for s in strategies:
+            if med.get(s):
+                ceiling[s] = base / sum(med[s].values())
+        print("CPU ceiling of the ratio (pgbench's CPU per purchase / the service path's): "
+              + "  ".join(f"{s} {c:.2f}" for s, c in ceiling.items()))
+    return {"cpu_ms_per_purchase": med, "cpu_ceiling": ceiling}
+
+
 async def main() -> int:
-    defaults = _stack_defaults()
+    status = _stack_status()
+    defaults = _stack_defaults(status)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--target-url", default=os.environ.get("TARGET_URL", defaults.get("target")))
     p.add_argument("--seats-dsn", default=os.environ.get("SEATS_DSN",
@@ -207,23 +285,35 @@ async def main() -> int:
     args = p.parse_args()
     if not (args.target_url and args.seats_dsn and args.payments_dsn):
         p.error("give --target-url, --seats-dsn and --payments-dsn (or run a local stack)")
+    local = (args.seats_dsn == defaults.get("seats_dsn")
+             and args.target_url == defaults.get("target"))
     if args.proxied_seats_dsn is None:  # the local stack's link, when benchmarking that stack
         same = args.seats_dsn == defaults.get("seats_dsn")
         args.proxied_seats_dsn = defaults.get("seats_dsn_proxied", "") if same else ""
+    # CPU accounting needs the stack's pids: only for the local stack benchmarked whole
+    parts = stack_parts(status) if local else {}
+    pg_parts = {k: v for k, v in parts.items() if k == "postgres"}
+    via_parts = {k: v for k, v in parts.items() if k in ("postgres", "toxiproxy")}
     pg_dsn = await prepare_pgbench_db(args.seats_dsn)
     strategies = args.strategies.split(",")
     rounds: list[dict[str, float]] = []
+    splits: dict[str, list[Split]] = {}
     for n in range(1, args.rounds + 1):
-        measured: dict[str, float] = {}
+        got: dict[str, tuple[float, Split | None]] = {}
         for strategy in strategies:
             await reset_data(args.seats_dsn, args.payments_dsn,
                              event_seed=(*DEFAULT_EVENTS, BENCH_EVENT))
-            measured[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
-                                                     args.duration, args.concurrency)
-        measured["pgbench"] = run_pgbench(pg_dsn, args.duration, args.concurrency)
+            got[strategy] = await bench_service(args.target_url.rstrip("/"), strategy,
+                                                args.duration, args.concurrency, parts)
+        got["pgbench"] = run_pgbench(pg_dsn, args.duration, args.concurrency, pg_parts)
         if args.proxied_seats_dsn:
-            measured["pgbench_proxied"] = run_pgbench(
-                _same_database(args.proxied_seats_dsn, pg_dsn), args.duration, args.concurrency)
+            got["pgbench_proxied"] = run_pgbench(
+                _same_database(args.proxied_seats_dsn, pg_dsn), args.duration,
+                args.concurrency, via_parts)
+        measured = {name: rate for name, (rate, _) in got.items()}
+        for name, (_, split) in got.items():
+            if split is not None:
+                splits.setdefault(name, []).append(split)
         rounds.append(measured)
         base = measured["pgbench"]
         proxied = (f" (via toxiproxy {measured['pgbench_proxied']:7.1f}/s)"
@@ -231,6 +321,9 @@ async def main() -> int:
         print(f"round {n}: pgbench {base:7.1f}/s{proxied}  " + "  ".join(
             f"{s} {measured[s]:6.1f}/s ({measured[s] / base:.2f})" for s in strategies),
             flush=True)
+        for name, (_, split) in got.items():
+            if split is not None:
+                print(_cpu_line(name, split), flush=True)
     await reset_data(args.seats_dsn, args.payments_dsn)
     pg = [r["pgbench"] for r in rounds]
     print(f"pgbench (saga purchase SQL, {args.concurrency} clients, direct connection): "
@@ -246,7 +339,8 @@ async def main() -> int:
         ratios[s] = [r[s] / r["pgbench"] for r in rounds]
         print(f"service {s:5}: median {statistics.median(rates):7.1f} purchases/s"
               f"   ratio to pgbench of the same round: {_spread(ratios[s])}")
-    print(json.dumps({"rounds": rounds, "ratio": ratios}))
+    cpu = _cpu_summary(splits, strategies) if splits else {}
+    print(json.dumps({"rounds": rounds, "ratio": ratios, **cpu}))
     return 0
 
 
