@@ -71,8 +71,9 @@ class Supervisor:
     def stop_group(self, group: str) -> None:
         self._call("stopProcessGroup", group, True)
 
-    def reload_config(self) -> None:
-        """Re-read supervisord.conf and apply changed program groups (restarting them)."""
+    def reload_config(self) -> list[str]:
+        """Re-read supervisord.conf and apply changed program groups (restarting them); the
+        groups added or changed (an added group with autostart runs now)."""
         added, changed, removed = self._call("reloadConfig")[0]
         for group in removed + changed:
             with contextlib.suppress(StackError):
@@ -80,6 +81,7 @@ class Supervisor:
             self._call("removeProcessGroup", group)
         for group in changed + added:
             self._call("addProcessGroup", group)
+        return [str(g) for g in changed + added]
 
     def shutdown(self) -> None:
         self._call("shutdown")

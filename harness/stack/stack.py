@@ -36,6 +36,8 @@ Progress = Callable[[str], None]
 
 INFRA_TIMEOUT = 60.0
 APP_TIMEOUT = 60.0
+#: the program groups of the apps, started only once the infrastructure and proxies are up
+APP_GROUPS = ("provider", "target")
 
 
 def _quiet(_: str) -> None:
@@ -170,18 +172,8 @@ class Stack:
         self._start_supervisord(state, binaries)
         supervisor = Supervisor(state.supervisor_socket)
 
-        admin_dsn = state.dsn("postgres")
-        await asyncio.gather(
-            self._wait("postgres", readiness.postgres_probe(admin_dsn), state, supervisor),
-            self._wait("redis", readiness.redis_probe(state.redis_url()), state, supervisor),
-            self._wait(
-                "toxiproxy",
-                readiness.http_probe(state.toxiproxy_url + "/version"),
-                state,
-                supervisor,
-            ),
-        )
-        await postgres.create_databases(admin_dsn)
+        await self._wait_infra(state, supervisor)
+        await postgres.create_databases(state.dsn("postgres"))
         await self.ensure_proxies(state)
         await _disarm_failpoints(state)  # the table outlives a stack; an old run may have armed
         self.progress("infrastructure ready: starting the payment provider and target service")
@@ -211,6 +203,20 @@ class Stack:
                     f"see {state.logs_dir / 'supervisord.log'}"
                 )
             time.sleep(0.05)
+
+    async def _wait_infra(self, state: StackState, supervisor: Supervisor) -> None:
+        """Postgres, Redis and Toxiproxy answering."""
+        await asyncio.gather(
+            self._wait("postgres", readiness.postgres_probe(state.dsn("postgres")), state,
+                       supervisor),
+            self._wait("redis", readiness.redis_probe(state.redis_url()), state, supervisor),
+            self._wait(
+                "toxiproxy",
+                readiness.http_probe(state.toxiproxy_url + "/version"),
+                state,
+                supervisor,
+            ),
+        )
 
     async def _wait(
         self, name: str, probe: readiness.Probe, state: StackState, supervisor: Supervisor
@@ -266,8 +272,13 @@ class Stack:
         state.supervisor_conf.write_text(render(state, binaries, pg_user=postgres.os_user()))
         state.save()
         supervisor = Supervisor(state.supervisor_socket)
-        await asyncio.to_thread(supervisor.reload_config)
-        for group in ("provider", "target"):
+        restarted = set(await asyncio.to_thread(supervisor.reload_config)) - set(APP_GROUPS)
+        if restarted:  # the infrastructure's config changed too (new binaries, say): the
+            # apps start below, once it answers and the (restarted) Toxiproxy has its proxies
+            self.progress(f"restarted with their new config: {', '.join(sorted(restarted))}")
+            await self._wait_infra(state, supervisor)
+            await self.ensure_proxies(state)
+        for group in APP_GROUPS:
             await asyncio.to_thread(supervisor.stop_group, group)
             await asyncio.to_thread(supervisor.start_group, group)
         await self._wait_apps(state)

@@ -19,6 +19,11 @@ PG_USER = "harness"
 STATE_FILE = "stack.json"
 
 
+def default_path() -> str:
+    """This process's PATH (what a newly started stack runs with)."""
+    return os.environ.get("PATH", "/usr/bin:/bin")
+
+
 def short_hash(path: Path) -> str:
     """A stable short name for a state folder (sockets and out-of-tree dirs use it)."""
     return hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
@@ -45,6 +50,10 @@ class StackState:
     pg_data: Path
     admin_token: str
     services: ServiceSettings = field(default_factory=ServiceSettings)
+    #: the PATH every stack process runs with, taken when the stack starts: a later command
+    #: from another shell (say, one with the venv activated) renders the same supervisord
+    #: config, so restarting the apps never restarts Postgres, Redis or Toxiproxy
+    path_env: str = field(default_factory=default_path)
 
     # --- derived -------------------------------------------------------------------------
     @property
@@ -131,4 +140,5 @@ class StackState:
             pg_data=Path(data["pg_data"]),
             admin_token=str(data["admin_token"]),
             services=ServiceSettings(**services),
+            path_env=str(data.get("path_env") or default_path()),
         )

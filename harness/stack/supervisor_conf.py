@@ -8,7 +8,6 @@ which is how `harness down` finds what a crashed run left behind.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -70,7 +69,6 @@ def render(state: StackState, binaries: Binaries, *, pg_user: str | None) -> str
     logs = state.logs_dir
     ports = state.ports
     python = sys.executable
-    path_env = os.environ.get("PATH", "/usr/bin:/bin")
     lines = [
         "[unix_http_server]",
         f"file={state.supervisor_socket}",
@@ -84,7 +82,7 @@ def render(state: StackState, binaries: Binaries, *, pg_user: str | None) -> str
         "loglevel=info",
         "nodaemon=false",
         "minfds=4096",
-        f"environment={_env({STACK_ENV: str(state.state_dir), 'PATH': path_env})}",
+        f"environment={_env({STACK_ENV: str(state.state_dir), 'PATH': state.path_env})}",
         "",
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",

@@ -20,6 +20,9 @@ from harness.stack.ports import AUTO_LAST, find_free_block, port_is_free
 from tests.conftest import exclusive_state_dir
 
 LIFECYCLE_DIR, LIFECYCLE_PRIVATE = exclusive_state_dir("lifecycle")
+RESTART_DIR, RESTART_PRIVATE = exclusive_state_dir("restart")
+INFRA = ("postgres:postgres", "redis:redis", "toxiproxy:toxiproxy")
+APPS = ("provider:provider", "target:target-0", "target:target-1")
 
 
 def harness(*args: str, state_dir: Path, env: dict[str, str] | None = None,
@@ -76,6 +79,52 @@ def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     assert after.returncode == 3
     assert "not running" in after.stdout
     if LIFECYCLE_PRIVATE:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _processes(state_dir: Path) -> dict[str, tuple[int, str]]:
+    status = harness("status", "--json", state_dir=state_dir)
+    assert status.returncode == 0, status.stderr
+    return {p["name"]: (p["pid"], p["state"]) for p in json.loads(status.stdout)["processes"]}
+
+
+def test_a_new_bug_from_another_shell_restarts_only_the_apps(tmp_path: Path) -> None:
+    """`harness up --bug` (as `harness run --bug` does) from a shell whose PATH differs from the
+    one that started the stack restarts the provider and the service only: the stack keeps the
+    PATH it started with. And if the infrastructure's config did change, it is restarted and
+    the apps still come up (they start only once the proxies exist again)."""
+    state_dir = RESTART_DIR
+    shell = {**os.environ}
+    other_shell = {**shell, "PATH": f"{tmp_path}{os.pathsep}{shell.get('PATH', '')}"}
+    first = harness("up", "--bug", "none", state_dir=state_dir, env=shell)  # whatever was kept
+    assert first.returncode == 0, first.stderr
+    try:
+        before = _processes(state_dir)
+        again = harness("up", "--bug", "lock-unsafe-release", state_dir=state_dir,
+                        env=other_shell)
+        assert again.returncode == 0, again.stderr
+        after = _processes(state_dir)
+        assert {n: after[n] for n in INFRA} == {n: before[n] for n in INFRA}
+        assert all(after[n][0] != before[n][0] and after[n][1] == "RUNNING" for n in APPS), \
+            (before, after)
+        status = json.loads(harness("status", "--json", state_dir=state_dir).stdout)
+        assert status["bug"] == "lock-unsafe-release"
+
+        # the infrastructure's config changes (as with another PATH recorded at start)
+        saved = json.loads((state_dir / "stack.json").read_text())
+        saved["path_env"] = other_shell["PATH"]
+        (state_dir / "stack.json").write_text(json.dumps(saved))
+        third = harness("up", "--bug", "none", state_dir=state_dir, env=shell)
+        assert third.returncode == 0, third.stderr
+        assert "restarted with their new config" in third.stderr
+        last = _processes(state_dir)
+        assert all(last[n][0] != after[n][0] for n in INFRA), (after, last)
+        assert all(state == "RUNNING" for _, state in last.values()), last
+        assert sorted(last) == sorted(INFRA + APPS)
+    finally:
+        down = harness("down", state_dir=state_dir)
+    assert down.returncode == 0, down.stderr
+    if RESTART_PRIVATE:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
