@@ -66,8 +66,8 @@ DEFAULT_EVENTS: tuple[EventSpec, ...] = (
 
 #: Seeded only when a run's buyers ask for them (``[workload] event_id``): ``evt_arena``
 #: (15,640 seats: a hot FRONT of 40, then 24 rows of 650), the soak's event: a 30-minute 2pc
-#: soak on 2 cores under `mixed` faults sold 8,057 of them at a steady rate (the 300 seats
-#: `evt_default` had then sold out after about 3 minutes).
+#: soak on 2 cores under `mixed` faults sold 8,057 of them at a steady rate (`evt_default`,
+#: then of 300 seats, 600 today, had sold out after about 3 minutes).
 EXTRA_EVENTS: dict[str, EventSpec] = {
     "evt_arena": EventSpec("evt_arena", "Arena: Season Run", (
         SectionSpec("FRONT", "AB", 20, 15000),
