@@ -15,8 +15,10 @@ The pgbench baseline runs, with the same number of clients and duration, a scrip
 SQL statements that the service and the provider issue for one *saga* purchase (idempotency
 records, order, saga log, seat hold, authorization, capture, tickets), in the same transaction
 boundaries, against a scratch database ``bench_pgbench`` on the same Postgres (both schemas,
-the payments tables in schema ``pay``), over a direct connection (the service reaches Postgres
-through Toxiproxy, as in every run). Each round measures the service, then pgbench, back to back;
+the payments tables in schema ``pay``), over a direct connection. Likewise the load client
+connects straight to the service's port (``target_direct``; pgbench has no proxy in front of
+Postgres either), while the service reaches Postgres, Redis and the provider through Toxiproxy,
+as in every run. Each round measures the service, then pgbench, back to back;
 ``--rounds N`` repeats that and prints each round's ratio service/pgbench and the median
 (min-max) over the rounds, since the machine may be shared and noisy. The goal is >= 0.5 for saga.
 
@@ -77,7 +79,8 @@ def _stack_status() -> dict[str, Any]:
 def _stack_defaults(info: dict[str, Any]) -> dict[str, str]:
     return {"target": str(info.get("target", "")), "seats_dsn": str(info.get("seats_dsn", "")),
             "payments_dsn": str(info.get("payments_dsn", "")),
-            "seats_dsn_proxied": str(info.get("seats_dsn_proxied", ""))}
+            "seats_dsn_proxied": str(info.get("seats_dsn_proxied", "")),
+            "target_direct": str(info.get("target_direct", ""))}
 
 
 def stack_parts(info: dict[str, Any]) -> dict[str, list[int]]:
@@ -269,7 +272,10 @@ async def main() -> int:
     status = _stack_status()
     defaults = _stack_defaults(status)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--target-url", default=os.environ.get("TARGET_URL", defaults.get("target")))
+    p.add_argument("--target-url", default=os.environ.get(
+        "TARGET_URL", defaults.get("target_direct") or defaults.get("target")),
+        help="the service (default: the local stack's service port, no proxy in between, as"
+             " pgbench reaches Postgres directly)")
     p.add_argument("--seats-dsn", default=os.environ.get("SEATS_DSN",
                                                          defaults.get("seats_dsn")))
     p.add_argument("--payments-dsn", default=os.environ.get("PAYMENTS_DSN",
@@ -286,7 +292,7 @@ async def main() -> int:
     if not (args.target_url and args.seats_dsn and args.payments_dsn):
         p.error("give --target-url, --seats-dsn and --payments-dsn (or run a local stack)")
     local = (args.seats_dsn == defaults.get("seats_dsn")
-             and args.target_url == defaults.get("target"))
+             and args.target_url in (defaults.get("target"), defaults.get("target_direct")))
     if args.proxied_seats_dsn is None:  # the local stack's link, when benchmarking that stack
         same = args.seats_dsn == defaults.get("seats_dsn")
         args.proxied_seats_dsn = defaults.get("seats_dsn_proxied", "") if same else ""
@@ -344,5 +350,15 @@ async def main() -> int:
     return 0
 
 
+def _run(coro: Any) -> int:
+    """Run the load client on uvloop when installed (as the service does): the client shares
+    the machine's cores with what it measures, so the cheaper it is the less it skews."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[no-any-return]
+    return uvloop.run(coro)  # type: ignore[no-any-return]
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(_run(main()))
