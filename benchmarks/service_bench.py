@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cpu_split  # benchmarks/ is on sys.path when run as a script
 from cpu_split import Split
 
+from target_service import event_loop
 from target_service.seed import DEFAULT_EVENTS, EventSpec, SectionSpec, reset_data
 
 BENCH_EVENT = EventSpec("evt_bench", "Benchmark Arena",
@@ -350,15 +351,7 @@ async def main() -> int:
     return 0
 
 
-def _run(coro: Any) -> int:
-    """Run the load client on uvloop when installed (as the service does): the client shares
-    the machine's cores with what it measures, so the cheaper it is the less it skews."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[no-any-return]
-    return uvloop.run(coro)  # type: ignore[no-any-return]
-
-
 if __name__ == "__main__":
-    sys.exit(_run(main()))
+    # on uvloop like the service: the client shares the cores with what it measures, so the
+    # cheaper it is the less it skews
+    sys.exit(event_loop.run(main()))

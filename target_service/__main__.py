@@ -7,10 +7,10 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import Any
 
 from aiohttp import web
 
+from target_service import event_loop
 from target_service.app import create_app
 from target_service.config import ConfigError, Settings
 from target_service.http_errors import ProblemAppRunner
@@ -34,16 +34,6 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
-def _run(coro: Any) -> None:
-    """Run on uvloop when it is installed (faster HTTP and Postgres I/O), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coro)
-        return
-    uvloop.run(coro)
-
-
 def main() -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s target[%(process)d] %(levelname)s %(name)s %(message)s")
@@ -53,7 +43,7 @@ def main() -> int:
         print(f"target_service: refusing to start: {exc}", file=sys.stderr)
         return 2
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings))
+        event_loop.run(_serve(settings))
     return 0
 
 

@@ -144,7 +144,7 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
     transactions (their locks would block the wipe), truncates every run table (customers,
     orders, tickets, idempotency records, logs, the provider ledger, armed failpoints) and
     inserts ``event_seed``, then analyzes what it inserted (so the services plan their seat
-    lookups from real statistics, not from the empty table of the wipe). With ``redis_url``,
+    lookups from its statistics, not from the previous seed's). With ``redis_url``,
     also deletes the seat lock/lease keys (fence counters are kept: they must stay monotonic).
     Safe to call while services run (a wipe that deadlocks with one of their statements starts
     over), but requests in flight during the reset may fail.
@@ -158,11 +158,10 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
             if dsn == seats_dsn:
                 async with conn.transaction():
                     await seed_events(conn, event_seed)
-                # Statistics for the seeded seats, which also invalidates every plan the
-                # services' sessions cached while the table was empty (between the wipe and the
-                # seed): such a generic plan scans the whole event per seat lookup, ~6,000 rows
-                # per statement on a big event, and nothing else would replace it until
-                # autovacuum happened to analyze the table (measured: 3x Postgres CPU).
+                # Statistics of these seats: the wipe keeps the previous seed's, in which a new
+                # big event is a rare value, and the planner then finds a seat by scanning the
+                # whole event (~6,000 rows and 18 ms per seat statement, 3x Postgres CPU) until
+                # autovacuum happens to analyze the table. Also replaces plans cached from them.
                 await conn.execute("ANALYZE events, seats")
         finally:
             await conn.close()

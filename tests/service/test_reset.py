@@ -62,7 +62,6 @@ async def test_buyers_of_the_arena_get_it_seeded(stack: Any) -> None:
     assert events_for("evt_default") == events_for("no-such-event")  # only extras are added
 
 
-
 async def test_seat_lookups_of_a_newly_seeded_event_are_planned_from_its_statistics(
         stack: Any) -> None:
     """Statistics of the seeded seats, not stale ones of the previous seed: with those, the
