@@ -1,7 +1,10 @@
-"""Readiness waits: a port that accepts is not a database that answers.
+"""Readiness waits: a port that accepts is not a database that answers, nor one that is ours.
 
 Each wait polls the real protocol (SQL ``SELECT 1``, Redis ``PING``, HTTP ``/health``) until it
-answers or the deadline passes, then raises StackError naming the component and its log.
+answers or the deadline passes, then raises StackError naming the component and its log. A
+component is ready only when the process listening on its port is the one this stack started
+(its pid as supervisord reports it): another stack's server answering on the port is a
+collision, and fails the wait at once (ForeignListener, exit 3) naming that process and the port.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import redis.asyncio as aioredis
 
 from harness.errors import StackError
 from harness.stack.control import Supervisor
+from harness.stack.listeners import listeners
+from harness.topology import PROXIES
 
 Probe = Callable[[], Awaitable[object]]
 
@@ -32,7 +37,9 @@ async def wait_until(
         try:
             await probe()
             return
-        except Exception as exc:  # any failure means "not ready yet"
+        except ForeignListener:
+            raise  # waiting cannot help: our process can never bind that port
+        except Exception as exc:  # any other failure means "not ready yet"
             last = exc
         if alive is not None and not alive():
             where = f"; see {log}" if log else ""
@@ -82,3 +89,64 @@ def group_running_probe(supervisor: Supervisor, group: str) -> Probe:
             raise RuntimeError(f"not running yet: {not_running or group}")
         return True
     return probe
+
+
+#: Port key -> the supervisord group whose processes alone may listen on it (Locust's ports are
+#: the run's, not the stack's).
+PORT_GROUPS: dict[str, str] = {
+    "postgres": "postgres",
+    "redis": "redis",
+    "toxiproxy": "toxiproxy",
+    "provider": "provider",
+    "target": "target",
+    **{spec.listen_key: "toxiproxy" for spec in PROXIES},
+}
+
+
+class ForeignListener(StackError):
+    """A process this stack did not start listens on one of the stack's ports."""
+
+
+def check_owner(port: int, key: str, ours: list[int]) -> bool:
+    """True when one of ``ours`` listens on ``port`` and nothing else does; False when nothing
+    listens yet; ForeignListener naming the process (pid and name) when another one does."""
+    found = listeners(port, expected=ours)
+    foreign = [f for f in found if f.pid not in ours]
+    if foreign:
+        raise ForeignListener(
+            f"port 127.0.0.1:{port} (for {key}) is held by "
+            f"{', '.join(f.describe() for f in foreign)}, which this stack did not start: "
+            "stop it, or pick another block with `harness up --base-port N`"
+        )
+    return bool(found)
+
+
+async def group_pids(supervisor: Supervisor, group: str) -> list[int]:
+    return [p.pid for p in await asyncio.to_thread(supervisor.processes)
+            if p.group == group and p.pid]
+
+
+def owned_probe(probe: Probe, supervisor: Supervisor, port: int, key: str) -> Probe:
+    """``probe`` answering, with the listener on ``port`` a process of ``key``'s group."""
+    group = PORT_GROUPS[key]
+
+    async def owned() -> object:
+        ours = await group_pids(supervisor, group)
+        if not await asyncio.to_thread(check_owner, port, key, ours):
+            raise RuntimeError(f"{group} is not listening on {port} yet")
+        answer = await probe()
+        await asyncio.to_thread(check_owner, port, key, ours)  # the one that answered is ours
+        return answer
+    return owned
+
+
+async def check_ports(
+    supervisor: Supervisor, ports: dict[str, int], *, require: bool
+) -> None:
+    """ForeignListener when a process other than the owning group's listens on any of the
+    stack's ports; with ``require``, StackError when one of them has no listener at all."""
+    pids = {group: await group_pids(supervisor, group) for group in set(PORT_GROUPS.values())}
+    for key, group in PORT_GROUPS.items():
+        listening = await asyncio.to_thread(check_owner, ports[key], key, pids[group])
+        if require and not listening:
+            raise StackError(f"nothing of {group} listens on port {ports[key]} (for {key})")

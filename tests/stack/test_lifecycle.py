@@ -72,7 +72,7 @@ def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     finally:
         down = harness("down", state_dir=state_dir)
     assert down.returncode == 0, down.stderr
-    assert stack_processes(state_dir, ports.values()) == []
+    assert stack_processes(state_dir) == []
     assert listening_ports(ports) == []
     assert harness("down", state_dir=state_dir).returncode == 0
     after = harness("status", state_dir=state_dir)
