@@ -126,16 +126,24 @@ async def group_pids(supervisor: Supervisor, group: str) -> list[int]:
             if p.group == group and p.pid]
 
 
+async def owner_is_ours(supervisor: Supervisor, port: int, key: str) -> bool:
+    """:func:`check_owner` against the pids supervisord reports for ``key``'s group."""
+    group = PORT_GROUPS[key]
+    try:
+        return await asyncio.to_thread(check_owner, port, key, await group_pids(supervisor, group))
+    except ForeignListener:
+        # supervisord knows a pid from the fork, before the process can bind: asking again
+        # after seeing the listener covers one (re)started since we asked
+        return await asyncio.to_thread(check_owner, port, key, await group_pids(supervisor, group))
+
+
 def owned_probe(probe: Probe, supervisor: Supervisor, port: int, key: str) -> Probe:
     """``probe`` answering, with the listener on ``port`` a process of ``key``'s group."""
-    group = PORT_GROUPS[key]
-
     async def owned() -> object:
-        ours = await group_pids(supervisor, group)
-        if not await asyncio.to_thread(check_owner, port, key, ours):
-            raise RuntimeError(f"{group} is not listening on {port} yet")
+        if not await owner_is_ours(supervisor, port, key):
+            raise RuntimeError(f"{PORT_GROUPS[key]} is not listening on {port} yet")
         answer = await probe()
-        await asyncio.to_thread(check_owner, port, key, ours)  # the one that answered is ours
+        await owner_is_ours(supervisor, port, key)  # the one that answered is ours
         return answer
     return owned
 
@@ -145,8 +153,6 @@ async def check_ports(
 ) -> None:
     """ForeignListener when a process other than the owning group's listens on any of the
     stack's ports; with ``require``, StackError when one of them has no listener at all."""
-    pids = {group: await group_pids(supervisor, group) for group in set(PORT_GROUPS.values())}
     for key, group in PORT_GROUPS.items():
-        listening = await asyncio.to_thread(check_owner, ports[key], key, pids[group])
-        if require and not listening:
+        if not await owner_is_ours(supervisor, ports[key], key) and require:
             raise StackError(f"nothing of {group} listens on port {ports[key]} (for {key})")
