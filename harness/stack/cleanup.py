@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import time
 from collections.abc import Iterable
@@ -53,7 +54,7 @@ def record_processes(state_dir: Path, pids: Iterable[int]) -> None:
             records[pid] = started
     live = {pid: t for pid, t in records.items() if same_process(pid, t)}
     path = state_dir / PIDS_FILE
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{PIDS_FILE}.{os.getpid()}.tmp")  # two writers never share it
     tmp.write_text(json.dumps([{"pid": p, "started": t} for p, t in sorted(live.items())]))
     tmp.replace(path)
 

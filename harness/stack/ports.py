@@ -130,55 +130,67 @@ def _write(base: int, owner: Path) -> None:
     os.replace(tmp, target)
 
 
-def _owned_by(owner: Path) -> list[Claim]:
+def _claims() -> list[Claim]:
     claims = (_read(p) for p in CLAIMS_DIR.glob("*.json"))
-    return [c for c in claims if c is not None and c.owner == owner]
+    return [c for c in claims if c is not None]
 
 
-def _take(base: int, owner: Path) -> bool:
-    """Under the lock: claim ``base`` for ``owner`` unless another live owner holds it; the
-    owner's other claims are released (a stack holds one block)."""
-    current = owner_of(base)
-    if current is not None and current.owner != owner and not current.stale():
-        return False
+def _holder(base: int, owner: Path | None, live: list[Claim]) -> Claim | None:
+    """Among ``live`` claims, one of another owner on a block overlapping the one at ``base``
+    (an explicit base need not be a multiple of the block size)."""
+    for other in live:
+        if abs(other.base - base) < PORT_BLOCK and other.owner != owner:
+            return other
+    return None
+
+
+def _live(claims: list[Claim]) -> list[Claim]:
+    return [c for c in claims if not c.stale()]
+
+
+def _take(base: int, owner: Path, claims: list[Claim]) -> None:
+    """Under the lock, once :func:`_holder` found none: claim ``base`` for ``owner``, dropping
+    the owner's other claims (a stack holds one block) and stale overlapping ones."""
     _write(base, owner)
-    for other in _owned_by(owner):
-        if other.base != base:
-            with contextlib.suppress(FileNotFoundError):
-                other.path.unlink()
-    return True
+    for other in claims:
+        if other.base != base and (other.owner == owner or abs(other.base - base) < PORT_BLOCK):
+            other.path.unlink(missing_ok=True)
 
 
 def claim(base: int, owner: Path) -> bool:
     """Atomically claim the block at ``base`` for ``owner``; False when another owner holds it."""
     with _claims_locked():
-        return _take(base, owner)
+        claims = _claims()
+        if _holder(base, owner, _live(claims)) is not None:
+            return False
+        _take(base, owner, claims)
+        return True
 
 
 def claim_explicit(base: int, owner: Path) -> dict[str, int]:
-    """Claim the block an explicit ``--base-port`` names, and check its ports are free;
-    StackError (exit 3) naming the owner when another stack holds it, or the port's process."""
+    """Claim the block an explicit ``--base-port`` names once its ports are free; StackError
+    (exit 3) naming the owner when another stack holds it, or the process on a taken port."""
     with _claims_locked():
-        if not _take(base, owner):
-            holder = owner_of(base)
-            who = holder.owner if holder is not None else "another stack"
+        claims = _claims()
+        holder = _holder(base, owner, _live(claims))
+        if holder is not None:
             raise StackError(
-                f"ports {base}-{base + PORT_BLOCK - 1} are claimed by the stack at {who}: "
-                f"stop it (`harness --state-dir {who} down`), or pick another block with "
-                "`harness up --base-port N`"
+                f"ports {base}-{base + PORT_BLOCK - 1} overlap the block "
+                f"{holder.base}-{holder.base + PORT_BLOCK - 1} claimed by the stack at "
+                f"{holder.owner}: stop it (`harness --state-dir {holder.owner} down`), or pick "
+                "another block with `harness up --base-port N`"
             )
-        try:
-            return check_block(base)
-        except StackError:
-            (CLAIMS_DIR / f"{base}.json").unlink(missing_ok=True)
-            raise
+        ports = check_block(base)
+        _take(base, owner, claims)
+        return ports
 
 
 def release(owner: Path) -> None:
     """Give up every block ``owner`` holds (its `down`)."""
     with _claims_locked():
-        for held in _owned_by(owner):
-            held.path.unlink(missing_ok=True)
+        for held in _claims():
+            if held.owner == owner:
+                held.path.unlink(missing_ok=True)
 
 
 def find_free_block(
@@ -188,12 +200,14 @@ def find_free_block(
     stack claims; with ``owner`` (a state folder) also claimed for it, atomically."""
     assert max(PORT_OFFSETS.values()) < PORT_BLOCK
     with _claims_locked():
+        claims = _claims()
+        live = _live(claims)
         for base in range(start, stop, PORT_BLOCK):
-            current = owner_of(base)
-            if current is not None and current.owner != owner and not current.stale():
+            if _holder(base, owner, live) is not None:
                 continue
             if not all(port_is_free(p) for p in ports_for(base).values()):
                 continue
-            if owner is None or _take(base, owner):
-                return ports_for(base)
+            if owner is not None:
+                _take(base, owner, claims)
+            return ports_for(base)
     raise StackError(f"no free block of {PORT_BLOCK} ports between {start} and {stop}")

@@ -28,7 +28,7 @@ from harness.stack.cleanup import stack_processes
 from harness.stack.ports import AUTO_LAST, find_free_block, owner_of, port_is_free
 from tests.conftest import StackHandle
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
 #: The ports each supervisord group listens on (the proxies' ports are Toxiproxy's).
 OWN_PORTS = {"postgres": "postgres", "redis": "redis", "toxiproxy": "toxiproxy",
@@ -86,6 +86,7 @@ def assert_all_running_and_own_their_ports(info: dict[str, Any]) -> None:
         assert holders and holders <= groups[group], (key, holders, groups[group])
 
 
+@pytest.mark.slow
 async def test_three_stacks_started_at_once_get_three_blocks_and_down_stops_only_its_own(
     tmp_path: Path,
 ) -> None:

@@ -102,8 +102,9 @@ def test_a_claim_outlives_its_claimant_while_the_stack_json_names_the_block(
         _claim_from_a_process_that_exits(base, first)
         _save_stack_json(first, base)  # `up` finished: the CLI is gone, the stack runs
         assert not claim(base, second)
-        with pytest.raises(StackError, match=f"claimed by the stack at {first}"):
-            claim_explicit(base, second)
+        for overlapping in (base, base + 7, base - PORT_BLOCK + 1):
+            with pytest.raises(StackError, match=f"claimed by the stack at {first}"):
+                claim_explicit(overlapping, second)
         assert owner_of(base).owner == first  # type: ignore[union-attr]
         _save_stack_json(first, base + PORT_BLOCK)  # it moved to another block: stale
         assert claim(base, second)
@@ -116,6 +117,19 @@ def test_a_claim_outlives_its_claimant_while_the_stack_json_names_the_block(
         release(first)
         release(second)
     assert owner_of(base) is None and owner_of(base + PORT_BLOCK) is None
+
+
+def test_an_unaligned_explicit_block_keeps_both_blocks_it_overlaps_from_the_automatic_choice(
+    tmp_path: Path,
+) -> None:
+    base = find_free_block(start=AUTO_LAST + 9000, stop=60000)["postgres"]
+    try:
+        claim_explicit(base + PORT_BLOCK // 2, tmp_path)
+        assert find_free_block(start=base, stop=60000, owner=tmp_path / "other")["postgres"] \
+            >= base + 2 * PORT_BLOCK
+    finally:
+        release(tmp_path)
+        release(tmp_path / "other")
 
 
 def test_an_explicit_block_with_a_taken_port_is_not_kept_claimed(tmp_path: Path) -> None:
