@@ -86,7 +86,9 @@ def listeners(port: int, expected: Iterable[int] = ()) -> list[Listener]:
             owners.setdefault(inode, pid)
         if len(owners) == len(inodes):
             break
-    pids = {owners.get(inode) for inode in inodes}
+    pids: set[int | None] = set(owners.values())
+    if (inodes - owners.keys()) & _listening_inodes(port):  # not just closed while we looked
+        pids.add(None)
     return [Listener(port, pid) for pid in sorted(pids, key=lambda p: p or 0)]
 
 

@@ -16,6 +16,7 @@ import pytest
 from harness.durations import parse_duration
 from harness.errors import StackError
 from harness.paths import REPO_ROOT
+from harness.stack.listeners import Listener, describe_owner, listeners
 from harness.stack.ports import (
     AUTO_LAST,
     check_block,
@@ -141,3 +142,22 @@ def test_an_explicit_block_with_a_taken_port_is_not_kept_claimed(tmp_path: Path)
         with pytest.raises(StackError, match=me):
             claim_explicit(block["postgres"], tmp_path)
     assert owner_of(block["postgres"]) is None
+
+
+def test_the_listener_of_a_port_is_the_process_holding_its_socket() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import socket, sys, time\n"
+         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+         "print(s.getsockname()[1], flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        assert listeners(port) == [Listener(port, child.pid)]
+        assert listeners(port, expected=[os.getpid()]) == [Listener(port, child.pid)]
+        assert describe_owner(port) == f"pid {child.pid} ({psutil.Process(child.pid).name()})"
+    finally:
+        child.kill()
+        child.communicate()
+    assert listeners(port) == []
