@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,18 +47,22 @@ class Listener:
         return f"pid {self.pid} ({self.name})"
 
 
-def _listening_inodes(port: int) -> set[int]:
-    """Inodes of the sockets listening on ``port`` at an address 127.0.0.1 reaches."""
-    inodes = set()
+def _listening_inodes(ports: Collection[int]) -> dict[int, set[int]]:
+    """Port -> inodes of the sockets listening on it at an address 127.0.0.1 reaches (the
+    kernel writes every socket into these tables, so read them once for all ``ports``)."""
+    found: dict[int, set[int]] = {port: set() for port in ports}
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
             lines = (_PROC / "net" / table).read_text().splitlines()[1:]
             for line in lines:
                 fields = line.split()
+                if fields[3] != _LISTEN:
+                    continue
                 address, _, hex_port = fields[1].partition(":")
-                if fields[3] == _LISTEN and int(hex_port, 16) == port and address in _REACHABLE:
-                    inodes.add(int(fields[9]))
-    return inodes
+                port = int(hex_port, 16)
+                if port in found and address in _REACHABLE:
+                    found[port].add(int(fields[9]))
+    return found
 
 
 def _socket_inodes(pid: int) -> set[int]:
@@ -73,23 +77,35 @@ def _socket_inodes(pid: int) -> set[int]:
     return found
 
 
+def listeners_of(ports: Collection[int], expected: Iterable[int] = ()) -> dict[int, list[Listener]]:
+    """Port -> every process listening on ``127.0.0.1:port``. The ``expected`` pids' sockets are
+    looked at first; every other process only when a listener is not among them."""
+    by_port = _listening_inodes(ports)
+    inodes = set().union(*by_port.values())
+    owners: dict[int, int] = {}
+    if inodes:
+        expected = list(expected)
+        others = (int(p) for p in os.listdir(_PROC) if p.isdigit() and int(p) not in expected)
+        for pid in (*expected, *others):
+            for inode in _socket_inodes(pid) & inodes:
+                owners.setdefault(inode, pid)
+            if len(owners) == len(inodes):
+                break
+    unresolved = inodes - owners.keys()
+    if unresolved:  # a socket closed while we looked has no owner to name
+        unresolved &= set().union(*_listening_inodes(ports).values())
+    found = {}
+    for port, held in by_port.items():
+        pids: set[int | None] = {owners[inode] for inode in held if inode in owners}
+        if held & unresolved:
+            pids.add(None)
+        found[port] = [Listener(port, pid) for pid in sorted(pids, key=lambda p: p or 0)]
+    return found
+
+
 def listeners(port: int, expected: Iterable[int] = ()) -> list[Listener]:
     """Every process listening on ``127.0.0.1:port``; ``expected`` pids are looked at first."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return []
-    owners: dict[int, int] = {}
-    expected = list(expected)
-    others = (int(p) for p in os.listdir(_PROC) if p.isdigit() and int(p) not in expected)
-    for pid in (*expected, *others):
-        for inode in _socket_inodes(pid) & inodes:
-            owners.setdefault(inode, pid)
-        if len(owners) == len(inodes):
-            break
-    pids: set[int | None] = set(owners.values())
-    if (inodes - owners.keys()) & _listening_inodes(port):  # not just closed while we looked
-        pids.add(None)
-    return [Listener(port, pid) for pid in sorted(pids, key=lambda p: p or 0)]
+    return listeners_of([port], expected)[port]
 
 
 def describe_owner(port: int) -> str:

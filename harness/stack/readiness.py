@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from harness.errors import StackError
 from harness.stack.control import Supervisor
-from harness.stack.listeners import listeners
+from harness.stack.listeners import listeners_of
 from harness.topology import PROXIES
 
 Probe = Callable[[], Awaitable[object]]
@@ -107,43 +107,69 @@ class ForeignListener(StackError):
     """A process this stack did not start listens on one of the stack's ports."""
 
 
-def check_owner(port: int, key: str, ours: list[int]) -> bool:
-    """True when one of ``ours`` listens on ``port`` and nothing else does; False when nothing
-    listens yet; ForeignListener naming the process (pid and name) when another one does."""
-    found = listeners(port, expected=ours)
-    foreign = [f for f in found if f.pid not in ours]
-    if foreign:
-        raise ForeignListener(
-            f"port 127.0.0.1:{port} (for {key}) is held by "
-            f"{', '.join(f.describe() for f in foreign)}, which this stack did not start: "
-            "stop it, or pick another block with `harness up --base-port N`"
-        )
-    return bool(found)
+#: While a component does not answer yet, how often to look for a foreign listener on its port
+#: (reading the kernel's socket tables costs about 0.1 s on a busy machine).
+FOREIGN_CHECK_EVERY = 1.0
 
 
-async def group_pids(supervisor: Supervisor, group: str) -> list[int]:
-    return [p.pid for p in await asyncio.to_thread(supervisor.processes)
-            if p.group == group and p.pid]
+async def _group_pids(supervisor: Supervisor) -> dict[str, list[int]]:
+    pids: dict[str, list[int]] = {group: [] for group in PORT_GROUPS.values()}
+    for proc in await asyncio.to_thread(supervisor.processes):
+        if proc.pid:
+            pids.setdefault(proc.group, []).append(proc.pid)
+    return pids
 
 
-async def owner_is_ours(supervisor: Supervisor, port: int, key: str) -> bool:
-    """:func:`check_owner` against the pids supervisord reports for ``key``'s group."""
-    group = PORT_GROUPS[key]
-    try:
-        return await asyncio.to_thread(check_owner, port, key, await group_pids(supervisor, group))
-    except ForeignListener:
+def _verdicts(ports: dict[str, int], pids: dict[str, list[int]]) -> dict[str, str | None]:
+    """Port key -> None when one of its group's pids listens and nothing else does, ``""`` when
+    nothing listens, else the foreign listeners described."""
+    ours = [pid for group_pids in pids.values() for pid in group_pids]
+    found = listeners_of(list(ports.values()), expected=ours)
+    verdicts: dict[str, str | None] = {}
+    for key, port in ports.items():
+        allowed = pids[PORT_GROUPS[key]]
+        foreign = [f for f in found[port] if f.pid not in allowed]
+        verdicts[key] = (", ".join(f.describe() for f in foreign) if foreign
+                         else None if found[port] else "")
+    return verdicts
+
+
+async def owners(supervisor: Supervisor, ports: dict[str, int]) -> dict[str, bool]:
+    """Port key -> whether the process listening on it is one this stack started (False:
+    nothing listens yet); ForeignListener naming the process (pid and name) and the port when
+    another one listens."""
+    verdicts = await asyncio.to_thread(_verdicts, ports, await _group_pids(supervisor))
+    if any(verdicts.values()):
         # supervisord knows a pid from the fork, before the process can bind: asking again
         # after seeing the listener covers one (re)started since we asked
-        return await asyncio.to_thread(check_owner, port, key, await group_pids(supervisor, group))
+        verdicts = await asyncio.to_thread(_verdicts, ports, await _group_pids(supervisor))
+    for key, foreign in verdicts.items():
+        if foreign:
+            raise ForeignListener(
+                f"port 127.0.0.1:{ports[key]} (for {key}) is held by {foreign}, which this "
+                "stack did not start: stop it, or pick another block with "
+                "`harness up --base-port N`"
+            )
+    return {key: verdict is None for key, verdict in verdicts.items()}
 
 
 def owned_probe(probe: Probe, supervisor: Supervisor, port: int, key: str) -> Probe:
-    """``probe`` answering, with the listener on ``port`` a process of ``key``'s group."""
+    """``probe`` answering, with the listener on ``port`` a process of ``key``'s group; a
+    foreign listener fails at once (checked on every answer, and every FOREIGN_CHECK_EVERY
+    seconds while there is none)."""
+    checked = -FOREIGN_CHECK_EVERY  # the first failure looks at once
+
     async def owned() -> object:
-        if not await owner_is_ours(supervisor, port, key):
+        nonlocal checked
+        try:
+            answer = await probe()
+        except Exception:
+            if time.monotonic() - checked >= FOREIGN_CHECK_EVERY:
+                checked = time.monotonic()
+                await owners(supervisor, {key: port})  # raises on a foreign listener
+            raise
+        if not (await owners(supervisor, {key: port}))[key]:
             raise RuntimeError(f"{PORT_GROUPS[key]} is not listening on {port} yet")
-        answer = await probe()
-        await owner_is_ours(supervisor, port, key)  # the one that answered is ours
         return answer
     return owned
 
@@ -153,6 +179,8 @@ async def check_ports(
 ) -> None:
     """ForeignListener when a process other than the owning group's listens on any of the
     stack's ports; with ``require``, StackError when one of them has no listener at all."""
-    for key, group in PORT_GROUPS.items():
-        if not await owner_is_ours(supervisor, ports[key], key) and require:
-            raise StackError(f"nothing of {group} listens on port {ports[key]} (for {key})")
+    ours = await owners(supervisor, {key: ports[key] for key in PORT_GROUPS})
+    missing = [key for key, listening in ours.items() if not listening]
+    if require and missing:
+        raise StackError(f"nothing of this stack listens on the ports for {', '.join(missing)}; "
+                         f"ports {ports}")
