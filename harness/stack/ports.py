@@ -3,7 +3,9 @@
 A claim is a file ``<CLAIMS_DIR>/<base>.json`` recording the owner (the stack's state folder),
 the pid of the process that made the claim and that process's start time. Every read-decide-write
 of claims happens under one flock, and a claim file appears whole (written aside, then renamed),
-so two stacks started at once never get the same block.
+so two stacks started at once never get the same block. A claim covers all PORT_BLOCK ports from
+its base, so an explicit base that is not a multiple of the block size collides with the blocks it
+overlaps.
 
 The CLI exits after `up`, so a claim's liveness is judged from its record. A claim is stale, and
 may be taken over, only when its owner folder is gone, or when the process that made it is dead
