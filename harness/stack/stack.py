@@ -1,7 +1,9 @@
 """The local stack: start, heal, restart and stop every component on 127.0.0.1.
 
 Guarantees: `up` twice is harmless (the second call heals and verifies), `down` twice is harmless,
-`down` also stops what a crashed run left behind, and a failed `up` leaves nothing running.
+`down` also stops what a crashed run left behind, and a failed `up` leaves nothing running. A
+stack holds its port block from `up` to `down` (``ports``), is ready only when its own processes
+listen on its ports (``readiness``), and signals only its own processes (``cleanup``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from harness.errors import StackError
 from harness.paths import state_dir as resolve_state_dir
 from harness.stack import postgres, readiness
 from harness.stack.binaries import Binaries, find_all
-from harness.stack.cleanup import kill_stack_processes, stack_processes
+from harness.stack.cleanup import kill_stack_processes, record_processes, stack_processes
 from harness.stack.control import Supervisor
-from harness.stack.ports import check_block, claim, find_free_block, port_is_free
+from harness.stack.ports import claim, claim_explicit, find_free_block, port_is_free, release
 from harness.stack.state import HOST, ServiceSettings, StackState
 from harness.stack.supervisor_conf import STACK_ENV, render
 from harness.topology import PROXIES
@@ -114,17 +116,20 @@ class Stack:
                     f"{previous.ports['postgres']}; `harness down` first to move it"
                 )
             self.progress("stack already running: healing and verifying")
+            claim(previous.ports["postgres"], self.state_dir)  # one started before claims
             if services is not None and services != previous.services:
                 await self.restart_services(services)
             await _heal_all(previous)
             await self._wait_apps(previous)
+            await readiness.check_ports(
+                Supervisor(previous.supervisor_socket), previous.ports, require=True
+            )
             return previous
 
-        stale = kill_stack_processes(
-            self.state_dir, previous.ports.values() if previous else ()
-        )
+        stale = kill_stack_processes(self.state_dir)
         if stale:
             self.progress(f"stopped {stale} processes left behind by an earlier run")
+        self.state_dir.mkdir(parents=True, exist_ok=True)  # a claim's owner must exist
         state = self._new_state(previous, base_port, services)
         try:
             await self._start(state, binaries)
@@ -140,7 +145,7 @@ class Stack:
         services: ServiceSettings | None,
     ) -> StackState:
         if base_port is not None:
-            ports = check_block(base_port)
+            ports = claim_explicit(base_port, self.state_dir)
         elif (
             previous is not None
             and all(port_is_free(p) for p in previous.ports.values())
@@ -173,6 +178,7 @@ class Stack:
         supervisor = Supervisor(state.supervisor_socket)
 
         await self._wait_infra(state, supervisor)
+        await readiness.check_ports(supervisor, state.ports, require=False)  # before populate
         await postgres.create_databases(state.dsn("postgres"))
         await self.ensure_proxies(state)
         await _disarm_failpoints(state)  # the table outlives a stack; an old run may have armed
@@ -180,6 +186,7 @@ class Stack:
         await asyncio.to_thread(supervisor.start_group, "provider")
         await asyncio.to_thread(supervisor.start_group, "target")
         await self._wait_apps(state)
+        await readiness.check_ports(supervisor, state.ports, require=True)
 
     def _start_supervisord(self, state: StackState, binaries: Binaries) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -205,7 +212,7 @@ class Stack:
             time.sleep(0.05)
 
     async def _wait_infra(self, state: StackState, supervisor: Supervisor) -> None:
-        """Postgres, Redis and Toxiproxy answering."""
+        """Postgres, Redis and Toxiproxy answering, each from the process this stack started."""
         await asyncio.gather(
             self._wait("postgres", readiness.postgres_probe(state.dsn("postgres")), state,
                        supervisor),
@@ -217,19 +224,22 @@ class Stack:
                 supervisor,
             ),
         )
+        await _record(state, supervisor)
 
     async def _wait(
         self, name: str, probe: readiness.Probe, state: StackState, supervisor: Supervisor
     ) -> None:
         started = time.monotonic()
         await readiness.wait_until(
-            name, probe, within=INFRA_TIMEOUT, log=state.logs_dir / f"{name}.log",
+            name, readiness.owned_probe(probe, supervisor, state.ports[name], name),
+            within=INFRA_TIMEOUT, log=state.logs_dir / f"{name}.log",
             alive=lambda: _group_alive(supervisor, name),
         )
         self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
 
     async def _wait_apps(self, state: StackState) -> None:
-        """Every app process RUNNING and both apps answering /health through their proxies."""
+        """Every app process RUNNING and both apps answering /health through their proxies,
+        each app listening from the processes this stack started."""
         supervisor = Supervisor(state.supervisor_socket)
         for name, url in (
             ("provider", state.url("payments_api") + "/health"),
@@ -237,8 +247,10 @@ class Stack:
         ):
             started = time.monotonic()
             log = state.logs_dir / ("target-0.log" if name == "target" else f"{name}.log")
+            probe = readiness.owned_probe(readiness.http_probe(url), supervisor,
+                                          state.ports[name], name)
             await readiness.wait_until(
-                name, readiness.http_probe(url), within=APP_TIMEOUT, log=log,
+                name, probe, within=APP_TIMEOUT, log=log,
                 alive=lambda n=name: _group_alive(supervisor, n),  # type: ignore[misc]
             )
             await readiness.wait_until(
@@ -247,6 +259,7 @@ class Stack:
                 within=APP_TIMEOUT, log=log,
             )
             self.progress(f"{name} ready ({time.monotonic() - started:.1f}s)")
+        await _record(state, supervisor)
 
     # --- changes while running -----------------------------------------------------------
     async def ensure_proxies(self, state: StackState) -> None:
@@ -257,7 +270,7 @@ class Stack:
     async def heal(self, state: StackState | None = None) -> None:
         """Every proxy enabled and toxic-free, every stack process continued (not paused)."""
         state = state or self.require_state()
-        for proc in stack_processes(self.state_dir, state.ports.values()):
+        for proc in stack_processes(self.state_dir):
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGCONT)
         async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
@@ -288,12 +301,13 @@ class Stack:
     async def down(self) -> int:
         """Stop everything of this stack, including leftovers of a crashed run; returns a count."""
         state = self.state()
-        ports = list(state.ports.values()) if state is not None else []
         stopped = 0
         if state is not None:
             supervisor = Supervisor(state.supervisor_socket)
             if supervisor.alive():
-                procs = stack_processes(self.state_dir, ports)
+                with contextlib.suppress(StackError, OSError):
+                    await _record(state, supervisor)  # whatever supervisord restarted since
+                procs = stack_processes(self.state_dir)
                 stopped = len(procs)
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):
@@ -302,15 +316,21 @@ class Stack:
                 with contextlib.suppress(StackError):
                     supervisor.shutdown()
                 await asyncio.to_thread(psutil.wait_procs, procs, 30.0)
-        stopped = max(
-            stopped, await asyncio.to_thread(kill_stack_processes, self.state_dir, ports)
-        )
+        stopped = max(stopped, await asyncio.to_thread(kill_stack_processes, self.state_dir))
         if state is not None:
             for leftover in (state.supervisor_socket, state.supervisor_pidfile,
                              state.pg_data / "postmaster.pid"):
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
+        release(self.state_dir)
         return stopped
+
+
+async def _record(state: StackState, supervisor: Supervisor) -> None:
+    """Record the pids supervisord runs (with their start times) as this stack's: redis-server
+    and postgres overwrite the environment mark, so cleanup finds them by this record."""
+    pids = [p.pid for p in await asyncio.to_thread(supervisor.processes) if p.pid]
+    await asyncio.to_thread(record_processes, state.state_dir, pids)
 
 
 async def _heal_all(state: StackState) -> None:

@@ -3,7 +3,8 @@
 supervisord gives us start ordering, automatic restart of killed app processes (the
 `service-kill` fault relies on it), one log per component and a pid for each process that the
 chaos layer can pause or kill. Every process carries ``HARNESS_STACK_DIR`` in its environment,
-which is how `harness down` finds what a crashed run left behind.
+which (with the pids the stack records, for the servers that overwrite their environment) is how
+`harness down` finds what a crashed run left behind.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 
 from harness.paths import REPO_ROOT
 from harness.stack.cleanup import stack_processes
-from harness.stack.ports import AUTO_LAST, find_free_block, port_is_free
+from harness.stack.ports import AUTO_LAST, find_free_block, owner_of, port_is_free
 from tests.conftest import exclusive_state_dir
 
 LIFECYCLE_DIR, LIFECYCLE_PRIVATE = exclusive_state_dir("lifecycle")
@@ -72,7 +72,7 @@ def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     finally:
         down = harness("down", state_dir=state_dir)
     assert down.returncode == 0, down.stderr
-    assert stack_processes(state_dir, ports.values()) == []
+    assert stack_processes(state_dir) == []
     assert listening_ports(ports) == []
     assert harness("down", state_dir=state_dir).returncode == 0
     after = harness("status", state_dir=state_dir)
@@ -137,7 +137,9 @@ def test_a_taken_port_is_exit_3_with_advice(tmp_path: Path) -> None:
         result = harness("up", "--base-port", str(base), state_dir=tmp_path / "state")
     assert result.returncode == 3
     assert f"127.0.0.1:{block['toxiproxy']}" in result.stderr
+    assert f"in use by pid {os.getpid()} ({psutil.Process().name()})" in result.stderr
     assert "--base-port" in result.stderr
+    assert owner_of(base) is None, "a block that could not be used is not kept claimed"
     assert stack_processes(tmp_path / "state") == []
 
 
