@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from harness.paths import REPO_ROOT
-from harness.report import ReportError, print_summary, render_html, write_report
+from harness.report import Report, ReportError, print_summary, render_html, write_report
 from harness.report.charts import LEFT, RIGHT, WIDTH
 from invariants import INVARIANT_NAMES
 
@@ -102,7 +102,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_report_json_follows_the_contract_schema(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     doc = json.loads((run_dir / "report.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["verdict"] == "fail"
@@ -131,7 +131,7 @@ def test_a_report_never_passes_by_omission(run_dir: Path) -> None:
     report["strategies"]["saga"]["invariants"].pop(3)  # the run lost one result
     report["verdict"] = "pass"
     report["extra"] = "not in the contract"
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     doc = json.loads((run_dir / "report.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["verdict"] == "fail"
@@ -139,12 +139,12 @@ def test_a_report_never_passes_by_omission(run_dir: Path) -> None:
     assert lost == {"name": "no_ticket_without_capture", "ok": False, "violations": 0,
                     "examples": [], "error": "not checked in this run"}
     report["strategies"]["saga"]["invariants"] = invariants()
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     assert json.loads((run_dir / "report.json").read_text())["verdict"] == "pass"
 
 
 def test_junit_has_one_case_per_strategy_and_invariant(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == 2 * 8
@@ -165,7 +165,7 @@ def test_junit_has_one_case_per_strategy_and_invariant(run_dir: Path) -> None:
 
 
 def test_html_puts_the_verdict_first_and_shows_violations(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     verdict = html.index('id="verdict"')
     assert html[verdict:verdict + 40].split(">", 1)[1].startswith("FAIL")
@@ -179,7 +179,7 @@ def test_html_puts_the_verdict_first_and_shows_violations(run_dir: Path) -> None
 
 
 def test_html_shades_the_fault_window_where_it_happened(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     rects = re.findall(r'<rect class="fault" data-fault="([^"]+)" x="([\d.]+)" y="\d+"'
                        r' width="([\d.]+)"', html)
@@ -195,7 +195,7 @@ def test_html_shades_the_fault_window_where_it_happened(run_dir: Path) -> None:
 
 
 def test_html_is_self_contained(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) == {"http://www.w3.org/2000/svg"}
     for needle in ("<script", "<link", "src=", "@import", "url(", "//cdn"):
@@ -206,14 +206,14 @@ def test_a_passing_report_says_so(run_dir: Path) -> None:
     report = sample_report()
     for entry in report["strategies"].values():
         entry["invariants"] = invariants()
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     html = (run_dir / "report.html").read_text()
     assert ">PASS</span>" in html and "Every invariant holds" in html
     assert 'class="violation"' not in html
 
 
 def test_render_html_rebuilds_the_page_from_the_folder(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     first = (run_dir / "report.html").read_text()
     (run_dir / "report.html").unlink()
     assert render_html(run_dir) == run_dir / "report.html"
@@ -235,7 +235,7 @@ def harness(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_harness_report_command(run_dir: Path, tmp_path_factory: pytest.TempPathFactory
                                 ) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     (run_dir / "report.html").unlink()
     done = harness("report", str(run_dir))
     assert done.returncode == 0, done.stderr
@@ -251,7 +251,7 @@ def test_harness_report_command(run_dir: Path, tmp_path_factory: pytest.TempPath
 
 def test_console_summary_shows_verdict_and_counts() -> None:
     console = Console(record=True, width=200, color_system=None)
-    print_summary(sample_report(), console)
+    print_summary(Report.from_json(sample_report()), console)
     text = console.export_text()
     lock = next(line for line in text.splitlines() if line.startswith("│ lock"))
     for cell in ("1200", "20.0", "12", "80.5", "140", "40", "7/8 hold"):
