@@ -98,6 +98,6 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
 def print_summary(report: Report, run_dir: Path, written: list[str]) -> None:
     """The run's summary (stdout): per strategy its load and invariants, every broken
     invariant, every threshold, then the verdict and where the report is."""
-    console = Console(file=sys.stdout, highlight=False, width=max(110, Console().width))
+    console = Console(file=sys.stdout, highlight=False, width=max(150, Console().width))
     console.print(summary(report))
     console.print(f"report: {run_dir} ({', '.join(written)})")

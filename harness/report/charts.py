@@ -204,7 +204,8 @@ class Bar:
     start: float
     end: float | None
     outcome: str  # ok | fail | info | open
-    detail: str
+    detail: str  # hover text
+    note: str = ""  # printed after the bar (e.g. "ok 201")
 
 
 #: Fill colour of an operation bar by its outcome (Jepsen's colours: ok, fail, info).
@@ -254,7 +255,7 @@ def story_timeline(bars: Sequence[Bar], windows: Sequence[Window]) -> str:
             f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 3.0):.1f}" height="{BAR_H}"'
             f' rx="3" fill="{colour}"><title>{escape(bar.detail)}</title></rect>'
             f'<text class="op-detail" x="{x0 + max(x1 - x0, 3.0) + 4:.1f}" y="{y + BAR_H - 4}"'
-            f">{escape(bar.outcome)}</text></g>")
+            f">{escape(bar.note or bar.outcome)}</text></g>")
     axis_y = top + rows_h + 4
     out.append(f'<line class="axis" x1="{plot_l}" x2="{plot_r}" y1="{axis_y}" y2="{axis_y}"/>')
     step = nice_step(hi - lo, 8)

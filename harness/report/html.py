@@ -14,6 +14,7 @@ order those examples name (a timeline of its operations with the faults it met, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ _ENV = jinja2.Environment(
 
 #: How many example groups (one per order) report.html shows per violated invariant.
 PREVIEW = 5
+#: A story's table with more columns and at most this many rows is shown transposed.
+TRANSPOSE_COLUMNS, TRANSPOSE_ROWS = 8, 6
 #: The second page, with every example and every order's story.
 VIOLATIONS_PAGE = "violations.html"
 
@@ -59,8 +62,11 @@ def _charts(points: list[Point], windows: list[Window], duration: float,
 # --- cells: text with order ids linked to their stories ------------------------------------
 @dataclass(frozen=True, slots=True)
 class Segment:
+    """A piece of a table cell: text, linked (an order's story) or with a hover ``title``."""
+
     text: str
     href: str | None = None
+    title: str | None = None
 
 
 Cell = list[Segment]
@@ -81,6 +87,10 @@ class Links:
         return None
 
 
+#: An ISO 8601 timestamp as the databases return them; shown as its time of day.
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d(?:\.\d{1,3})?)\d*([+-]\d\d:\d\d|Z)?")
+
+
 def _cell(value: Any, links: Links) -> Cell:
     if isinstance(value, list):
         out: Cell = []
@@ -94,6 +104,8 @@ def _cell(value: Any, links: Links) -> Cell:
     if value is None:
         return [Segment("")]
     text = str(value)
+    if isinstance(value, str) and (stamp := _STAMP.fullmatch(text)):
+        return [Segment(stamp.group(1), title=text)]
     return [Segment(text, links.href(text) if isinstance(value, str) else None)]
 
 
@@ -153,9 +165,10 @@ def _bars(history: Iterable[StoryEvent]) -> tuple[list[Bar], list[dict[str, Any]
                   f"{f', {done.latency_ms:g} ms' if done and done.latency_ms is not None else ''}"
                   f"{f', {done.attempts} attempts' if done and done.attempts > 1 else ''}"
                   f", key {invoke.key}")
+        outcome = done.type if done else "open"
         bars.append(Bar(f"{invoke.op}{retries}", invoke.t_s, done.t_s if done else None,
-                        done.type if done else "open", detail + (
-                            f", {done.error}" if done and done.error else "")))
+                        outcome, detail + (f", {done.error}" if done and done.error else ""),
+                        note=f"{outcome}{status}{code}"))
     rows = [{"t_s": e.t_s, "type": e.type, "op": e.op,
              "status": "" if e.status is None else e.status, "code": e.code or "",
              "latency_ms": "" if e.latency_ms is None else f"{e.latency_ms:g}",
@@ -170,8 +183,16 @@ def story_view(order_id: str, story: OrderStory, broke: list[tuple[str, str]], l
     tables = []
     for table, found in story.rows.items():
         columns = _columns(found, first="order_id")
-        tables.append({"name": table, "columns": columns,
-                       "rows": [[_cell(r.get(c), links) for c in columns] for r in found]})
+        cells = [[_cell(r.get(c), links) for c in columns] for r in found]
+        if len(columns) > TRANSPOSE_COLUMNS and len(found) <= TRANSPOSE_ROWS:
+            # a wide table of few rows reads better (and fits the page) as one column per row
+            tables.append({"name": table, "count": len(found), "transposed": True,
+                           "columns": ["column", *(f"row {n}" for n in range(1, len(found) + 1))],
+                           "rows": [[[Segment(c)], *(row[i] for row in cells)]
+                                    for i, c in enumerate(columns)]})
+        else:
+            tables.append({"name": table, "count": len(found), "transposed": False,
+                           "columns": columns, "rows": cells})
     return {
         "id": order_id, "strategy": story.strategy or "?", "broke": broke,
         "timeline": story_timeline(bars, windows_of(story.faults)) if bars else "",

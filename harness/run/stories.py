@@ -1,9 +1,11 @@
 """The story of each order a violation names: its client events, the faults they met, its rows.
 
 Pure given its inputs (the rows come from :func:`invariants.order_rows.order_rows`, the only
-reader of the service's tables). An order's events are every history event that names it plus
-the ``invoke`` of each of its operations (a ``create`` learns its order id only from the answer);
-its faults are the strategy's fault windows that overlap the span of those events.
+reader of the service's tables). An order's events are those of every operation that names it
+in any event (a ``create`` learns its order id only from the answer, so its ``invoke`` counts
+through the completion) or that carries the Idempotency-Key which created it (the ``orders``
+row's: a create whose answer was lost names no order at all); its faults are the strategy's
+fault windows that overlap the span of those events.
 """
 
 from __future__ import annotations
@@ -47,11 +49,18 @@ def build_stories(order_ids: Sequence[str], events: Sequence[HistoryEvent],
                   ) -> dict[str, OrderStory]:
     """order id -> its story, for every id of ``order_ids`` (see the module docstring)."""
     wanted = set(order_ids)
+    created_by: dict[tuple[str, str], list[str]] = {}
+    for order_id in order_ids:
+        for row in rows.get(order_id, {}).get("orders", []):
+            pair = (str(row.get("customer_id")), str(row.get("idempotency_key")))
+            created_by.setdefault(pair, []).append(order_id)
     ops_of: dict[str, set[str]] = {o: set() for o in order_ids}
     for event in events:
-        order_id = event.get("order_id")
-        if order_id in wanted:
-            ops_of[str(order_id)].add(event["op_id"])
+        named = event.get("order_id")
+        if named in wanted:
+            ops_of[str(named)].add(event["op_id"])
+        for creator in created_by.get((event["customer"], event["key"]), ()):
+            ops_of[creator].add(event["op_id"])
     op_order: dict[str, list[str]] = {}
     for order_id, ops in ops_of.items():
         for op_id in ops:
