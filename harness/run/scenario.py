@@ -1,7 +1,8 @@
 """Scenarios: TOML files that say what one verification run does, validated on load.
 
 A scenario names the strategy, the workload, the fault schedule, the seeded bug, the load size
-and duration, how long the system may take to settle and how the service is tuned. Every field
+and duration, how long the system may take to settle, how the service is tuned and the load's
+thresholds (``[thresholds]``, harness/run/thresholds.py). Every field
 has a default (``harness/scenarios/default.toml`` spells them out); unknown keys are errors, so a
 typo never goes unnoticed. :func:`load` raises :class:`~harness.errors.UsageError` naming the
 file, the line and the field (``scenario.toml:12: workload.hot_share: must be within 0..1``);
