@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.history import HistoryEvent
 from harness.report.model import OUTCOME_NAMES, Latency, LoadStats, Outcomes
 
-OUTCOMES = OUTCOME_NAMES
+OUTCOMES = OUTCOME_NAMES  # the report model's list of outcome names
 
 
 @dataclass(frozen=True, slots=True)
