@@ -23,7 +23,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,8 @@ async def run_faults(schedule: list[ScheduledFault], state: StackState, *, fault
     async with ChaosContext(state, seed=seed) as ctx:
         windows = await run_schedule(schedule, ctx, faults_log=faults_log, t0=t0, stop=stop,
                                      log_extra={"strategy": strategy})
-    return list(windows)
+    # to the millisecond, as report.json keeps them: the report reads back equal to the run's
+    return [replace(w, start_s=round(w.start_s, 3), end_s=round(w.end_s, 3)) for w in windows]
 
 
 def now_iso() -> str:
