@@ -214,10 +214,22 @@ def broken_by(report: Report) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def settle_seconds(run_dir: Path) -> dict[str, float]:
+    """strategy -> how long settling took after its load (``settle.json``; empty if absent)."""
+    try:
+        data = json.loads((run_dir / "settle.json").read_text(encoding="utf-8"))
+        return {str(k): float(v["seconds"]) for k, v in data.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def marks_for(report: Report, strategy: str, broke: Mapping[str, list[tuple[str, str]]],
-              links: Links) -> list[Mark]:
-    """A mark per (violated invariant, order) of ``strategy`` at the order's last event."""
+              links: Links, check_s: float | None) -> list[Mark]:
+    """A mark per (violated invariant, order) of ``strategy`` at the order's last event; an
+    invariant none of whose orders has a known time is marked when it was checked
+    (``check_s``: load plus settling), when that is known."""
     marks = []
+    timed: set[str] = set()
     for order_id, story in report.orders.items():
         t = story.last_t_s
         if t is None:
@@ -225,6 +237,12 @@ def marks_for(report: Report, strategy: str, broke: Mapping[str, list[tuple[str,
         for s, name in broke.get(order_id, []):
             if s == strategy:
                 marks.append(Mark(t, f"{name}: order {order_id}", links.href(order_id)))
+                timed.add(name)
+    if check_s is not None:
+        marks.extend(Mark(check_s, f"{inv.name}: found by the check after settling",
+                          f"#v-{strategy}-{inv.name}")
+                     for inv in report.strategies[strategy].broken
+                     if inv.violations and inv.name not in timed)
     return marks
 
 
@@ -240,13 +258,15 @@ def view(report: Report, run_dir: Path, *, full: bool = False) -> dict[str, Any]
         links = Links(here=frozenset(previewed & known), known=known)
     strategies: list[dict[str, Any]] = []
     violations: list[dict[str, Any]] = []
+    settled = settle_seconds(run_dir)
     for name, result in report.strategies.items():
         points = read_points(run_dir, name)
+        check_s = report.duration_s + settled[name] if name in settled else None
         strategies.append({
             "name": name, "result": result, "load": result.load, "faults": result.faults,
             "held": result.held, "total": len(result.invariants), "coverage": result.coverage,
             "charts": _charts(points, windows_of(result.faults), report.duration_s,
-                              marks_for(report, name, broke, links)),
+                              marks_for(report, name, broke, links, check_s)),
             "has_points": bool(points),
         })
         violations.extend(violation_view(name, inv, links, full=full) for inv in result.broken)

@@ -405,3 +405,15 @@ def test_coverage_shows_when_computed(run_dir: Path) -> None:
     print_summary(Report.from_json(report_with_stories()), console)
     assert "coverage lock: lease_expired_while_paused 3; missing: fence_rejected" in (
         console.export_text())
+
+
+def test_a_violation_no_order_dates_is_marked_at_the_check(run_dir: Path) -> None:
+    (run_dir / "settle.json").write_text(json.dumps({
+        "lock": {"settled": True, "seconds": 4.5, "pending": {}, "errors": []},
+        "saga": {"settled": True, "seconds": 2.0, "pending": {}, "errors": []}}))
+    write_report(run_dir, Report.from_json(sample_report()))  # no order stories: no times
+    html = (run_dir / "report.html").read_text()
+    marks = re.findall(r'<g class="violation-mark" data-t="([\d.]+)"><a href="([^"]+)">', html)
+    # lock's double sale, at load (60 s) + settling (4.5 s), on both charts; saga's checker
+    # error is no violation and gets no mark
+    assert marks == [("64.5", "#v-lock-no_double_sold_seats")] * 2
