@@ -144,7 +144,6 @@ def violation_view(strategy: str, inv: InvariantOutcome, links: Links, *, full: 
         "error": inv.error, "doc": _doc(inv.name), "columns": columns, "rows": rows,
         "examples": len(inv.examples), "groups": len(groups),
         "shown_examples": sum(len(g) for g in shown),
-        "orders": [o for g in shown for o in orders_named(g[0])],
     }
 
 
@@ -253,8 +252,8 @@ def view(report: Report, run_dir: Path, *, full: bool = False) -> dict[str, Any]
     if full:
         links = Links(here=known, known=known)
     else:
-        previewed = {o for s, r in report.strategies.items() for inv in r.broken
-                     for o in violation_view(s, inv, Links(known, known), full=False)["orders"]}
+        previewed = {o for r in report.strategies.values() for inv in r.broken
+                     for group in _groups(inv.examples)[:PREVIEW] for o in orders_named(group[0])}
         links = Links(here=frozenset(previewed & known), known=known)
     strategies: list[dict[str, Any]] = []
     violations: list[dict[str, Any]] = []
