@@ -34,6 +34,10 @@ STRATEGIES: tuple[str, ...] = ("lock", "saga", "2pc")
 
 #: How many example rows a result carries by default.
 MAX_EXAMPLES = 5
+#: How many a run's report asks for: every example in practice (a report lists them all and
+#: links each order's story); the bound only keeps a runaway violation from growing a
+#: report.json without limit. An invariant's ``violations`` always counts every violation.
+ALL_EXAMPLES = 100_000
 
 
 @dataclass(frozen=True, slots=True)

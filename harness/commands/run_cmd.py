@@ -13,14 +13,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.paths import REPORTS_DIR
-from harness.run import loop, parts
+from harness.report import Report, summary, write_report
+from harness.run import loop
 from harness.run import scenario as scenarios
 from harness.run.progress import Progress
 from harness.stack import Stack
@@ -91,38 +90,14 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
     stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
     point_latest(run_dir)
     report = asyncio.run(loop.run(scenario, run_id, run_dir, stack, progress))
-    written = parts.write_report(run_dir, report)
+    written = write_report(run_dir, report)
     print_summary(report, run_dir, written)
-    return EXIT_OK if report["verdict"] == "pass" else EXIT_VIOLATION
+    return EXIT_OK if report.verdict == "pass" else EXIT_VIOLATION
 
 
-def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> None:
-    """The summary table (stdout): one row per strategy, then every violated invariant."""
-    console = Console(file=sys.stdout, highlight=False, width=max(110, Console().width))
-    table = Table(title=f"run {report['run_id']}  (faults {report['faults']}, "
-                        f"bug {report['bug'] or 'none'}, seed {report['seed']})")
-    for column in ("strategy", "requests", "req/s", "p95 ms", "sold", "conflict",
-                   "declined", "unknown", "faults", "invariants"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
-    problems: list[str] = []
-    for name, entry in report["strategies"].items():
-        load, invs = entry["load"], entry["invariants"]
-        ok = sum(1 for i in invs if i["ok"])
-        outcomes = load["outcomes"]
-        table.add_row(
-            name, str(load["requests"]), f"{load['rps']:.1f}", f"{load['latency_ms']['p95']:g}",
-            *(str(outcomes[k]) for k in ("sold", "conflict", "payment_failed", "unknown")),
-            str(len(entry["faults"])),
-            f"[green]{ok}/{len(invs)} ok[/]" if ok == len(invs) else f"[red]{ok}/{len(invs)} ok[/]",
-        )
-        for inv in invs:
-            if not inv["ok"]:
-                why = inv.get("error") or f"{inv['violations']} violations"
-                problems.append(f"{name}: {inv['name']}: {why}")
-    console.print(table)
-    for line in problems:
-        console.print(f"  [red]✗[/] {line}")
-    verdict = report["verdict"]
-    colour = "green" if verdict == "pass" else "red"
-    console.print(f"verdict: [bold {colour}]{verdict}[/]  report: {run_dir} "
-                  f"({', '.join(written)})")
+def print_summary(report: Report, run_dir: Path, written: list[str]) -> None:
+    """The run's summary (stdout): per strategy its load and invariants, every broken
+    invariant, every threshold, then the verdict and where the report is."""
+    console = Console(file=sys.stdout, highlight=False, width=max(150, Console().width))
+    console.print(summary(report))
+    console.print(f"report: {run_dir} ({', '.join(written)})")

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.matrix.plan import Cell, MatrixPlan
-from harness.run import loop, parts
+from harness.report import write_report
+from harness.report.model import Report
+from harness.run import loop
 from harness.run import scenario as scenarios
 from harness.run.progress import Progress
 from harness.soak.periodic import MIDRUN_ALWAYS, MIDRUN_BY_STRATEGY, PeriodicChecker
@@ -41,10 +43,13 @@ def bug_checker(cell: Cell, plan: MatrixPlan, progress: Progress) -> PeriodicChe
         log=lambda m: progress.phase(f"[{cell.id}] {m}"))
 
 
-def _load(report: dict[str, Any], strategy: str) -> dict[str, Any]:
-    load = report["strategies"].get(strategy, {}).get("load", {})
-    return {"requests": load.get("requests", 0), "rps": round(float(load.get("rps", 0.0)), 2),
-            "p99_ms": load.get("latency_ms", {}).get("p99", 0)}
+def _load(report: Report, strategy: str) -> dict[str, Any]:
+    result = report.strategies.get(strategy)
+    if result is None:
+        return {"requests": 0, "rps": 0.0, "p99_ms": 0}
+    load = result.load
+    return {"requests": load.requests, "rps": round(load.rps, 2),
+            "p99_ms": load.latency_ms.p99}
 
 
 def _settle_seconds(cell_dir: Path, strategy: str) -> float:
@@ -55,11 +60,11 @@ def _settle_seconds(cell_dir: Path, strategy: str) -> float:
         return 0.0
 
 
-def cell_entry(cell: Cell, report: dict[str, Any], cell_dir: Path, duration_s: float,
+def cell_entry(cell: Cell, report: Report, cell_dir: Path, duration_s: float,
                checker: PeriodicChecker | None) -> dict[str, Any]:
     """The matrix's entry for one finished cell (pure given its inputs)."""
-    invs = report["strategies"].get(cell.strategy, {}).get("invariants", [])
-    broken = [i["name"] for i in invs if not i["ok"]]
+    result = report.strategies.get(cell.strategy)
+    broken = [i.name for i in result.broken] if result is not None else []
     entry: dict[str, Any] = {
         "id": cell.id, "kind": cell.kind, "strategy": cell.strategy, "schedule": cell.schedule,
         "seed": cell.seed, "broken": broken, **_load(report, cell.strategy),
@@ -92,7 +97,7 @@ async def run_cell(cell: Cell, plan: MatrixPlan, base: scenarios.Scenario, matri
     cell_dir.mkdir(parents=True, exist_ok=True)
     checker = bug_checker(cell, plan, progress) if cell.bug is not None else None
     report = await loop.run(scenario, cell.id, cell_dir, stack, progress, checker)
-    parts.write_report(cell_dir, report)
+    write_report(cell_dir, report)
     entry = cell_entry(cell, report, cell_dir, scenario.duration_s, checker)
     if checker is not None:
         entry["periodic"] = {k: v for k, v in checker.summary(cell.strategy).items()

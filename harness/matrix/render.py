@@ -15,8 +15,8 @@ from typing import Any
 
 import jinja2
 
-from harness.report.document import normalise, read_json
 from harness.report.junit import junit_xml
+from harness.report.model import read_report
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("harness.matrix", "templates"),
@@ -27,7 +27,7 @@ _ENV = jinja2.Environment(
 def _cell_suites(matrix_dir: Path, cell: dict[str, Any]) -> list[ET.Element]:
     path = matrix_dir / "cells" / cell["id"] / "report.json"
     try:
-        doc = normalise(read_json(path))
+        doc = read_report(path)
     except Exception:
         return []
     # our own junit_xml output, not outside input

@@ -18,8 +18,8 @@ from harness.matrix.cells import error_entry, run_cell
 from harness.matrix.grid import matrix_document
 from harness.matrix.plan import MatrixPlan
 from harness.matrix.render import matrix_html, matrix_junit
-from harness.run import parts
 from harness.run import scenario as scenarios
+from harness.run.loop import now_iso
 from harness.run.progress import Progress
 from harness.stack import Stack
 
@@ -54,7 +54,7 @@ async def run_matrix(plan: MatrixPlan, base: scenarios.Scenario, matrix_id: str,
                      matrix_dir: Path, stack: Stack, progress: Progress) -> dict[str, Any]:
     """Every cell of ``plan``; the final ``matrix.json`` document (also written)."""
     cells = plan.cells()
-    started_at = parts.now_iso()
+    started_at = now_iso()
     entries: list[dict[str, Any]] = []
     complete = False
     try:
@@ -71,11 +71,11 @@ async def run_matrix(plan: MatrixPlan, base: scenarios.Scenario, matrix_id: str,
             entries.append(entry)
             progress.phase(f"[matrix {index}/{len(cells)}] {cell.id}: {_line(entry)}")
             write_matrix(matrix_dir, matrix_document(
-                matrix_id, plan, entries, started_at=started_at, finished_at=parts.now_iso(),
+                matrix_id, plan, entries, started_at=started_at, finished_at=now_iso(),
                 complete=False))
         complete = True
     finally:
         doc = matrix_document(matrix_id, plan, entries, started_at=started_at,
-                              finished_at=parts.now_iso(), complete=complete)
+                              finished_at=now_iso(), complete=complete)
         write_matrix(matrix_dir, doc)
     return doc

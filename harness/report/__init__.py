@@ -1,25 +1,28 @@
-"""The run report: ``report.json`` (CONTRACT.md section 7), ``junit.xml`` and ``report.html``.
+"""The run report: ``report.json`` (docs/contract.md section 7), ``junit.xml`` and the HTML.
 
-``write_report(run_dir, report)`` writes all three from the run loop's report document;
-``render_html(run_dir)`` re-renders the HTML from the folder's files (``harness report DIR``).
-Module map: ``document`` (contract form), ``junit``, ``html`` (+ ``charts``, ``timeseries``,
-``templates/report.html``), ``console`` (the summary table printed after a run).
+The report is a :class:`~harness.report.model.Report` (frozen dataclasses) everywhere; JSON
+exists only in files. ``write_report(run_dir, report)`` writes ``report.json``, ``junit.xml``,
+``report.html`` and ``violations.html``; ``render_html(run_dir)`` re-renders both pages from the
+folder's files (``harness report DIR``); ``read_report(path)`` reads a report.json back.
+Module map: ``model`` (the dataclasses, ``to_json`` / ``from_json``), ``junit``, ``html``
+(+ ``charts``, ``timeseries``, ``templates/``), ``console`` (the summary printed after a run).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from harness.report.console import print_summary, summary, summary_table
-from harness.report.document import ReportError, normalise, read_json
-from harness.report.html import render
+from harness.report.html import VIOLATIONS_PAGE, render, render_violations
 from harness.report.junit import junit_xml
+from harness.report.model import Report, ReportError, read_report
 
-__all__ = ["ReportError", "print_summary", "render_html", "summary", "summary_table",
-           "write_report"]
+__all__ = ["Report", "ReportError", "print_summary", "read_report", "render_html", "summary",
+           "summary_table", "write_report"]
+
+#: The files :func:`write_report` writes, in the order a reader wants them.
+FILES = ("report.html", VIOLATIONS_PAGE, "report.json", "junit.xml")
 
 
 def _write(path: Path, text: str) -> None:
@@ -28,28 +31,29 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(run_dir: Path, report: dict[str, Any]) -> None:
-    """Write ``report.json``, ``junit.xml`` and ``report.html`` into ``run_dir``."""
+def write_report(run_dir: Path, report: Report) -> list[str]:
+    """Write :data:`FILES` into ``run_dir``; their names."""
     run_dir = Path(run_dir)
-    doc = normalise(report)
-    _write(run_dir / "report.json", json.dumps(doc, indent=2, default=str) + "\n")
-    _write(run_dir / "junit.xml", junit_xml(doc))
-    _write(run_dir / "report.html", render(doc, run_dir))
+    _write(run_dir / "report.json", report.dumps())
+    _write(run_dir / "junit.xml", junit_xml(report))
+    _write(run_dir / "report.html", render(report, run_dir))
+    _write(run_dir / VIOLATIONS_PAGE, render_violations(report, run_dir))
+    return list(FILES)
 
 
 def render_html(run_dir: Path) -> Path:
-    """Re-render ``report.html`` from the folder's report.json and CSVs; returns its path."""
+    """Re-render ``report.html`` (and ``violations.html``) from the folder's report.json and
+    CSVs; returns the path of ``report.html``."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: not a folder")
     path = run_dir / "report.json"
+    report = read_report(path)
     try:
-        doc = normalise(read_json(path))
-        html = render(doc, run_dir)
-    except ReportError as exc:
-        raise ReportError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from exc
+        html, violations = render(report, run_dir), render_violations(report, run_dir)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"{path}: not a valid run report: {exc!r}") from exc
     out = run_dir / "report.html"
     _write(out, html)
+    _write(run_dir / VIOLATIONS_PAGE, violations)
     return out

@@ -1,58 +1,80 @@
-"""The console summary after a run: the verdict and, per strategy, the load and invariant counts."""
+"""The console summary after a run: the verdict, per strategy the load and invariant counts,
+every broken invariant, every threshold, and coverage when computed."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from harness.report.model import OUTCOME_NAMES, Report
 
-def summary_table(report: dict[str, Any]) -> Table:
+
+def summary_table(report: Report) -> Table:
     """One row per strategy: requests, req/s, latency, outcomes, faults, invariants held."""
-    table = Table(title=f"run {report['run_id']}: faults {report['faults']}, "
-                        f"bug {report['bug'] or 'none'}, seed {report['seed']}")
-    for column in ("strategy", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "sold",
-                   "conflict", "payment_failed", "unknown", "faults", "invariants"):
+    table = Table(title=f"run {report.run_id}: faults {report.faults}, "
+                        f"bug {report.bug or 'none'}, seed {report.seed}")
+    for column in ("strategy", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                   *OUTCOME_NAMES, "faults", "invariants"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
-    for name, entry in report["strategies"].items():
-        load, invs = entry["load"], entry["invariants"]
-        held = sum(1 for i in invs if i["ok"])
-        colour = "green" if held == len(invs) else "red"
-        latency, outcomes = load.get("latency_ms", {}), load.get("outcomes", {})
+    for name, result in report.strategies.items():
+        load, total = result.load, len(result.invariants)
+        colour = "green" if result.held == total else "red"
+        outcomes = load.outcomes.as_dict()
         table.add_row(
-            name, str(load.get("requests", 0)), f"{load.get('rps', 0.0):.1f}",
-            *(f"{latency.get(p, 0):g}" for p in ("p50", "p95", "p99")),
-            *(str(outcomes.get(k, 0)) for k in ("sold", "conflict", "payment_failed", "unknown")),
-            str(len(entry["faults"])), Text(f"{held}/{len(invs)} hold", style=colour),
+            name, str(load.requests), f"{load.rps:.1f}",
+            *(f"{getattr(load.latency_ms, p):g}" for p in ("p50", "p95", "p99")),
+            *(str(outcomes[k]) for k in OUTCOME_NAMES),
+            str(len(result.faults)), Text(f"{result.held}/{total} hold", style=colour),
         )
     return table
 
 
-def violations_lines(report: dict[str, Any]) -> list[Text]:
+def violations_lines(report: Report) -> list[Text]:
     """One line per invariant that does not hold: strategy, name, count or error, an example."""
     lines = []
-    for strategy, entry in report["strategies"].items():
-        for inv in entry["invariants"]:
-            if inv["ok"]:
-                continue
-            why = f"error: {inv['error']}" if "error" in inv else f"{inv['violations']} violations"
-            first = inv["examples"][0] if inv["examples"] else None
-            hint = f"  e.g. {first}" if first else ""
-            lines.append(Text(f"  ✗ {strategy}: {inv['name']}: {why}{hint}", style="red",
-                              overflow="ellipsis", no_wrap=True))
+    for strategy, result in report.strategies.items():
+        for inv in result.broken:
+            why = f"error: {inv.error}" if inv.error is not None else (
+                f"{inv.violations} violations")
+            orders = sum(1 for o in report.orders.values() if o.strategy == strategy)
+            hint = f"  e.g. {dict(inv.examples[0])}" if inv.examples else ""
+            lines.append(Text(f"  ✗ {strategy}: {inv.name}: {why}"
+                              f"{f' ({orders} orders in the report)' if orders else ''}{hint}",
+                              style="red", overflow="ellipsis", no_wrap=True))
     return lines
 
 
-def summary(report: dict[str, Any]) -> Group:
-    """The verdict line, the table and the violations, ready for ``Console.print``."""
-    verdict = report["verdict"]
+def threshold_lines(report: Report) -> list[Text]:
+    """One line per threshold: ✓ or ✗, its value and limit."""
+    return [Text(f"  {'✓' if t.ok else '✗'} threshold {t.name}: {t.value:g} "
+                 f"(limit {t.limit:g})", style="green" if t.ok else "red")
+            for t in report.thresholds]
+
+
+def coverage_lines(report: Report) -> list[Text]:
+    """Per strategy with coverage: the dangerous situations reached, missing, vacuous."""
+    lines = []
+    for strategy, result in report.strategies.items():
+        cov = result.coverage
+        if cov is None:
+            continue
+        reached = ", ".join(f"{k} {v}" for k, v in cov.reached.items() if v) or "nothing"
+        missing = f"; missing: {', '.join(cov.missing)}" if cov.missing else ""
+        lines.append(Text(f"  coverage {strategy}: {reached}{missing}"
+                          f"{' (VACUOUS: no danger reached)' if cov.vacuous else ''}",
+                          style="yellow" if cov.vacuous or cov.missing else ""))
+    return lines
+
+
+def summary(report: Report) -> Group:
+    """The verdict line, the table, violations, thresholds, coverage: for ``Console.print``."""
+    verdict = report.verdict
     style = "bold green" if verdict == "pass" else "bold red"
-    return Group(summary_table(report), *violations_lines(report),
-                 Text(f"verdict: {verdict}", style=style))
+    return Group(summary_table(report), *violations_lines(report), *threshold_lines(report),
+                 *coverage_lines(report), Text(f"verdict: {verdict}", style=style))
 
 
-def print_summary(report: dict[str, Any], console: Console | None = None) -> None:
+def print_summary(report: Report, console: Console | None = None) -> None:
     """Print :func:`summary` (to stdout by default)."""
     (console or Console(highlight=False)).print(summary(report))

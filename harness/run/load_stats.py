@@ -16,11 +16,11 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.history import HistoryEvent
+from harness.report.model import OUTCOME_NAMES, Latency, LoadStats, Outcomes
 
-OUTCOMES = ("sold", "conflict", "payment_failed", "unknown")
+OUTCOMES = OUTCOME_NAMES  # the report model's list of outcome names
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +86,13 @@ def count_outcomes(events: Iterable[HistoryEvent]) -> dict[str, int]:
     return counts
 
 
-def load_summary(stats_csv: Path, events: Iterable[HistoryEvent]) -> dict[str, Any]:
-    """The report's ``load`` entry for one strategy."""
-    total = read_stats(stats_csv).get("Aggregated")
-    return {
-        "requests": total.requests if total else 0,
-        "rps": round(total.rps, 3) if total else 0.0,
-        "latency_ms": {
-            "p50": total.p50 if total else 0,
-            "p95": total.p95 if total else 0,
-            "p99": total.p99 if total else 0,
-        },
-        "outcomes": count_outcomes(events),
-    }
+def load_summary(total: RequestStats | None, events: Iterable[HistoryEvent]) -> LoadStats:
+    """The report's ``load`` entry for one strategy, from Locust's ``Aggregated`` row."""
+    outcomes = Outcomes(**count_outcomes(events))
+    if total is None:
+        return LoadStats(outcomes=outcomes)
+    return LoadStats(requests=total.requests, rps=round(total.rps, 3),
+                     latency_ms=Latency(total.p50, total.p95, total.p99), outcomes=outcomes)
 
 
 def last_history_row(path: Path) -> dict[str, str] | None:

@@ -23,19 +23,36 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chaos import schedules as fault_schedules
+from chaos.context import ChaosContext
+from chaos.heal import heal_all
+from chaos.runner import run_schedule
+from chaos.schedule_types import ScheduledFault
 from harness import history as hist
 from harness.errors import HarnessError
-from harness.run import parts
-from harness.run.load_stats import load_summary
+from harness.report.model import (
+    FaultWindow,
+    InvariantOutcome,
+    OrderStory,
+    Report,
+    StrategyResult,
+    ThresholdResult,
+)
+from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
 from harness.run.scenario import Scenario
-from harness.run.settle import settle
+from harness.run.settle import SettleResult, settle
+from harness.run.stories import build_stories, named_orders
+from harness.run.thresholds import LoadMeasures, judge
 from harness.stack import ServiceSettings, Stack, StackState
+from invariants import CheckContext, check_all
+from invariants.base import ALL_EXAMPLES
+from invariants.order_rows import order_rows
 from locustfiles.workload import Workload
 
 
@@ -121,16 +138,38 @@ def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Worklo
     )
 
 
-def schedules_for(scenario: Scenario) -> dict[str, list[Any]]:
-    """Every strategy's fault schedule, built before anything is touched (bad input: exit 2)."""
+def schedules_for(scenario: Scenario) -> dict[str, list[ScheduledFault]]:
+    """Every strategy's fault schedule, built before anything is touched (bad input: exit 2);
+    an inline schedule (validated when the scenario loaded) in start order."""
+    if scenario.schedule is not None:
+        inline = sorted(scenario.schedule, key=lambda e: e.start_s)
+        return {strategy: list(inline) for strategy in scenario.strategies}
     return {
-        strategy: parts.build_schedule(
-            scenario.faults, scenario.schedule, seed=scenario.seed,
-            duration_s=scenario.duration_s, strategy=strategy,
-            lock_lease_s=lock_lease_s(scenario),
-            target_processes=scenario.service.target_processes)
+        strategy: list(fault_schedules.build(
+            scenario.faults, seed=scenario.seed, duration_s=scenario.duration_s,
+            strategy=strategy, lock_lease_s=lock_lease_s(scenario),
+            target_processes=scenario.service.target_processes))
         for strategy in scenario.strategies
     }
+
+
+async def run_faults(schedule: list[ScheduledFault], state: StackState, *, faults_log: Path,
+                     t0: float, stop: asyncio.Event, seed: int, strategy: str
+                     ) -> list[FaultWindow]:
+    """Run ``schedule`` beside the load until ``stop``; the fault windows it applied."""
+    if not schedule:
+        await stop.wait()
+        return []
+    async with ChaosContext(state, seed=seed) as ctx:
+        windows = await run_schedule(schedule, ctx, faults_log=faults_log, t0=t0, stop=stop,
+                                     log_extra={"strategy": strategy})
+    # to the millisecond, as report.json keeps them: the report reads back equal to the run's
+    return [replace(w, start_s=round(w.start_s, 3), end_s=round(w.end_s, 3)) for w in windows]
+
+
+def now_iso() -> str:
+    """The local time, ISO 8601 with its UTC offset (the report's ``started_at``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress) -> StackState:
@@ -143,7 +182,7 @@ async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress
         if state.services != wanted:
             progress.phase(f"restarting the service (bug: {wanted.bug or 'none'})")
             state = await stack.restart_services(wanted)
-    await parts.heal(state)
+    await heal_all(state)
     return state
 
 
@@ -159,9 +198,9 @@ async def reset(state: StackState, event_id: str) -> None:
 FAULTS_END_S = 120.0
 
 
-async def faults_ended(task: asyncio.Task[list[dict[str, Any]]], strategy: str,
+async def faults_ended(task: asyncio.Task[list[FaultWindow]], strategy: str,
                        faults_log: Path, *, limit_s: float = FAULTS_END_S
-                       ) -> list[dict[str, Any]]:
+                       ) -> list[FaultWindow]:
     """The fault windows, once the schedule's task has stopped every fault; a stop that hangs
     becomes a clear error naming the log (the task is cancelled; the caller heals the stack)."""
     try:
@@ -194,11 +233,44 @@ async def _until_load_ends(locust: LocustProcesses, faults_task: asyncio.Task[An
                 await load
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyRun:
+    """What one strategy's part of the run produced: its report entry, thresholds judged on
+    its load, the stories of the orders its violations name, and how settling went."""
+
+    result: StrategyResult
+    thresholds: tuple[ThresholdResult, ...]
+    orders: dict[str, OrderStory]
+    settled: SettleResult
+
+
+async def check(state: StackState, events: list[hist.HistoryEvent], strategy: str
+                ) -> tuple[InvariantOutcome, ...]:
+    """Every invariant for ``strategy`` with every example (never raises for a checker)."""
+    ctx = CheckContext(state.dsn("seats"), state.dsn("payments"), history=events,
+                       strategy=strategy, max_examples=ALL_EXAMPLES)
+    return tuple(
+        InvariantOutcome(r.name, ok=r.ok, violations=r.violations,
+                         examples=tuple(r.examples), error=r.error)
+        for r in await check_all(ctx))
+
+
+async def stories(state: StackState, invariants: tuple[InvariantOutcome, ...],
+                  events: list[hist.HistoryEvent], windows: list[FaultWindow],
+                  load_wall0: float) -> dict[str, OrderStory]:
+    """The story of every order a violation names (rows read before the next reset)."""
+    order_ids = named_orders(invariants)
+    if not order_ids:
+        return {}
+    rows = await order_rows(state.dsn("seats"), state.dsn("payments"), order_ids)
+    return build_stories(order_ids, events, windows, load_wall0, rows)
+
+
 async def run_strategy(
-    strategy: str, scenario: Scenario, schedule: list[Any], stack: Stack, paths: RunPaths,
-    progress: Progress, monitor: Monitor | None = None,
-) -> dict[str, Any]:
-    """One strategy's load, faults, recovery and checks; its report entry.
+    strategy: str, scenario: Scenario, schedule: list[ScheduledFault], stack: Stack,
+    paths: RunPaths, progress: Progress, monitor: Monitor | None = None,
+) -> StrategyRun:
+    """One strategy's load, faults, recovery and checks.
 
     ``monitor`` (optional) runs beside the load from its start until it stops.
     """
@@ -222,20 +294,20 @@ async def run_strategy(
     faults_log = paths.faults_log(strategy)
     faults_log.parent.mkdir(parents=True, exist_ok=True)
     faults_log.touch()
-    labels = sorted({getattr(f, "name", "?") for f in schedule})
+    labels = sorted({f.name for f in schedule})
     progress.phase(
         f"{strategy}: load {scenario.users} users for {scenario.duration_s:g}s"
         f"{f' with {scenario.workers} workers' if scenario.workers else ''}; "
         f"faults: {', '.join(labels) if labels else 'none'}")
-    windows: list[dict[str, Any]] = []
+    windows: list[FaultWindow] = []
     watcher: asyncio.Task[None] | None = None
     try:
-        t0 = time.monotonic()
+        t0, load_wall0 = time.monotonic(), time.time()
         await locust.start()
         if monitor is not None:
             watcher = asyncio.create_task(monitor(MonitorContext(
                 strategy, state, stack, history_dir, t0, stop)))
-        faults_task = asyncio.create_task(parts.run_faults(
+        faults_task = asyncio.create_task(run_faults(
             schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed,
             strategy=strategy))
         watch = asyncio.create_task(progress.watch(
@@ -252,21 +324,22 @@ async def run_strategy(
             watcher.cancel()
         await locust.stop()
         progress.phase(f"{strategy}: load stopped; healing every fault")
-        await parts.heal(state)
+        await heal_all(state)
     settled = await settle(state, timeout_s=scenario.settle.timeout_s,
                            wait_for_holds=scenario.settle.wait_for_holds)
     progress.phase(f"{strategy}: {settled.describe()}")
     events = [e for path in sorted(history_dir.glob("history-*.jsonl"))
               for e in hist.read(path)]
     progress.phase(f"{strategy}: checking invariants")
-    invariants = await parts.check(state, events, strategy)
-    return {
-        "load": load_summary(Path(f"{plan.csv_prefix}_stats.csv"), events),
-        "faults": windows,
-        "invariants": invariants,
-        "settle": {"settled": settled.settled, "seconds": round(settled.seconds, 3),
-                   "pending": settled.pending, "errors": settled.errors},
-    }
+    invariants = await check(state, events, strategy)
+    orders = await stories(state, invariants, events, windows, load_wall0)
+    total = read_stats(Path(f"{plan.csv_prefix}_stats.csv")).get("Aggregated")
+    load = load_summary(total, events)
+    thresholds = judge(strategy, scenario.thresholds,
+                       LoadMeasures.of(load, total.failures if total else 0, events))
+    return StrategyRun(
+        result=StrategyResult(load=load, faults=tuple(windows), invariants=invariants),
+        thresholds=tuple(thresholds), orders=orders, settled=settled)
 
 
 def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
@@ -289,38 +362,32 @@ def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
 
 
 async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
-              progress: Progress, monitor: Monitor | None = None) -> dict[str, Any]:
-    """The whole run (every strategy of the scenario); returns the report document.
+              progress: Progress, monitor: Monitor | None = None) -> Report:
+    """The whole run (every strategy of the scenario); returns its report.
 
     ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`).
     """
     schedules = schedules_for(scenario)
-    if scenario.faults != "none" and not parts.fault_layer_ready():
-        progress.phase(f"faults {scenario.faults!r}: the fault layer is not in this build yet; "
-                       "running without faults")
     paths = RunPaths(run_dir)
     (run_dir / "scenario.json").write_text(json.dumps(
         {**asdict(scenario), "path": str(scenario.path) if scenario.path else None},
         indent=2, default=str))
-    started_at = parts.now_iso()
-    strategies: dict[str, Any] = {}
+    started_at = now_iso()
+    runs: dict[str, StrategyRun] = {}
     try:
         for strategy in scenario.strategies:
-            strategies[strategy] = await run_strategy(
+            runs[strategy] = await run_strategy(
                 strategy, scenario, schedules[strategy], stack, paths, progress, monitor)
     finally:
-        merge_files(paths, tuple(strategies) or scenario.strategies)
-    report_strategies = {
-        name: {k: v for k, v in entry.items() if k in ("load", "faults", "invariants")}
-        for name, entry in strategies.items()
-    }
-    verdict = "pass" if all(
-        inv["ok"] for entry in strategies.values() for inv in entry["invariants"]) else "fail"
+        merge_files(paths, tuple(runs) or scenario.strategies)
     (run_dir / "settle.json").write_text(json.dumps(
-        {name: entry["settle"] for name, entry in strategies.items()}, indent=2))
-    return {
-        "schema": 1, "run_id": run_id, "seed": scenario.seed, "scenario": scenario.name,
-        "bug": scenario.bug, "faults": scenario.faults, "started_at": started_at,
-        "duration_s": float(scenario.duration_s), "verdict": verdict,
-        "strategies": report_strategies,
-    }
+        {name: {"settled": r.settled.settled, "seconds": round(r.settled.seconds, 3),
+                "pending": r.settled.pending, "errors": r.settled.errors}
+         for name, r in runs.items()}, indent=2))
+    return Report(
+        run_id=run_id, seed=scenario.seed, scenario=scenario.name, bug=scenario.bug,
+        faults=scenario.faults, started_at=started_at, duration_s=float(scenario.duration_s),
+        strategies={name: r.result for name, r in runs.items()},
+        orders={o: story for r in runs.values() for o, story in r.orders.items()},
+        thresholds=tuple(t for r in runs.values() for t in r.thresholds),
+    )

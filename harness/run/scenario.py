@@ -1,7 +1,8 @@
 """Scenarios: TOML files that say what one verification run does, validated on load.
 
 A scenario names the strategy, the workload, the fault schedule, the seeded bug, the load size
-and duration, how long the system may take to settle and how the service is tuned. Every field
+and duration, how long the system may take to settle, how the service is tuned and the load's
+thresholds (``[thresholds]``, harness/run/thresholds.py). Every field
 has a default (``harness/scenarios/default.toml`` spells them out); unknown keys are errors, so a
 typo never goes unnoticed. :func:`load` raises :class:`~harness.errors.UsageError` naming the
 file, the line and the field (``scenario.toml:12: workload.hot_share: must be within 0..1``);
@@ -18,18 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.schedules import SCHEDULES
 from harness.durations import parse_duration
 from harness.errors import UsageError
+from harness.run.thresholds import THRESHOLDS
 from locustfiles.workload import BuyerProfile, RetrySettings
 
 STRATEGIES = ("lock", "saga", "2pc")
 SHAPES = ("ramp", "flash-sale")
-#: CONTRACT.md section 5; chaos.schedules may add more.
-CONTRACT_SCHEDULES = (
-    "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
-    "payments-blackhole", "target-blackhole", "pg-latency", "pg-reset", "service-pause",
-    "service-kill", "coordinator-crash", "mixed",
-)
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
 
@@ -78,6 +75,8 @@ class Scenario:
     service: ServiceSection = field(default_factory=ServiceSection)
     #: an inline schedule (``[[faults]]`` tables; then ``faults`` is ``"inline"``)
     schedule: tuple[Any, ...] | None = None
+    #: ``[thresholds]``: name -> limit (harness/run/thresholds.py), judged per strategy
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -195,12 +194,27 @@ def _faults(value: Any) -> str:
 
 
 def known_schedules() -> tuple[str, ...]:
-    """The schedules `chaos.schedules` offers, or the contract's names until it exists."""
-    try:
-        from chaos.schedules import SCHEDULES
-    except ImportError:
-        return CONTRACT_SCHEDULES
+    """The schedules `chaos.schedules` offers (the one list of their names)."""
     return tuple(SCHEDULES)
+
+
+def _thresholds(raw: Any, fail: Callable[[str | None, str | None, str], None]
+                ) -> dict[str, float]:
+    """The ``[thresholds]`` table: known names (harness/run/thresholds.py), numeric limits."""
+    if not isinstance(raw, dict):
+        fail(None, "thresholds", "must be a table, e.g. [thresholds] p95_ms = 800")
+        return {}
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        spec = THRESHOLDS.get(key)
+        if spec is None:
+            fail("thresholds", key, f"unknown threshold; known: {', '.join(THRESHOLDS)}")
+            continue
+        try:
+            out[key] = _number(0, 1)(value) if spec.share else _number(0)(value)
+        except _Invalid as exc:
+            fail("thresholds", key, str(exc))
+    return out
 
 
 # (toml key, dataclass field, check)
@@ -278,7 +292,7 @@ def parse(text: str, file: Path) -> Scenario:
         raise UsageError(f"{file}:{line}: {where}: {message}")
 
     values: dict[str, Any] = {"path": file}
-    tables = set(_SECTIONS)
+    tables = {*_SECTIONS, "thresholds"}
     for key, value in data.items():
         if key in tables:
             continue
@@ -289,7 +303,7 @@ def parse(text: str, file: Path) -> Scenario:
         spec = next((s for s in _TOP if s[0] == key), None)
         if spec is None:
             fail(None, key, f"unknown field; known: {', '.join(s[0] for s in _TOP)}, "
-                            f"[{'], ['.join(_SECTIONS)}], [[schedule]]")
+                            f"[{'], ['.join(_SECTIONS)}], [thresholds], [[faults]]")
             continue
         try:
             values[spec[1]] = spec[2](value)
@@ -310,6 +324,7 @@ def parse(text: str, file: Path) -> Scenario:
             except _Invalid as exc:
                 fail(table, key, str(exc))
         values[table] = cls(**section)
+    values["thresholds"] = _thresholds(data.get("thresholds", {}), fail)
     workload: WorkloadSection = values["workload"]
     if workload.seats_min > workload.seats_max:
         fail("workload", "seats_max", f"must be >= seats_min ({workload.seats_min})")

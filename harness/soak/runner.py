@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report import write_report
 from harness.report.html import SECTIONS_DIR
-from harness.run import loop, parts
+from harness.report.model import Report
+from harness.run import loop
 from harness.run.loop import MonitorContext
 from harness.run.progress import Progress
 from harness.run.scenario import Scenario
@@ -56,16 +58,17 @@ class SoakMonitor:
         await asyncio.gather(self.checker(ctx), self.sampler(ctx))
 
 
-def soak_document(report: dict[str, Any], monitor: SoakMonitor, settings: SoakSettings
+def soak_document(report: Report, monitor: SoakMonitor, settings: SoakSettings
                   ) -> dict[str, Any]:
     """``soak.json``: the verdict, the reasons for a failure, trends and periodic checks."""
     reasons: list[str] = []
-    if report["verdict"] != "pass":
-        broken = sorted({f"{s}/{i['name']}" for s, e in report["strategies"].items()
-                         for i in e["invariants"] if not i["ok"]})
+    broken = sorted({f"{s}/{i.name}" for s, r in report.strategies.items() for i in r.broken})
+    if broken:
         reasons.append(f"invariants violated at the end: {', '.join(broken)}")
+    reasons.extend(f"threshold {th.name}: {th.value:g} (limit {th.limit:g})"
+                   for th in report.failed_thresholds)
     strategies: dict[str, Any] = {}
-    for strategy in report["strategies"]:
+    for strategy in report.strategies:
         periodic = monitor.checker.summary(strategy)
         for c in periodic["confirmed"]:
             reasons.append(f"{strategy}: {c['name']} violated during the load (first seen "
@@ -80,7 +83,7 @@ def soak_document(report: dict[str, Any], monitor: SoakMonitor, settings: SoakSe
                     f"(limit {t.limit_per_h:.1f}/h; {t.first_median:g} -> {t.last_median:g})")
         strategies[strategy] = {"periodic": periodic, "trends": [t.to_json() for t in trends]}
     return {
-        "schema": 1, "run_id": report["run_id"], "verdict": "fail" if reasons else "pass",
+        "schema": 1, "run_id": report.run_id, "verdict": "fail" if reasons else "pass",
         "reasons": reasons, "check_every_s": settings.check_every_s,
         "sample_every_s": settings.sample_every_s, "confirm_s": settings.confirm_s,
         "leak_rules": {k: {"per_hour_abs": r.per_hour_abs, "per_hour_rel": r.per_hour_rel,
@@ -89,7 +92,7 @@ def soak_document(report: dict[str, Any], monitor: SoakMonitor, settings: SoakSe
     }
 
 
-def write_files(run_dir: Path, report: dict[str, Any], doc: dict[str, Any],
+def write_files(run_dir: Path, report: Report, doc: dict[str, Any],
                 monitor: SoakMonitor) -> None:
     """``soak.json``, ``samples.csv`` and the report section (before the HTML is rendered)."""
     (run_dir / "soak.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
@@ -99,19 +102,18 @@ def write_files(run_dir: Path, report: dict[str, Any], doc: dict[str, Any],
         writer.writerows(s.row() for s in monitor.sampler.samples)
     sections = run_dir / SECTIONS_DIR
     sections.mkdir(exist_ok=True)
-    series = {s: monitor.sampler.series(s) for s in report["strategies"]}
-    faults = {s: e["faults"] for s, e in report["strategies"].items()}
+    series = {s: monitor.sampler.series(s) for s in report.strategies}
+    faults = {s: list(r.faults) for s, r in report.strategies.items()}
     (sections / "50-soak.html").write_text(
-        section_html(doc, series, faults, float(report["duration_s"])), encoding="utf-8")
+        section_html(doc, series, faults, report.duration_s), encoding="utf-8")
 
 
 async def soak(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
-               progress: Progress, settings: SoakSettings) -> tuple[dict[str, Any],
-                                                                    dict[str, Any]]:
+               progress: Progress, settings: SoakSettings) -> tuple[Report, dict[str, Any]]:
     """Run the soak; (run report, soak document). Writes every file of the run folder."""
     monitor = SoakMonitor(settings, progress)
     report = await loop.run(scenario, run_id, run_dir, stack, progress, monitor)
     doc = soak_document(report, monitor, settings)
     write_files(run_dir, report, doc, monitor)
-    parts.write_report(run_dir, report)
+    write_report(run_dir, report)
     return report, doc

@@ -7,7 +7,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from harness.report.charts import Series, Window, line_chart
+from harness.report.charts import Series, line_chart
+from harness.report.html import windows_of
+from harness.report.model import FaultWindow
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777",
            "#4b5563", "#65a30d", "#7c3aed")
@@ -20,14 +22,10 @@ CHARTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _windows(faults: list[dict[str, Any]]) -> list[Window]:
-    return [Window(f"{f.get('name')} ({f.get('target')})", float(f["start_s"]),
-                   float(f["end_s"]) if isinstance(f.get("end_s"), int | float) else None)
-            for f in faults if isinstance(f.get("start_s"), int | float)]
 
 
 def section_html(soak: dict[str, Any], series: dict[str, dict[tuple[str, str], list[
-        tuple[float, float]]]], faults: dict[str, list[dict[str, Any]]], duration_s: float
+        tuple[float, float]]]], faults: dict[str, list[FaultWindow]], duration_s: float
                  ) -> str:
     """The fragment (first line: its title comment)."""
     out = ["<!-- title: Soak: resource trends and periodic checks -->",
@@ -42,7 +40,7 @@ def section_html(soak: dict[str, Any], series: dict[str, dict[tuple[str, str], l
     for strategy, entry in soak["strategies"].items():
         out.append(f"<h3>{escape(strategy)}</h3>")
         per = series.get(strategy, {})
-        windows = _windows(faults.get(strategy, []))
+        windows = windows_of(faults.get(strategy, []))
         charts = []
         for metric, title, unit in CHARTS:
             comps = sorted(c for m, c in per if m == metric)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from invariants.catalog import CATCHES
+from invariants.order_rows import orders_named
 from tests.conftest import StackHandle
 from tests.load.helpers import harness_cli
 
@@ -66,6 +67,9 @@ async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path
     caught = [invs[n] for n in catch.invariants if not invs[n]["ok"]]
     assert caught, {n: i["ok"] for n, i in invs.items()}
     assert all(i["violations"] > 0 and i["examples"] for i in caught)
+    named = {o for i in caught for ex in i["examples"] for o in orders_named(ex)}
+    orders = report.get("orders") or {}  # each named order's story (docs/load.md)
+    assert isinstance(orders, dict) and named <= set(orders)
     html = (out / "report.html").read_text()
     assert ">FAIL</span>" in html and caught[0]["name"] in html
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import collections
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from harness.paths import REPO_ROOT
@@ -13,6 +15,7 @@ from tests.conftest import StackHandle
 from tests.load.helpers import (
     QUICK_BUYERS,
     QUICK_SETTLE,
+    SMALL_SCENARIO,
     assert_history_matches_locust,
     events_of,
     harness_cli,
@@ -35,8 +38,6 @@ async def test_a_short_run_writes_a_history_that_agrees_with_locust(
     report = report_of(run_dir)
     assert report["verdict"] == ("pass" if result.returncode == 0 else "fail")
     assert list(report["strategies"]) == ["saga"]
-    import jsonschema
-
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
 
     events = events_of(run_dir / "history.jsonl")
@@ -69,6 +70,50 @@ async def test_workers_write_one_merged_time_ordered_history(
     assert len({e["process"] for e in events}) == 2
     assert [e["time"] for e in events] == sorted(e["time"] for e in events)
     assert_history_matches_locust(events, run_dir / "lock_stats.csv")
+
+
+async def test_a_failed_threshold_fails_the_run_and_is_reported(
+    cli_stack: StackHandle, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path, SMALL_SCENARIO + """
+[thresholds]
+p95_ms = 0            # no request is that fast: fails
+unknown_share = 1     # always met
+""")
+    run_dir = tmp_path / "run"
+    result = harness_cli("run", "--scenario", str(scenario), "--strategy", "saga",
+                         "--out", str(run_dir))
+    assert result.returncode == 1, result.stderr[-3000:]
+    report = report_of(run_dir)
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    invariants = report["strategies"]["saga"]["invariants"]
+    assert [i["name"] for i in invariants if not i["ok"]] == []  # the threshold alone fails it
+    p95 = report["strategies"]["saga"]["load"]["latency_ms"]["p95"]
+    assert p95 > 0
+    assert report["verdict"] == "fail"
+    assert report["thresholds"][0] == {"name": "saga/p95_ms", "limit": 0.0, "value": p95,
+                                       "ok": False}
+    (unknown,) = report["thresholds"][1:]
+    assert (unknown["name"], unknown["limit"], unknown["ok"]) == ("saga/unknown_share", 1.0,
+                                                                   True)
+    assert 0.0 <= unknown["value"] <= 1.0
+    assert f"✗ threshold saga/p95_ms: {p95:g} (limit 0)" in result.stdout
+    root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    cases = root.findall("./testsuite[@name='thresholds']/testcase")
+    assert [(c.get("name"), c.find("failure") is not None) for c in cases] == [
+        ("p95_ms", True), ("unknown_share", False)]
+
+
+async def test_a_bad_threshold_is_exit_2_naming_the_file_and_key(tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, "users = 2\n[thresholds]\np96_ms = 800\n")
+    result = harness_cli("run", "--scenario", str(scenario), "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert f"{scenario}:3: thresholds.p96_ms: unknown threshold; known: p50_ms" in result.stderr
+    scenario.write_text("[thresholds]\nerror_rate = 2\n")
+    result = harness_cli("run", "--scenario", str(scenario), "--out", str(tmp_path / "y"))
+    assert result.returncode == 2
+    assert f"{scenario}:2: thresholds.error_rate: must be within 0..1" in result.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 async def test_bad_flags_exit_2_before_the_stack_is_touched(tmp_path: Path) -> None:

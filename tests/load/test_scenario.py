@@ -49,6 +49,10 @@ def test_seat_map_max_age_is_a_duration(tmp_path: Path) -> None:
          'target = "redis"\n', 7, "faults[1] (partition)"),
         ('bug = "no-such-bug"\n', 1, "bug"),
         ('[workload]\nseat_map_max_age = "often"\n', 2, "workload.seat_map_max_age"),
+        ('users = 3\n\n[thresholds]\np95_ms = 800\np42_ms = 10\n', 5, "thresholds.p42_ms"),
+        ('[thresholds]\nunknown_share = 1.5\n', 2, "thresholds.unknown_share"),
+        ('[thresholds]\np95_ms = "fast"\n', 2, "thresholds.p95_ms"),
+        ('[thresholds]\nerror_rate = -0.1\n', 2, "thresholds.error_rate"),
     ],
 )
 def test_a_bad_field_names_file_line_and_field(
@@ -58,6 +62,14 @@ def test_a_bad_field_names_file_line_and_field(
     with pytest.raises(UsageError) as caught:
         sc.load(path)
     assert str(caught.value).startswith(f"{path}:{line}: {field}: ")
+
+
+def test_thresholds_are_read_with_their_limits(tmp_path: Path) -> None:
+    scenario = sc.load(write(tmp_path, "[thresholds]\np95_ms = 800\nunknown_share = 0.05\n"
+                                       "error_rate = 0.1\nmin_rps = 2\n"))
+    assert dict(scenario.thresholds) == {"p95_ms": 800.0, "unknown_share": 0.05,
+                                         "error_rate": 0.1, "min_rps": 2.0}
+    assert sc.load().thresholds == {}
 
 
 def test_a_toml_syntax_error_names_its_line(tmp_path: Path) -> None:

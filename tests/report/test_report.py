@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from harness.paths import REPO_ROOT
-from harness.report import ReportError, print_summary, render_html, write_report
+from harness.report import Report, ReportError, print_summary, render_html, write_report
 from harness.report.charts import LEFT, RIGHT, WIDTH
 from invariants import INVARIANT_NAMES
 
@@ -102,7 +102,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_report_json_follows_the_contract_schema(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     doc = json.loads((run_dir / "report.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["verdict"] == "fail"
@@ -131,7 +131,7 @@ def test_a_report_never_passes_by_omission(run_dir: Path) -> None:
     report["strategies"]["saga"]["invariants"].pop(3)  # the run lost one result
     report["verdict"] = "pass"
     report["extra"] = "not in the contract"
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     doc = json.loads((run_dir / "report.json").read_text())
     jsonschema.validate(doc, SCHEMA)
     assert doc["verdict"] == "fail"
@@ -139,12 +139,12 @@ def test_a_report_never_passes_by_omission(run_dir: Path) -> None:
     assert lost == {"name": "no_ticket_without_capture", "ok": False, "violations": 0,
                     "examples": [], "error": "not checked in this run"}
     report["strategies"]["saga"]["invariants"] = invariants()
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     assert json.loads((run_dir / "report.json").read_text())["verdict"] == "pass"
 
 
 def test_junit_has_one_case_per_strategy_and_invariant(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == 2 * 8
@@ -165,7 +165,7 @@ def test_junit_has_one_case_per_strategy_and_invariant(run_dir: Path) -> None:
 
 
 def test_html_puts_the_verdict_first_and_shows_violations(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     verdict = html.index('id="verdict"')
     assert html[verdict:verdict + 40].split(">", 1)[1].startswith("FAIL")
@@ -179,7 +179,7 @@ def test_html_puts_the_verdict_first_and_shows_violations(run_dir: Path) -> None
 
 
 def test_html_shades_the_fault_window_where_it_happened(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     rects = re.findall(r'<rect class="fault" data-fault="([^"]+)" x="([\d.]+)" y="\d+"'
                        r' width="([\d.]+)"', html)
@@ -195,7 +195,7 @@ def test_html_shades_the_fault_window_where_it_happened(run_dir: Path) -> None:
 
 
 def test_html_is_self_contained(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     html = (run_dir / "report.html").read_text()
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) == {"http://www.w3.org/2000/svg"}
     for needle in ("<script", "<link", "src=", "@import", "url(", "//cdn"):
@@ -206,14 +206,14 @@ def test_a_passing_report_says_so(run_dir: Path) -> None:
     report = sample_report()
     for entry in report["strategies"].values():
         entry["invariants"] = invariants()
-    write_report(run_dir, report)
+    write_report(run_dir, Report.from_json(report))
     html = (run_dir / "report.html").read_text()
     assert ">PASS</span>" in html and "Every invariant holds" in html
     assert 'class="violation"' not in html
 
 
 def test_render_html_rebuilds_the_page_from_the_folder(run_dir: Path) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     first = (run_dir / "report.html").read_text()
     (run_dir / "report.html").unlink()
     assert render_html(run_dir) == run_dir / "report.html"
@@ -235,7 +235,7 @@ def harness(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_harness_report_command(run_dir: Path, tmp_path_factory: pytest.TempPathFactory
                                 ) -> None:
-    write_report(run_dir, sample_report())
+    write_report(run_dir, Report.from_json(sample_report()))
     (run_dir / "report.html").unlink()
     done = harness("report", str(run_dir))
     assert done.returncode == 0, done.stderr
@@ -251,7 +251,7 @@ def test_harness_report_command(run_dir: Path, tmp_path_factory: pytest.TempPath
 
 def test_console_summary_shows_verdict_and_counts() -> None:
     console = Console(record=True, width=200, color_system=None)
-    print_summary(sample_report(), console)
+    print_summary(Report.from_json(sample_report()), console)
     text = console.export_text()
     lock = next(line for line in text.splitlines() if line.startswith("│ lock"))
     for cell in ("1200", "20.0", "12", "80.5", "140", "40", "7/8 hold"):
@@ -259,3 +259,161 @@ def test_console_summary_shows_verdict_and_counts() -> None:
     assert "lock: no_double_sold_seats: 3 violations" in text
     assert "saga: no_in_doubt_transactions: error: TimeoutError" in text
     assert text.rstrip().endswith("verdict: fail")
+
+
+# --- additions: coverage, thresholds, order stories --------------------------------------
+ORDER_A = "0d9c7a52-1111-4b6e-9a0e-5b7c1f00aa01"
+ORDER_B = "0d9c7a52-2222-4b6e-9a0e-5b7c1f00aa02"
+KEY = "k-0d9c7a52"
+
+
+def story(order_id: str, start: float) -> dict[str, Any]:
+    """An order's create (ok) and confirm (info: no answer) during a service-pause."""
+    def event(kind: str, op: str, op_id: str, t: float, **more: Any) -> dict[str, Any]:
+        return {"type": kind, "op": op, "op_id": op_id, "strategy": "lock", "time": T0 + t,
+                "t_s": t, "key": f"{KEY}-{op}", "status": None, "code": None,
+                "latency_ms": None, "attempts": 0, "error": None, **more}
+    return {
+        "history": [
+            event("invoke", "create", f"{order_id}-c", start),
+            event("ok", "create", f"{order_id}-c", start + 0.2, status=201, latency_ms=200.0,
+                  attempts=1),
+            event("invoke", "confirm", f"{order_id}-f", start + 1.0),
+            event("info", "confirm", f"{order_id}-f", start + 6.0, latency_ms=5000.0,
+                  attempts=3, error="timeout"),
+        ],
+        "faults": [{"name": "service-pause", "target": "target-0", "start_s": 10.0,
+                    "end_s": 25.0}],
+        "rows": {"orders": [{"order_id": order_id, "status": "AUTHORIZED", "strategy": "lock",
+                             "created_at": "2025-01-01T12:00:10.123456+00:00"}],
+                 "order_seats": [{"order_id": order_id, "seat_id": "A-07"}]},
+    }
+
+
+def report_with_stories() -> dict[str, Any]:
+    """A failing report: a double sale (one example) and 12 seat_conservation examples, 4 of
+    them of ORDER_A; both orders' stories; two thresholds (one failed); lock's coverage."""
+    report = sample_report()
+    lock = report["strategies"]["lock"]
+    conservation = [{"kind": "seat still HELD by a EXPIRED order", "seat_id": f"A-0{n}",
+                     "holder_order_id": ORDER_A} for n in range(4)]
+    conservation += [{"kind": "capacity mismatch", "event_id": f"evt_{n}"} for n in range(8)]
+    lock["invariants"] = invariants(
+        no_double_sold_seats={"name": "no_double_sold_seats", "ok": False, "violations": 1,
+                              "examples": [DOUBLE_SALE]},
+        seat_conservation={"name": "seat_conservation", "ok": False, "violations": 12,
+                           "examples": conservation})
+    lock["coverage"] = {"reached": {"lease_expired_while_paused": 3, "fence_rejected": 0},
+                        "missing": ["fence_rejected"], "vacuous": False}
+    report["orders"] = {ORDER_A: story(ORDER_A, 12.0), ORDER_B: story(ORDER_B, 20.0)}
+    report["thresholds"] = [
+        {"name": "lock/p95_ms", "limit": 800.0, "value": 80.5, "ok": True},
+        {"name": "lock/unknown_share", "limit": 0.0, "value": 0.01, "ok": False}]
+    return report
+
+
+def test_report_json_keeps_coverage_orders_and_thresholds(run_dir: Path) -> None:
+    sample = report_with_stories()
+    write_report(run_dir, Report.from_json(sample))
+    doc = json.loads((run_dir / "report.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert {k: doc[k] for k in ("orders", "thresholds")} == {
+        k: sample[k] for k in ("orders", "thresholds")}
+    assert doc["strategies"]["lock"]["coverage"] == sample["strategies"]["lock"]["coverage"]
+    assert "coverage" not in doc["strategies"]["saga"]  # not computed: absent, not empty
+    assert Report.from_json(doc) == Report.from_json(sample)  # from_json reads to_json back
+    bad = copy.deepcopy(doc)
+    bad["thresholds"][0]["ok"] = "yes"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)
+
+
+def test_a_failed_threshold_fails_the_verdict_and_is_a_junit_case(run_dir: Path) -> None:
+    sample = report_with_stories()
+    for entry in sample["strategies"].values():
+        entry["invariants"] = invariants()
+    report = Report.from_json(sample)
+    assert report.verdict == "fail"
+    write_report(run_dir, report)
+    assert json.loads((run_dir / "report.json").read_text())["verdict"] == "fail"
+    root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    cases = root.findall("./testsuite[@name='thresholds']/testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("thresholds.lock", "p95_ms"), ("thresholds.lock", "unknown_share")]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "lock/unknown_share = 0.01, limit 0"
+    assert (root.get("tests"), root.get("failures")) == ("18", "1")
+    html = (run_dir / "report.html").read_text()
+    assert 'id="thresholds"' in html and "lock/unknown_share" in html and "FAILED" in html
+    console = Console(record=True, width=200, color_system=None)
+    print_summary(report, console)
+    text = console.export_text()
+    assert "✗ threshold lock/unknown_share: 0.01 (limit 0)" in text
+    assert "✓ threshold lock/p95_ms: 80.5 (limit 800)" in text
+    passing = copy.deepcopy(sample)
+    passing["thresholds"][1].update(value=0.0, ok=True)
+    assert Report.from_json(passing).verdict == "pass"
+
+
+def test_html_shows_the_first_examples_and_links_every_order(run_dir: Path) -> None:
+    write_report(run_dir, Report.from_json(report_with_stories()))
+    html = (run_dir / "report.html").read_text()
+    section = html[html.index('id="v-lock-seat_conservation"'):]
+    section = section[:section.index("</section>")]
+    # ORDER_A's 4 rows collapse into one, then 4 of the 8 capacity rows: 8 examples of 12
+    assert "Showing <b>8 of 12</b>" in section
+    assert "+3 more rows of this order" in section
+    assert 'href="violations.html#v-lock-seat_conservation"' in section
+    assert section.count("<tr>") == 1 + 5
+    assert f'href="#order-{ORDER_A}"' in section
+    # the order's story: its timeline, the faults it met, every invariant it broke
+    story_html = html[html.index(f'id="order-{ORDER_A}"'):]
+    story_html = story_html[:story_html.index("</section>")]
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="timeline"' in story_html
+    assert story_html.count('<g class="op ') == 2  # create and confirm
+    assert 'class="op op-info"' in story_html and 'class="op op-ok"' in story_html
+    assert "service-pause on target-0" in story_html
+    assert ('href="#v-lock-no_double_sold_seats"' in story_html
+            and 'href="#v-lock-seat_conservation"' in story_html)
+    # the charts mark each (invariant, order) at the order's last event (18 s and 26 s)
+    marks = set(re.findall(r'<g class="violation-mark" data-t="([\d.]+)"', html))
+    assert marks == {"18", "26"}
+    # the second page: every example and both stories
+    full = (run_dir / "violations.html").read_text()
+    for n in range(8):
+        assert f"evt_{n}" in full
+    assert f'id="order-{ORDER_A}"' in full and f'id="order-{ORDER_B}"' in full
+    for page in (html, full):
+        assert "<script" not in page
+    # `harness report DIR` re-renders both pages the same
+    first = (html, full)
+    (run_dir / "violations.html").unlink()
+    render_html(run_dir)
+    assert ((run_dir / "report.html").read_text(),
+            (run_dir / "violations.html").read_text()) == first
+
+
+def test_coverage_shows_when_computed(run_dir: Path) -> None:
+    write_report(run_dir, Report.from_json(report_with_stories()))
+    html = (run_dir / "report.html").read_text()
+    row = html[html.index("coverage (dangerous situations reached)"):]
+    row = row[:row.index("</tr>")]
+    assert "1/2" in row and "missing: fence_rejected" in row and "&ndash;" in row  # saga: none
+    console = Console(record=True, width=200, color_system=None)
+    print_summary(Report.from_json(report_with_stories()), console)
+    assert "coverage lock: lease_expired_while_paused 3; missing: fence_rejected" in (
+        console.export_text())
+
+
+def test_a_violation_no_order_dates_is_marked_at_the_check(run_dir: Path) -> None:
+    (run_dir / "settle.json").write_text(json.dumps({
+        "lock": {"settled": True, "seconds": 4.5, "pending": {}, "errors": []},
+        "saga": {"settled": True, "seconds": 2.0, "pending": {}, "errors": []}}))
+    write_report(run_dir, Report.from_json(sample_report()))  # no order stories: no times
+    html = (run_dir / "report.html").read_text()
+    marks = re.findall(r'<g class="violation-mark" data-t="([\d.]+)"><a href="([^"]+)">', html)
+    # lock's double sale, at load (60 s) + settling (4.5 s), on both charts; saga's checker
+    # error is no violation and gets no mark
+    assert marks == [("64.5", "#v-lock-no_double_sold_seats")] * 2
