@@ -37,6 +37,7 @@ from harness.run.scenario import Scenario
 from harness.run.settle import settle
 from harness.stack import ServiceSettings, Stack, StackState
 from locustfiles.workload import Workload
+from target_service.introspection import clocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +107,8 @@ def service_settings(scenario: Scenario) -> ServiceSettings:
 
 
 def lock_lease_s(scenario: Scenario) -> float | None:
-    raw = dict(scenario.service.env).get("LOCK_LEASE_MS")
-    try:
-        return float(raw) / 1000.0 if raw else None
-    except ValueError:
-        return None
+    """The lock lease of the service the scenario tunes (the service's door says it)."""
+    return clocks(dict(scenario.service.env)).lock_lease_s
 
 
 def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Workload:
