@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
-from chaos.toxiproxy import Toxiproxy
 from harness.stack.control import Supervisor
 from harness.stack.state import StackState
+from harness.stack.toxiproxy import Toxiproxy
 from target_service.introspection import Stores
 
 #: Timeout of one Toxiproxy API call made by a fault.

@@ -22,11 +22,11 @@ from typing import Any
 
 import psutil
 
-from chaos.toxiproxy import Toxiproxy, ToxiproxyError
 from harness.errors import HealError
 from harness.stack.cleanup import stack_processes
 from harness.stack.control import Supervisor
 from harness.stack.state import HOST, StackState
+from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError
 from harness.topology import PROXIES, PROXY_NAMES
 from target_service import introspection
 

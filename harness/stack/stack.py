@@ -20,7 +20,6 @@ from typing import Any
 
 import psutil
 
-from chaos.toxiproxy import Toxiproxy
 from harness.errors import StackError
 from harness.paths import state_dir as resolve_state_dir
 from harness.stack import postgres, readiness
@@ -31,6 +30,7 @@ from harness.stack.heal import HealReport, heal_all, proxy_config
 from harness.stack.ports import check_block, claim, find_free_block, port_is_free
 from harness.stack.state import ServiceSettings, StackState
 from harness.stack.supervisor_conf import STACK_ENV, render
+from harness.stack.toxiproxy import Toxiproxy
 from target_service import introspection
 
 Progress = Callable[[str], None]

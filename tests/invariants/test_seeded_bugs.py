@@ -18,7 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from chaos.toxiproxy import Toxiproxy
+from harness.stack.toxiproxy import Toxiproxy
 from invariants import CheckContext, InvariantResult, check_all
 from invariants.catalog import CATCHES
 from target_service import introspection

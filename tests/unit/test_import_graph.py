@@ -74,3 +74,23 @@ def test_the_project_has_no_import_cycle() -> None:
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert "harness.stack.heal" in graph["harness.stack.stack"]  # the walk sees real edges
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+#: module prefix -> the prefixes it must not import: the service knows no harness, and the
+#: stack (processes, Toxiproxy, the one heal) sits below the fault layer
+BELOW = {"target_service": ("harness", "chaos", "invariants", "locustfiles"),
+         "harness.stack": ("chaos", "harness.run")}
+
+
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_the_layers_import_only_downwards() -> None:
+    modules = _modules()
+    wrong = sorted(
+        f"{name} -> {dep}"
+        for name, path in modules.items()
+        for low, banned in BELOW.items() if _under(name, low)
+        for dep in _imports(name, path, modules) if any(_under(dep, b) for b in banned))
+    assert wrong == []
