@@ -107,8 +107,12 @@ def service_settings(scenario: Scenario) -> ServiceSettings:
 
 
 def lock_lease_s(scenario: Scenario) -> float | None:
-    """The lock lease of the service the scenario tunes (the service's door says it)."""
-    return clocks(dict(scenario.service.env)).lock_lease_s
+    """The lock lease of the service the scenario tunes (the service's door says it; None for a
+    malformed setting, which the service itself refuses at start-up)."""
+    try:
+        return clocks(dict(scenario.service.env)).lock_lease_s
+    except ValueError:
+        return None
 
 
 def workload_for(scenario: Scenario, strategy: str, history_dir: Path) -> Workload:
