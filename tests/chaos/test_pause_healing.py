@@ -62,8 +62,9 @@ async def test_pause_and_relay_stops_always_leave_every_process_running(
     try:
         async with ctx_for(stack.state) as ctx:
             for i in range(ROUNDS):
+                # the relay's pick: past 1.5 s one rival order (each seat here has one) will do
                 fault: AnyFault = (
-                    make("lock-takeover-relay", "target", {"lock_wait_s": 1.0}) if i % 2
+                    make("lock-takeover-relay", "target", {"lock_wait_s": 2.0}) if i % 2
                     else make("pause", "target", {"at": "lock-pause-before-write",
                                                   "lock_wait_s": 1.0}))
                 await fault.start(ctx)
