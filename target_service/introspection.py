@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -63,7 +63,11 @@ class Clocks:
 def clocks(env: Mapping[str, str] | None = None) -> Clocks:
     """The clocks of a service started with the tuning variables ``env`` (the defaults when
     empty); ConfigError (a ValueError) when a value is malformed, as the service would."""
-    s = Settings(**tuning(env or {}))
+    return clocks_of(Settings(**tuning(env or {})))
+
+
+def clocks_of(s: Settings) -> Clocks:
+    """The clocks of a service process with settings ``s``."""
     return Clocks(lock_lease_s=s.lock_lease_ms / 1000, failpoint_poll_s=s.failpoint_poll_s,
                   hold_ttl_s=s.hold_ttl_s, saga_stale_s=s.saga_stale_s,
                   sweep_interval_s=s.sweep_interval_s, provider_timeout_s=s.provider_timeout_s,
@@ -360,3 +364,16 @@ async def order_progress(stores: Stores, orders: Iterable[str], *,
     if row is None:
         return OrderProgress(0, 0, 0, len(wanted))
     return OrderProgress(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+# --- the admin view of the door (GET /admin/introspect) --------------------------------------
+async def snapshot(settings: Settings, *, max_locks: int = 1000) -> dict[str, Any]:
+    """The door's answers for one service process, as JSON: its clocks, the armed failpoints,
+    the pending work and the seat locks held (at most ``max_locks``; best-effort)."""
+    stores = Stores(settings.seats_dsn, settings.payments_dsn, settings.redis_url)
+    holds = await lock_holds(stores, limit=max_locks)
+    return {"instance": settings.instance, "clocks": asdict(clocks_of(settings)),
+            "failpoints": await armed_failpoints(stores),
+            "pending": asdict(await pending_work(stores)),
+            "locks": [{"event_id": h.seat.event_id, "seat_id": h.seat.seat_id,
+                       "owner": h.owner, "instance": h.instance} for h in holds]}
