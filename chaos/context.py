@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import random
 
-from chaos.toxiproxy import Toxiproxy
 from harness.stack.control import Supervisor
 from harness.stack.state import StackState
-
-#: The service's default lock lease (target_service.config: LOCK_LEASE_MS [2000]).
-DEFAULT_LOCK_LEASE_MS = 2000
+from harness.stack.toxiproxy import Toxiproxy
+from target_service.introspection import Stores
 
 #: Timeout of one Toxiproxy API call made by a fault.
 TOXIPROXY_TIMEOUT_S = 5.0
-
-
-def lock_lease_s(state: StackState) -> float:
-    """The lock lease the running service uses, in seconds (its ``LOCK_LEASE_MS`` setting)."""
-    raw = state.services.extra_env.get("LOCK_LEASE_MS", "").strip()
-    try:
-        return (float(raw) if raw else DEFAULT_LOCK_LEASE_MS) / 1000.0
-    except ValueError:
-        return DEFAULT_LOCK_LEASE_MS / 1000.0
 
 
 class ChaosContext:
@@ -49,8 +38,14 @@ class ChaosContext:
         return Supervisor(self.state.supervisor_socket)
 
     @property
+    def stores(self) -> Stores:
+        """The service's stores, for its introspection door."""
+        return self.state.stores()
+
+    @property
     def lock_lease_s(self) -> float:
-        return lock_lease_s(self.state)
+        """The running service's lock lease (its door's clocks)."""
+        return self.state.clocks().lock_lease_s
 
     async def aclose(self) -> None:
         if self._toxiproxy is not None:

@@ -4,7 +4,6 @@ Exception tree::
 
     ChaosError (HarnessError, exit 3)   any failure of the fault layer
     ├── FaultError                      a fault could not be applied or removed (names both)
-    ├── HealError                       healing could not restore the stack; says what is left
     └── ChaosUsageError (exit 2)        bad input, found before anything was touched
         ├── UnknownFault                no such fault kind or schedule; lists the valid names
         ├── InvalidTarget               the fault cannot aim at that target; lists the valid ones
@@ -12,6 +11,7 @@ Exception tree::
         └── ScheduleError               an inline schedule entry is malformed; names entry and field
 
 Low-level errors (Toxiproxy, supervisord, HTTP, SQL) are translated with ``raise ... from exc``.
+Healing is the stack's (``harness.stack.heal``): its failure is ``harness.errors.HealError``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ class FaultError(ChaosError):
         self.fault = fault
         self.target = target
         self.reason = reason
-
-
-class HealError(ChaosError):
-    """Healing left something broken; the message says what."""
 
 
 class ChaosUsageError(ChaosError, UsageError):

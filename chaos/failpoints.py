@@ -2,39 +2,38 @@
 
 Arming goes through the service's admin endpoint (``POST /admin/failpoints`` with the stack's
 admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it),
-falling back to the shared table when no process answers. Every admin request carries a
-``not_after`` as old as the attempt's timeout: a request that the kernel queued on a paused
-process and that is served after the caller gave up (maybe after a heal) changes nothing.
-Disarming everything reads and clears the shared ``failpoints`` table in the seats database
-directly, so it works while no service process is up (after a killed harness, before ``up``);
-every service process re-reads that table within ``FAILPOINT_POLL_S``.
+falling back to the service's introspection door (``target_service/introspection.py``) when
+no process answers. Every admin request carries a ``not_after`` as old as the attempt's timeout:
+a request that the kernel queued on a paused process and that is served after the caller gave
+up (maybe after a heal) changes nothing. Listing and disarming everything go through the door,
+so they work while no service process is up (after a killed harness, before ``up``); every
+service process sees a change within its failpoint poll interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+import redis.exceptions
 
 from harness.stack.state import StackState
+from target_service import introspection
 
 ADMIN_PATH = "/admin/failpoints"
 ADMIN_TIMEOUT_S = 2.0
 ADMIN_ATTEMPTS = 3
 
-
-#: The service's default FAILPOINT_POLL_S (target_service.config).
-DEFAULT_POLL_S = 0.25
+T = TypeVar("T")
 
 
 def poll_interval_s(state: StackState) -> float:
     """How often the service processes re-read the shared failpoint table."""
-    try:
-        return float(state.services.extra_env.get("FAILPOINT_POLL_S", DEFAULT_POLL_S))
-    except ValueError:
-        return DEFAULT_POLL_S
+    return state.clocks().failpoint_poll_s
 
 
 class FailpointError(Exception):
@@ -43,9 +42,7 @@ class FailpointError(Exception):
 
 def known_failpoints() -> dict[str, str]:
     """Failpoint name -> what it does, as the service defines them."""
-    from target_service.failpoints import FAILPOINTS
-
-    return dict(FAILPOINTS)
+    return introspection.known_failpoints()
 
 
 async def _admin(state: StackState, body: dict[str, object]) -> None:
@@ -85,56 +82,40 @@ async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
 
 
 async def arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
-    """Arm ``name`` in the shared table only: every service process fires it from its next poll
-    (``FAILPOINT_POLL_S``) on, and no call waits on a paused process that the kernel picked."""
-    await _sql(
-        state,
-        "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
-        " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
-        name, remaining,
-    )
+    """Arm ``name`` through the door only: every service process fires it from its next poll
+    on, and no call waits on a paused process that the kernel picked."""
+    await _door(introspection.arm_failpoint(state.stores(), name, remaining), state)
 
 
-async def _sql(state: StackState, sql: str, *args: object) -> None:
-    """One statement on the seats database (direct DSN); FailpointError when it fails."""
+async def _door(call: Coroutine[Any, Any, T], state: StackState) -> T:
+    """Await a door call; FailpointError when the service's stores cannot be reached."""
     try:
-        conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
-        try:
-            await conn.execute(sql, *args, timeout=5)
-        finally:
-            await conn.close()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise FailpointError(f"{sql.split()[0]} on {state.dsn('seats')} failed: {exc!r}") from exc
+        return await call
+    except (OSError, asyncpg.PostgresError, TimeoutError,
+            redis.exceptions.RedisError) as exc:
+        raise FailpointError(f"failpoint table of {state.dsn('seats')}: {exc!r}") from exc
 
 
 async def disarm(state: StackState, name: str) -> None:
-    """Disarm ``name`` through the admin endpoint, else directly in the shared table."""
+    """Disarm ``name`` through the admin endpoint, else through the door."""
     try:
         await _admin(state, {"disarm": [name]})
     except FailpointError:
-        await _sql(state, "DELETE FROM failpoints WHERE name = $1", name)
+        await disarm_in_table(state, name)
+
+
+async def disarm_in_table(state: StackState, name: str) -> None:
+    """Disarm ``name`` through the door (never waits on a paused process). On return no
+    firing can be taken any more; a self-stop taken before acts within the service's
+    ``self_stop_window_s``."""
+    await _door(introspection.disarm_failpoint(state.stores(), name), state)
 
 
 async def disarm_all(state: StackState) -> list[str]:
-    """Clear the shared failpoint table; returns the names that were armed. Safe before the
-    schema exists (returns [])."""
-    conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
-    try:
-        rows = await conn.fetch("DELETE FROM failpoints RETURNING name", timeout=5)
-    except asyncpg.UndefinedTableError:
-        return []
-    finally:
-        await conn.close()
-    return sorted(str(r["name"]) for r in rows)
+    """Disarm every failpoint; the names that were armed. Safe before the schema exists."""
+    return await introspection.disarm_all_failpoints(state.stores())
 
 
 async def armed(state: StackState) -> dict[str, int | None]:
     """The shared failpoint table: name -> remaining firings (None = unlimited)."""
-    conn = await asyncpg.connect(state.dsn("seats"), timeout=5)
-    try:
-        rows = await conn.fetch("SELECT name, remaining FROM failpoints", timeout=5)
-    except asyncpg.UndefinedTableError:
-        return {}
-    finally:
-        await conn.close()
-    return {str(r["name"]): r["remaining"] for r in rows}
+    return await introspection.armed_failpoints(state.stores())

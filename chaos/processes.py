@@ -134,3 +134,70 @@ async def wait_group_running(ctx: ChaosContext, groups: tuple[str, ...], *, with
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.1)
+
+
+#: How long a continue keeps re-sending SIGCONT to a process that stops itself again.
+CONTINUE_WITHIN_S = 10.0
+
+
+async def continue_until_running(ctx: ChaosContext, pid: int, *,
+                                 within: float = CONTINUE_WITHIN_S) -> bool:
+    """SIGCONT ``pid`` until it is seen not stopped, sending again each time it is seen stopped
+    (a process at a self-stop failpoint may stop itself again at once). True when it runs or is
+    gone; False when it was still stopped after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        if not is_stopped(pid):
+            return True
+        send(pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
+        if time.monotonic() >= deadline:
+            return not is_stopped(pid)
+        await asyncio.sleep(0.005)
+
+
+async def running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
+    """The target-service processes supervisord runs now."""
+    return [p for p in await processes(ctx)
+            if p.group == "target" and p.state == "RUNNING" and p.pid]
+
+
+async def continue_self_stops(ctx: ChaosContext, *, for_s: float,
+                              keep: frozenset[int] = frozenset()) -> list[str]:
+    """For ``for_s`` seconds, continue every target process that is (or gets) stopped, except
+    ``keep``'s pids; the names of those that could not be continued (none, normally). A firing of
+    a self-stop failpoint taken before its disarm stops its process up to the service's
+    ``self_stop_window_s`` later: watching that long after a disarm leaves none frozen."""
+    deadline = time.monotonic() + for_s
+    stuck: set[str] = set()
+    while True:
+        for proc in await running_targets(ctx):
+            if proc.pid not in keep and is_stopped(proc.pid):
+                if await continue_until_running(ctx, proc.pid):
+                    stuck.discard(proc.name)
+                else:
+                    stuck.add(proc.name)
+        if time.monotonic() >= deadline:
+            return sorted(stuck)
+        await asyncio.sleep(0.01)
+
+
+def _switches(pid: int) -> int | None:
+    with contextlib.suppress(psutil.Error):
+        voluntary, involuntary = psutil.Process(pid).num_ctx_switches()
+        return int(voluntary) + int(involuntary)
+    return None
+
+
+async def continue_once(ctx: ChaosContext, proc: ProcessInfo, *, within: float = 5.0) -> None:
+    """SIGCONT ``proc`` and wait until it ran: it is no longer stopped, or it was scheduled
+    since (it may stop itself again at once at an armed self-stop failpoint, and is then left
+    so: see :func:`continue_until_running` for a continue that insists)."""
+    before = _switches(proc.pid)
+    send(proc.pid, signal.SIGCONT, ctx)  # gone (killed meanwhile) is fine
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        now = _switches(proc.pid)
+        if now is None or now != before or not is_stopped(proc.pid):
+            return
+        await asyncio.sleep(0.005)
+    raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not continue")

@@ -9,8 +9,8 @@
   start and what the fault ``observed`` on stop;
 * when ``stop`` is set, ends the running faults at once and starts no more;
 * in ``finally`` (normal end, ``stop``, an exception, cancellation / Ctrl-C) stops every fault it
-  started and then runs :func:`chaos.heal.heal_all`; a second cancellation does not interrupt
-  the healing (it is shielded and bounded by ``HEAL_TIMEOUT_S``);
+  started and then runs :func:`harness.stack.heal.heal_all`; a second cancellation does not
+  interrupt the healing (it is shielded and bounded by ``HEAL_TIMEOUT_S``);
 * returns the windows actually applied, as the report's ``faults`` entries.
 
 A fault that cannot be applied raises FaultError after healing: a run that did not inject what
@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 
 from chaos.context import ChaosContext
 from chaos.faults import AnyFault
-from chaos.heal import HealReport, heal_all
 from chaos.schedule_types import Schedule, ScheduledFault
+from harness.stack.heal import HealReport, heal_all
 
 log = logging.getLogger(__name__)
 

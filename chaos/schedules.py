@@ -17,9 +17,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chaos.context import DEFAULT_LOCK_LEASE_MS
 from chaos.errors import ScheduleError, UnknownFault
 from chaos.schedule_types import Schedule, ScheduledFault
+from target_service.introspection import clocks
 
 __all__ = ["SCHEDULES", "Schedule", "ScheduleSpec", "ScheduledFault", "build", "window"]
 
@@ -51,6 +51,8 @@ class ScheduleSpec:
     #: (shortest useful, preferred) episode length that depends on the input (e.g. on the lock
     #: lease, which a pause must outlast); overrides ``min_s`` and ``preferred_s``
     span: Callable[[BuildInput], tuple[float, float]] | None = None
+    #: a white-box adversary (it steers one interleaving): its own schedule, never in ``mixed``
+    white_box: bool = False
 
     def length(self, inp: BuildInput) -> tuple[float, float]:
         """(shortest useful, preferred) episode length for this input."""
@@ -121,14 +123,17 @@ CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
 def _pause_holder(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """Pause a service process holding seat locks: for the lock strategy at its critical step
-    (after the payment, before the fenced seat write), a holder of free seats rivals want,
-    relayed to the holder's successor and a third buyer of the successor's seats, continued
-    after the successor sold (the unsafe-release sequence, chaos/faults/pause.py); otherwise
-    whichever holds a lock now."""
-    params: dict[str, object] = (
-        {"at": "lock-pause-before-write", "relay": True} if inp.strategy == "lock" else {})
-    return [ScheduledFault(start, length, "pause", "target", params, label)]
+    """Pause a service process, the one holding seat locks when one does."""
+    return [ScheduledFault(start, length, "pause", "target", {}, label)]
+
+
+def _relay(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """The lock take-over relay (chaos/faults/relay.py); nothing for the other strategies."""
+    if inp.strategy != "lock":
+        return []
+    return [ScheduledFault(start, length, "lock-takeover-relay", "target", {}, label)]
 
 
 def _crash(
@@ -139,14 +144,16 @@ def _crash(
 
 
 def _pause_length(inp: BuildInput) -> tuple[float, float]:
-    """Three leases and a second: the paused holder's leases surely expire and are taken over.
-    For the lock strategy at least three leases more, for the relay to a successor and a third
-    buyer, and preferably nine leases and a second in all: a relay round that shows nothing
-    (the successor's buyer walked away, no third buyer came) is followed by another."""
-    if inp.strategy == "lock":
-        return (round(6 * inp.lock_lease_s + 1.0, 3), round(9 * inp.lock_lease_s + 1.0, 3))
+    """Three leases and a second: the paused holder's leases surely expire and are taken over."""
     need = round(3 * inp.lock_lease_s + 1.0, 3)
     return need, need
+
+
+def _relay_length(inp: BuildInput) -> tuple[float, float]:
+    """A holder's leases run out (three leases and a second), then at least three leases more
+    for its successor and a third buyer, preferably nine and a second in all: a round that
+    shows nothing is followed by another."""
+    return (round(6 * inp.lock_lease_s + 1.0, 3), round(9 * inp.lock_lease_s + 1.0, 3))
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -169,9 +176,8 @@ _SPECS = (
                  _latency(("seats_pg", "payments_pg"), (100, 250, 400)), preferred_s=12),
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",
                  _pg_reset, preferred_s=5),
-    ScheduleSpec("service-pause", "SIGSTOP a service process holding locks for 3 leases + 1 s"
-                 " (lock: at its critical step of wanted seats, relayed to the successor; 6 to 9"
-                 " leases + 1 s)",
+    ScheduleSpec("service-pause", "SIGSTOP a service process (a lock holder when one holds"
+                 " locks) for 3 leases + 1 s, then SIGCONT",
                  _pause_holder, span=_pause_length),
     ScheduleSpec("service-kill", "SIGKILL a service process; supervisord restarts it",
                  _process("kill"), preferred_s=3, min_s=1),
@@ -179,13 +185,18 @@ _SPECS = (
                  "the service dies at a failpoint: between 2PC prepare and commit first",
                  _crash, preferred_s=8),
     ScheduleSpec("mixed", "a seeded random sequence of the schedules above"),
+    ScheduleSpec("lock-takeover-relay",
+                 "white-box adversary (lock only): freezes and continues lock holders, their"
+                 " successors and third buyers in the order that shows a lost lock",
+                 _relay, span=_relay_length, white_box=True),
 )
 
 #: schedule name -> spec, in CONTRACT.md order
 SCHEDULES: dict[str, ScheduleSpec] = {spec.name: spec for spec in _SPECS}
 
 #: what ``mixed`` draws from
-MIXABLE: tuple[str, ...] = tuple(n for n in SCHEDULES if n not in ("none", "mixed"))
+MIXABLE: tuple[str, ...] = tuple(n for n, spec in SCHEDULES.items()
+                                 if n not in ("none", "mixed") and not spec.white_box)
 
 
 # --- building -------------------------------------------------------------------------------
@@ -271,7 +282,7 @@ def build(
     inp = BuildInput(
         duration_s=float(duration_s),
         strategy=None if strategy in (None, "all") else strategy,
-        lock_lease_s=lock_lease_s if lock_lease_s is not None else DEFAULT_LOCK_LEASE_MS / 1000,
+        lock_lease_s=lock_lease_s if lock_lease_s is not None else clocks().lock_lease_s,
         target_processes=max(1, target_processes),
         rng=random.Random(f"{name}:{seed}"),
     )

@@ -36,5 +36,10 @@ class StackError(HarnessError):
     exit_code = EXIT_STACK
 
 
+class HealError(StackError):
+    """Healing left something broken (a proxy, a stopped process, an armed failpoint); the
+    message says what."""
+
+
 class MissingBinary(StackError):
     """A required executable is missing; the message says how to install it."""

@@ -23,10 +23,10 @@ class BugCatch:
 CATCHES: dict[str, BugCatch] = {
     c.bug: c
     for c in (
-        BugCatch("lock-no-fencing", "lock", "service-pause", ("no_double_sold_seats",),
+        BugCatch("lock-no-fencing", "lock", "lock-takeover-relay", ("no_double_sold_seats",),
                  "a paused holder's lease expires, a rival buys the seat, the holder wakes and "
                  "writes over it unfenced"),
-        BugCatch("lock-unsafe-release", "lock", "service-pause", ("no_double_sold_seats",),
+        BugCatch("lock-unsafe-release", "lock", "lock-takeover-relay", ("no_double_sold_seats",),
                  "the woken holder deletes its successor's lock, letting a third buyer in "
                  "beside the successor; its write lands on the seat the successor sold"),
         BugCatch("saga-no-compensation", "saga", "payments-blackhole",

@@ -6,7 +6,9 @@ shared ``failpoints`` table (N: fire at most N times in total; null or 0: every 
 An optional ``"not_after": <unix seconds>`` makes the change all-or-nothing against the database
 clock: served later (a request the kernel queued on a paused process, served after the caller
 gave up and someone healed), it changes nothing and answers 409 ``REQUEST_EXPIRED``.
-``POST /admin/recover[?force=1]`` runs every sweeper once.
+``POST /admin/recover[?force=1]`` runs every sweeper once. ``GET /admin/introspect`` answers
+what the introspection door (``target_service/introspection.py``) answers: clocks, armed
+failpoints, pending work, seat locks held.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from target_service import introspection
 from target_service.api import DEPS
 from target_service.failpoints import FAILPOINTS
 from target_service.problems import Problem, json_response
@@ -111,3 +114,8 @@ async def recover(request: web.Request) -> web.Response:
     force = request.query.get("force", "") not in ("", "0", "false")
     rep = await request.app[SWEEPERS].sweep(force=force)
     return json_response(dataclasses.asdict(rep))
+
+
+async def introspect(request: web.Request) -> web.Response:
+    _check(request)
+    return json_response(await introspection.snapshot(request.app[DEPS].settings))

@@ -96,8 +96,8 @@ async def _poll_failpoints(app: web.Application) -> None:
 
 async def _consume_failpoint(deps: Deps, name: str) -> bool:
     row = await deps.seats.fetchrow(
-        "UPDATE failpoints SET remaining = remaining - 1 WHERE name = $1 AND remaining > 0"
-        " RETURNING remaining", name)
+        "UPDATE failpoints SET remaining = remaining - 1 WHERE name = $1"
+        " AND (remaining IS NULL OR remaining > 0) RETURNING remaining", name)
     if row is not None and row["remaining"] == 0:
         await deps.seats.execute("DELETE FROM failpoints WHERE name = $1 AND remaining = 0",
                                  name)
@@ -171,5 +171,6 @@ def create_app(settings: Settings) -> web.Application:
     r.add_get("/admin/failpoints", admin.get_failpoints)
     r.add_post("/admin/failpoints", admin.set_failpoints)
     r.add_post("/admin/recover", admin.recover)
+    r.add_get("/admin/introspect", admin.introspect)
     return app
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from target_service.bugs import parse_bug
 from target_service.failpoints import parse_failpoints
@@ -109,24 +110,35 @@ class Settings:
             bug=bug,
             failpoints=failpoints,
             admin_token=env.get("HARNESS_ADMIN_TOKEN", ""),
-            lock_lease_ms=int(_num(env, "LOCK_LEASE_MS", 2000)),
-            hold_ttl_s=_num(env, "HOLD_TTL_S", 120.0),
-            sweep_interval_s=_num(env, "SWEEP_INTERVAL_S", 1.0),
-            saga_stale_s=_num(env, "SAGA_STALE_S", 15.0),
-            twopc_grace_s=_num(env, "TWOPC_GRACE_S", 5.0),
-            provider_timeout_s=_num(env, "PROVIDER_TIMEOUT_S", 3.0),
-            db_timeout_s=_num(env, "DB_TIMEOUT_S", 5.0),
-            lock_timeout_ms=int(_num(env, "LOCK_TIMEOUT_MS", 2000)),
-            redis_timeout_s=_num(env, "REDIS_TIMEOUT_S", 1.0),
-            idempotency_ttl_s=_num(env, "IDEMPOTENCY_TTL_S", 86400.0),
-            idempotency_lock_timeout_s=_num(env, "IDEMPOTENCY_LOCK_TIMEOUT_S", 20.0),
-            db_pool_max=max(2, int(_num(env, "DB_POOL_MAX", 10))),
-            max_body_bytes=int(_num(env, "MAX_BODY_BYTES", 16384)),
-            max_json_depth=int(_num(env, "MAX_JSON_DEPTH", 8)),
-            max_seats_per_order=int(_num(env, "MAX_SEATS_PER_ORDER", 10)),
-            failpoint_poll_s=_num(env, "FAILPOINT_POLL_S", 0.25),
+            **tuning(env),
         )
 
     def has_bug(self, name: str) -> bool:
         """True when seeded bug ``name`` is switched on for this process."""
         return self.bug == name
+
+
+def tuning(env: Mapping[str, str]) -> dict[str, Any]:
+    """The tuning fields of :class:`Settings` that ``env`` sets (the defaults otherwise);
+    raises :class:`ConfigError` on a malformed value. The one reading of the tuning variables:
+    the service starts with it and the introspection door reports it."""
+    d = Settings()
+    return {
+        "lock_lease_ms": int(_num(env, "LOCK_LEASE_MS", d.lock_lease_ms)),
+        "hold_ttl_s": _num(env, "HOLD_TTL_S", d.hold_ttl_s),
+        "sweep_interval_s": _num(env, "SWEEP_INTERVAL_S", d.sweep_interval_s),
+        "saga_stale_s": _num(env, "SAGA_STALE_S", d.saga_stale_s),
+        "twopc_grace_s": _num(env, "TWOPC_GRACE_S", d.twopc_grace_s),
+        "provider_timeout_s": _num(env, "PROVIDER_TIMEOUT_S", d.provider_timeout_s),
+        "db_timeout_s": _num(env, "DB_TIMEOUT_S", d.db_timeout_s),
+        "lock_timeout_ms": int(_num(env, "LOCK_TIMEOUT_MS", d.lock_timeout_ms)),
+        "redis_timeout_s": _num(env, "REDIS_TIMEOUT_S", d.redis_timeout_s),
+        "idempotency_ttl_s": _num(env, "IDEMPOTENCY_TTL_S", d.idempotency_ttl_s),
+        "idempotency_lock_timeout_s": _num(env, "IDEMPOTENCY_LOCK_TIMEOUT_S",
+                                           d.idempotency_lock_timeout_s),
+        "db_pool_max": max(2, int(_num(env, "DB_POOL_MAX", d.db_pool_max))),
+        "max_body_bytes": int(_num(env, "MAX_BODY_BYTES", d.max_body_bytes)),
+        "max_json_depth": int(_num(env, "MAX_JSON_DEPTH", d.max_json_depth)),
+        "max_seats_per_order": int(_num(env, "MAX_SEATS_PER_ORDER", d.max_seats_per_order)),
+        "failpoint_poll_s": _num(env, "FAILPOINT_POLL_S", d.failpoint_poll_s),
+    }

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ STALLS = frozenset({"lock-stall-before-write"})
 #: Failpoints at which the process stops itself: the event loop freezes for real (no timers, no
 #: lease renewal) until a SIGCONT, exactly as if it had been paused from outside at that step.
 SELF_STOPS = frozenset({"lock-pause-before-write"})
+#: A shared self-stop fires only on a firing just taken in Postgres, and only if taking it took
+#: at most this long (asked to answered, read by this process). So every self-stop happens
+#: within this window after its firing committed, and a firing committed before a disarm
+#: cannot stop a process later: e.g. an answer read after this very process was frozen by
+#: another request's self-stop and continued (it would freeze again with nobody to continue
+#: it). Whoever disarms and continues watches this long for late self-stops, no longer.
+SELF_STOP_WINDOW_S = 0.5
 CRASH_EXIT_CODE = 137
 
 
@@ -81,12 +89,13 @@ class Failpoints:
         return out
 
     async def should_fire(self, name: str) -> bool:
-        """Whether ``name`` fires now (taking one count of a counted shared failpoint)."""
+        """Whether ``name`` fires now (taking one count of a counted shared failpoint; a
+        shared self-stop always asks the table, whose row a disarm deletes)."""
         if name in self._static:
             return True
         if name not in self._shared:
             return False
-        if self._shared[name] is None:
+        if self._shared[name] is None and name not in SELF_STOPS:
             return True
         if self._consume is None:
             return False
@@ -100,8 +109,15 @@ class Failpoints:
         """Fire ``name`` if armed: crash, or (for stall failpoints) sleep ``stall_s``."""
         if name not in self._static and name not in self._shared:
             return
+        asked = time.monotonic()
         if not await self.should_fire(name):
             return
+        if name in SELF_STOPS and name not in self._static:
+            late = time.monotonic() - asked
+            if late > SELF_STOP_WINDOW_S:
+                log.warning("failpoint %s: firing answered %.3f s after it was asked:"
+                            " dropped", name, late)
+                return
         if name in STALLS:
             log.warning("failpoint %s: stalling %.1fs", name, stall_s)
             await asyncio.sleep(stall_s)

@@ -165,6 +165,14 @@ def document() -> dict[str, Any]:
                            "disarm": {"type": "array", "items": {"type": "string"}},
                            "clear": {"type": "boolean"},
                            "not_after": {"type": ["number", "null"]}}},
+        "Introspection": {"type": "object", "additionalProperties": True,
+                          "required": ["instance", "clocks", "failpoints", "pending", "locks"],
+                          "properties": {
+                              "instance": {"type": "string"},
+                              "clocks": {"type": "object"},
+                              "failpoints": {"type": "object"},
+                              "pending": {"type": "object"},
+                              "locks": {"type": "array", "items": {"type": "object"}}}},
         "RecoverReport": {"type": "object", "additionalProperties": True,
                           "required": ["errors"],
                           "properties": {"errors": {"type": "array",
@@ -255,6 +263,11 @@ def document() -> dict[str, Any]:
             "parameters": [admin_hdr,
                            {"name": "force", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": _json(_ref("RecoverReport"), "What was done"),
+                          **admin_errors}}},
+        "/admin/introspect": {"get": {
+            "summary": "What the service holds: clocks, failpoints, pending work, seat locks",
+            "parameters": [admin_hdr],
+            "responses": {"200": _json(_ref("Introspection"), "The door's answers"),
                           **admin_errors}}},
     }
     return {

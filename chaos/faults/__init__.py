@@ -21,6 +21,7 @@ from chaos.faults.latency import Latency
 from chaos.faults.limit_data import LimitData
 from chaos.faults.partition import Partition
 from chaos.faults.pause import Pause
+from chaos.faults.relay import LockTakeoverRelay
 from chaos.faults.reset_peer import ResetPeer
 from chaos.faults.slow_close import SlowClose
 from chaos.params import FaultParams
@@ -40,6 +41,7 @@ FAULTS: dict[str, type[AnyFault]] = {
     "pause": Pause,
     "kill": Kill,
     "crash": Crash,
+    "lock-takeover-relay": LockTakeoverRelay,
 }
 
 

@@ -27,8 +27,8 @@ from chaos.context import ChaosContext
 from chaos.errors import ChaosError, FaultError, InvalidTarget
 from chaos.params import FaultParams, parse_params
 from chaos.processes import ProcessTargetError
-from chaos.toxiproxy import ToxiproxyError
 from harness.errors import HarnessError
+from harness.stack.toxiproxy import ToxiproxyError
 
 P = TypeVar("P", bound=FaultParams)
 

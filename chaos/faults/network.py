@@ -17,7 +17,7 @@ from typing import Any, Literal
 from chaos.context import ChaosContext
 from chaos.faults.base import Fault, P
 from chaos.params import FaultParams
-from chaos.toxiproxy import ProxyNotFound, Stream
+from harness.stack.toxiproxy import ProxyNotFound, Stream
 from harness.topology import PROXY_NAMES
 
 Streams = Literal["downstream", "upstream", "both"]

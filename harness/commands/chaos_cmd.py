@@ -17,10 +17,10 @@ from typing import Any
 from chaos.context import ChaosContext
 from chaos.errors import InvalidParams
 from chaos.faults import FAULTS, AnyFault, fault_class
-from chaos.heal import heal_all
 from chaos.schedules import SCHEDULES
 from harness.errors import EXIT_OK, UsageError
 from harness.stack import Stack, StackState
+from harness.stack.heal import heal_all
 
 
 def parse_param(text: str) -> tuple[str, Any]:

@@ -29,7 +29,6 @@ from typing import Any
 
 from chaos import schedules as fault_schedules
 from chaos.context import ChaosContext
-from chaos.heal import heal_all
 from chaos.runner import run_schedule
 from chaos.schedule_types import ScheduledFault
 from harness import history as hist
@@ -50,10 +49,12 @@ from harness.run.settle import SettleResult, settle
 from harness.run.stories import build_stories, named_orders
 from harness.run.thresholds import LoadMeasures, judge
 from harness.stack import ServiceSettings, Stack, StackState
+from harness.stack.heal import heal_all
 from invariants import CheckContext, check_all
 from invariants.base import ALL_EXAMPLES
 from invariants.order_rows import order_rows
 from locustfiles.workload import Workload
+from target_service.introspection import clocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +124,10 @@ def service_settings(scenario: Scenario) -> ServiceSettings:
 
 
 def lock_lease_s(scenario: Scenario) -> float | None:
-    raw = dict(scenario.service.env).get("LOCK_LEASE_MS")
+    """The lock lease of the service the scenario tunes (the service's door says it; None for a
+    malformed setting, which the service itself refuses at start-up)."""
     try:
-        return float(raw) / 1000.0 if raw else None
+        return clocks(dict(scenario.service.env)).lock_lease_s
     except ValueError:
         return None
 

@@ -2,11 +2,11 @@
 
 After the faults are healed, :func:`settle` repeatedly asks the service to run every sweeper
 (``POST /admin/recover``) and looks at the databases for unfinished work: in-doubt prepared
-transactions (on both databases), sagas not done, orders rolling forward,
-holds past their expiry and (with ``wait_for_holds``) live holds of buyers who walked away,
-which expire by themselves. It returns when nothing is pending or when ``timeout_s`` has
-passed, whichever comes first; it never raises for a service that does not answer (that is the
-checkers' business), and it never waits for a hold that expires after the deadline.
+transactions (on both databases), sagas not done, orders rolling forward, holds past their expiry
+(as the service's introspection door reports them) and (with ``wait_for_holds``) live holds of
+buyers who walked away, which expire by themselves. It returns when nothing is pending or when
+``timeout_s`` has passed, whichever comes first; it never raises for a service that does not answer
+(that is the checkers' business), and it never waits for a hold that expires after the deadline.
 """
 
 from __future__ import annotations
@@ -15,35 +15,17 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 import httpx
 
 from harness.stack import StackState
+from target_service import introspection
 
 #: Seconds between recovery rounds.
 ROUND_S = 1.0
 #: Timeout of one admin call / database query.
 CALL_TIMEOUT_S = 10.0
-
-#: Everything pending in the seats database, read in ONE statement (one snapshot): separate
-#: statements let a sweeper's expiry commit between them (its expired hold already released,
-#: its saga not counted yet as COMPENSATING) and call a system settled while a void is in flight.
-_SEATS_PENDING = """
-SELECT (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()) AS prepared,
-       (SELECT count(*) FROM sagas WHERE state <> 'DONE') AS sagas,
-       (SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'
-         AND finalize_started_at IS NOT NULL) AS finalizing,
-       (SELECT count(*) FROM seats WHERE state = 'HELD' AND hold_expires_at < now())
-         AS expired_holds,
-       live.n AS live_holds, extract(epoch FROM live.last_expiry - now()) AS last_expiry_in
-FROM (SELECT count(*) AS n, max(hold_expires_at) AS last_expiry FROM orders
-      WHERE status = 'AUTHORIZED' AND finalize_started_at IS NULL
-        AND hold_expires_at > now()) AS live
-"""
-_PAYMENTS_PENDING = "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
-
 
 @dataclass(slots=True)
 class SettleResult:
@@ -74,26 +56,17 @@ async def recover(state: StackState) -> str | None:
     return None
 
 
-async def _fetchrow(dsn: str, sql: str) -> Any:
-    conn: Any = await asyncpg.connect(dsn, timeout=CALL_TIMEOUT_S)
-    try:
-        return await conn.fetchrow(sql, timeout=CALL_TIMEOUT_S)
-    finally:
-        await conn.close()
-
-
 async def pending_work(state: StackState, *, wait_for_holds: bool,
                        deadline_in_s: float) -> dict[str, int]:
-    """Counts of unfinished work (all zero when settled); the seats database's counts come
-    from one snapshot."""
-    row = await _fetchrow(state.dsn("seats"), _SEATS_PENDING)
-    pending = {k: int(row[k] or 0) for k in ("prepared", "sagas", "finalizing", "expired_holds")}
-    pending["prepared_payments"] = int((await _fetchrow(state.dsn("payments"),
-                                                        _PAYMENTS_PENDING))[0] or 0)
-    if wait_for_holds:
-        # Waiting is pointless for holds that outlive the deadline.
-        live, last_expiry_in = int(row["live_holds"] or 0), float(row["last_expiry_in"] or 0.0)
-        pending["live_holds"] = live if last_expiry_in <= deadline_in_s else 0
+    """Counts of unfinished work, from the service's introspection door (all zero when
+    settled; the seats database's counts are one snapshot). Live holds count only with
+    ``wait_for_holds`` and when the last of them expires within ``deadline_in_s``."""
+    work = await introspection.pending_work(state.stores())
+    pending = {"prepared": work.prepared, "sagas": work.sagas, "finalizing": work.finalizing,
+               "expired_holds": work.expired_holds, "prepared_payments": work.prepared_payments}
+    if wait_for_holds:  # waiting is pointless for holds that outlive the deadline
+        pending["live_holds"] = (work.live_holds if work.last_hold_expiry_in_s <= deadline_in_s
+                                 else 0)
     return pending
 
 

@@ -1,11 +1,11 @@
 """Resource samples of every stack component during the load (a run-loop monitor).
 
-Every ``every_s`` seconds it records, per supervised process (pids from the stack's
-supervisord; PostgreSQL with its backends), the resident memory (MiB) and open file
-descriptors; the connections per database (``pg_stat_activity``); Redis ``connected_clients``;
-and the backlog the service must work off (unfinished sagas, prepared transactions, orders
-rolling forward). A sample that cannot be taken (a process restarting, a database cut off by a
-fault) is skipped for that metric, never an error: the trend tolerates gaps.
+Every ``every_s`` seconds it records, per supervised process (pids from the stack's supervisord;
+PostgreSQL with its backends), the resident memory (MiB) and open file descriptors; the connections
+per database (``pg_stat_activity``); Redis ``connected_clients``; and the backlog the service must
+work off (unfinished sagas, prepared transactions, orders rolling forward), as the service's
+introspection door reports it. A sample that cannot be taken (a process restarting, a database cut
+off by a fault) is skipped for that metric, never an error: the trend tolerates gaps.
 """
 
 from __future__ import annotations
@@ -21,15 +21,10 @@ import psutil
 
 from harness.run.loop import MonitorContext
 from harness.stack import Stack, StackState
+from target_service import introspection
 
 _PG_CONNS = ("SELECT datname, count(*) FROM pg_stat_activity WHERE datname IS NOT NULL"
              " GROUP BY datname")
-_BACKLOG: dict[str, str] = {
-    "sagas": "SELECT count(*) FROM sagas WHERE state <> 'DONE'",
-    "prepared": "SELECT count(*) FROM pg_prepared_xacts",
-    "finalizing": "SELECT count(*) FROM orders WHERE status = 'AUTHORIZED'"
-                  " AND finalize_started_at IS NOT NULL",
-}
 QUERY_TIMEOUT_S = 5.0
 
 
@@ -91,11 +86,13 @@ async def database_samples(state: StackState, strategy: str, t: float) -> list[S
         try:
             for row in await conn.fetch(_PG_CONNS, timeout=QUERY_TIMEOUT_S):
                 out.append(Sample(strategy, t, "pg_conns", str(row[0]), float(row[1])))
-            for name, sql in _BACKLOG.items():
-                value = await conn.fetchval(sql, timeout=QUERY_TIMEOUT_S)
-                out.append(Sample(strategy, t, "backlog", name, float(value or 0)))
         finally:
             await conn.close()
+    with contextlib.suppress(Exception):
+        work = await introspection.pending_work(state.stores())
+        backlog = {"sagas": work.sagas, "prepared": work.prepared + work.prepared_payments,
+                   "finalizing": work.finalizing}
+        out.extend(Sample(strategy, t, "backlog", k, float(v)) for k, v in backlog.items())
     with contextlib.suppress(Exception):
         import redis.asyncio as aioredis
 

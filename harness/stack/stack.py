@@ -22,17 +22,18 @@ from typing import Any
 
 import psutil
 
-from chaos.toxiproxy import Toxiproxy
 from harness.errors import StackError
 from harness.paths import state_dir as resolve_state_dir
 from harness.stack import postgres, readiness
 from harness.stack.binaries import Binaries, find_all
 from harness.stack.cleanup import kill_stack_processes, record_processes, stack_processes
 from harness.stack.control import Supervisor
+from harness.stack.heal import HealReport, heal_all, proxy_config
 from harness.stack.ports import claim, claim_explicit, find_free_block, port_is_free, release
-from harness.stack.state import HOST, ServiceSettings, StackState
+from harness.stack.state import ServiceSettings, StackState
 from harness.stack.supervisor_conf import STACK_ENV, render
-from harness.topology import PROXIES
+from harness.stack.toxiproxy import Toxiproxy
+from target_service import introspection
 
 Progress = Callable[[str], None]
 
@@ -44,19 +45,6 @@ APP_GROUPS = ("provider", "target")
 
 def _quiet(_: str) -> None:
     return None
-
-
-def proxy_config(state: StackState) -> list[dict[str, Any]]:
-    """Toxiproxy ``/populate`` body: every contract proxy, enabled, listening on 127.0.0.1."""
-    return [
-        {
-            "name": spec.name,
-            "listen": f"{HOST}:{state.ports[spec.listen_key]}",
-            "upstream": f"{HOST}:{state.ports[spec.upstream_key]}",
-            "enabled": True,
-        }
-        for spec in PROXIES
-    ]
 
 
 class Stack:
@@ -119,7 +107,7 @@ class Stack:
             claim(previous.ports["postgres"], self.state_dir)  # one started before claims
             if services is not None and services != previous.services:
                 await self.restart_services(services)
-            await _heal_all(previous)
+            await heal_all(previous)
             await self._wait_apps(previous)
             await readiness.check_ports(
                 Supervisor(previous.supervisor_socket), previous.ports, require=True
@@ -267,15 +255,9 @@ class Stack:
         async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
             await toxiproxy.populate(proxy_config(state))
 
-    async def heal(self, state: StackState | None = None) -> None:
-        """Every proxy enabled and toxic-free, every stack process continued (not paused)."""
-        state = state or self.require_state()
-        for proc in stack_processes(self.state_dir):
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(signal.SIGCONT)
-        async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
-            await toxiproxy.reset()
-            await toxiproxy.populate(proxy_config(state))
+    async def heal(self, state: StackState | None = None) -> HealReport:
+        """Every fault healed: :func:`harness.stack.heal.heal_all` (HealError if not)."""
+        return await heal_all(state or self.require_state())
 
     async def restart_services(self, services: ServiceSettings) -> StackState:
         """Restart the provider and target service with new settings (bug, failpoints, N)."""
@@ -333,19 +315,10 @@ async def _record(state: StackState, supervisor: Supervisor) -> None:
     await asyncio.to_thread(record_processes, state.state_dir, pids)
 
 
-async def _heal_all(state: StackState) -> None:
-    """Heal what a killed harness left: proxies, toxics, paused processes, armed failpoints."""
-    from chaos.heal import heal_all  # chaos builds on this module; import it late
-
-    await heal_all(state)
-
-
 async def _disarm_failpoints(state: StackState) -> None:
     """Best effort: clear the service's shared failpoint table (missing before migrations)."""
-    from chaos.failpoints import disarm_all
-
     with contextlib.suppress(Exception):
-        await disarm_all(state)
+        await introspection.disarm_all_failpoints(state.stores())
 
 
 def _group_alive(supervisor: Supervisor, group: str) -> bool:

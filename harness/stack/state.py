@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from target_service.introspection import Clocks, Stores, clocks
+
 HOST = "127.0.0.1"
 PG_USER = "harness"
 STATE_FILE = "stack.json"
@@ -87,6 +89,14 @@ class StackState:
     @property
     def toxiproxy_url(self) -> str:
         return self.url("toxiproxy")
+
+    def stores(self) -> Stores:
+        """The service's stores as its introspection door takes them (direct links)."""
+        return Stores(self.dsn("seats"), self.dsn("payments"), self.redis_url())
+
+    def clocks(self) -> Clocks:
+        """The running service's clocks (lock lease, failpoint poll, ...), from its settings."""
+        return clocks(self.services.extra_env)
 
     @property
     def target_url(self) -> str:

@@ -12,8 +12,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from chaos.context import ChaosContext
-from chaos.heal import verify_healed
 from harness.stack import StackState
+from harness.stack.heal import verify_healed
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from chaos.schedules import SCHEDULES
-from chaos.toxiproxy import Toxiproxy
 from harness.paths import REPO_ROOT
+from harness.stack.toxiproxy import Toxiproxy
 from tests.chaos.links import assert_healed, eventually
 from tests.conftest import StackHandle
 

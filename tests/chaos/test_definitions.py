@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 
 from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFault
 from chaos.faults import FAULTS, make
-from chaos.faults.pause import _seat_of, lock_holder
+from chaos.faults.pause import lock_holder
 from chaos.inline import parse_inline
 from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
 from harness.errors import EXIT_USAGE
 from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
+from target_service.introspection import LockHold, Seat
 
 CONTRACT_SCHEDULES = (
     "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
@@ -26,10 +27,22 @@ CONTRACT_SCHEDULES = (
 )
 
 
+#: schedules beyond the contract's: white-box adversaries, each its own schedule
+WHITE_BOX = ("lock-takeover-relay",)
+
+
 def test_every_contract_schedule_exists_with_a_one_line_doc() -> None:
-    assert tuple(SCHEDULES) == CONTRACT_SCHEDULES
+    assert tuple(SCHEDULES) == CONTRACT_SCHEDULES + WHITE_BOX
     for spec in SCHEDULES.values():
         assert spec.doc and "\n" not in spec.doc
+
+
+def test_mixed_never_draws_a_white_box_adversary() -> None:
+    assert [n for n in WHITE_BOX if SCHEDULES[n].white_box] == list(WHITE_BOX)
+    assert not set(MIXABLE) & {n for n, s in SCHEDULES.items() if s.white_box}
+    drawn = {e.fault for seed in range(20)
+             for e in build("mixed", seed=seed, duration_s=300, strategy="lock")}
+    assert "pause" in drawn and "lock-takeover-relay" not in drawn
 
 
 def test_fault_table_is_explicit_and_every_kind_names_itself() -> None:
@@ -191,46 +204,48 @@ def _proc(name: str) -> ProcessInfo:
     return ProcessInfo("target", name, "RUNNING", 100 + int(name.rsplit("-", 1)[1]))
 
 
+def _holds(owners: dict[str, str]) -> list[LockHold]:
+    return [LockHold(Seat("e", seat), owner) for seat, owner in owners.items()]
+
+
 def test_pause_picks_the_process_whose_instance_holds_the_most_locks() -> None:
     running = [_proc("target-0"), _proc("target-1"), _proc("target-2")]
-    owners = {"lock:seat:e:A-1": "i1:aa", "lock:seat:e:A-2": "i2:bb", "lock:seat:e:A-3": "i2:bb"}
-    assert lock_holder(running, owners) == running[2]
-    assert lock_holder(running, {"lock:seat:e:A-1": "i1:aa", "lock:seat:e:A-2": "i0:cc"}) \
+    holds = _holds({"A-1": "i1:aa", "A-2": "i2:bb", "A-3": "i2:bb"})
+    assert lock_holder(running, holds) == running[2]
+    assert lock_holder(running, _holds({"A-1": "i1:aa", "A-2": "i0:cc"})) \
         == running[0]  # a tie goes to the first name
-    assert lock_holder(running, {}) is None
-    assert lock_holder(running, {"lock:seat:e:A-1": "i7:aa", "k": "random-old-form"}) is None
-    assert lock_holder(running[:2], {"lock:seat:e:A-1": "i2:bb"}) is None  # not running
+    assert lock_holder(running, []) is None
+    assert lock_holder(running, _holds({"A-1": "i7:aa", "k": "random-old-form"})) is None
+    assert lock_holder(running[:2], _holds({"A-1": "i2:bb"})) is None  # not running
 
 
-def test_service_pause_aims_at_the_lock_strategys_critical_step() -> None:
-    lock = build("service-pause", seed=1, duration_s=60, strategy="lock")
-    saga = build("service-pause", seed=1, duration_s=60, strategy="saga")
-    assert lock and all(
-        (f.fault, f.target, f.params.get("at"), f.params.get("relay"))
-        == ("pause", "target", "lock-pause-before-write", True)
-        for f in lock)
-    assert saga and all(f.target == "target" and "at" not in f.params and "relay" not in f.params
-                        for f in saga)
-    # a pause still outlasts the lease (CONTRACT: longer than the lock lease); the lock episode
-    # leaves at least three more leases for the relay to the holder's successor and a third
-    # buyer, and up to six more when the window has room (further relay rounds)
-    assert all(f.duration_s > 2.0 for f in lock)
+def test_service_pause_is_a_generic_pause_and_the_relay_its_own_schedule() -> None:
+    for strategy in ("lock", "saga"):
+        pauses = build("service-pause", seed=1, duration_s=60, strategy=strategy)
+        assert pauses and all((f.fault, f.target, f.params) == ("pause", "target", {})
+                              for f in pauses)
+        # longer than the lock lease (CONTRACT): three leases and a second
+        assert all(f.duration_s == 3 * 2.0 + 1 for f in pauses)
+    lock = build("lock-takeover-relay", seed=1, duration_s=60, strategy="lock")
+    assert lock and all((f.fault, f.target) == ("lock-takeover-relay", "target") for f in lock)
+    assert build("lock-takeover-relay", seed=1, duration_s=60, strategy="saga") == []
+    # at least three more leases for the successor and a third buyer, up to six more when the
+    # window has room (further rounds)
     assert all(f.duration_s == 9 * 2.0 + 1 for f in lock)
-    assert all(f.duration_s == 3 * 2.0 + 1 for f in saga)
-    # a 30 s load (the catalog's catching run): one lock episode filling the fault window
-    # (4.5 s to 22.5 s), never shorter than six leases and a second
-    [short] = build("service-pause", seed=1, duration_s=30, strategy="lock")
+    # a 30 s load (the catalog's catching run): one episode filling the fault window (4.5 s to
+    # 22.5 s), never shorter than six leases and a second
+    [short] = build("lock-takeover-relay", seed=1, duration_s=30, strategy="lock")
     assert (short.start_s, short.duration_s) == (4.5, 18.0)
-    [shortest] = build("service-pause", seed=1, duration_s=22, strategy="lock")
+    [shortest] = build("lock-takeover-relay", seed=1, duration_s=22, strategy="lock")
     assert 6 * 2.0 + 1 <= shortest.duration_s < 6 * 2.0 + 1.5
     with pytest.raises(ScheduleError, match="at least 22s"):
-        build("service-pause", seed=1, duration_s=21, strategy="lock")
+        build("lock-takeover-relay", seed=1, duration_s=21, strategy="lock")
 
 
-def test_the_pause_relay_is_a_typed_parameter() -> None:
-    fault = make("pause", "target", {"at": "lock-pause-before-write", "relay": True})
-    assert fault.params.relay is True
-    assert make("pause", "target").params.relay is False
+def test_the_relay_aims_only_at_a_target_process_and_its_params_are_typed() -> None:
+    fault = make("lock-takeover-relay", "target", {"at": "lock-pause-before-write"})
+    assert fault.params.lock_wait_s == 5.0
+    with pytest.raises(InvalidTarget):
+        make("lock-takeover-relay", "target-0")
     with pytest.raises(InvalidParams, match="relay"):
-        make("pause", "target", {"relay": "yes"})
-    assert _seat_of("lock:seat:evt_default:A-05") == ("evt_default", "A-05")
+        make("pause", "target", {"relay": True})  # the pause is generic: no relay in it

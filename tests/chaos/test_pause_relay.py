@@ -1,27 +1,32 @@
-"""The service-pause relay's aim (chaos/faults/pause.py): which holder it freezes first (one whose
-confirm at the step holds free seats rivals want), how long a frozen buyer may stay frozen
-(less than its leases that would run out into a fenced take-over), and when the successor's
-buyer walked away (a round that can show nothing)."""
+"""The lock-takeover-relay adversary's aim (chaos/faults/relay*.py, asking the service's door):
+which holder it freezes first (one whose confirm at the step holds free seats rivals want), how
+long a frozen buyer may stay frozen (less than its leases that would run out into a fenced
+take-over), and when the successor's buyer walked away (a round that can show nothing)."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
 
-from chaos.faults.pause import (
+from chaos.faults import relay as relay_mod
+from chaos.faults.relay_aim import (
     LEASE_MARGIN_S,
-    Relay,
     at_step,
     frozen_until,
     pick_need,
     seat_demand,
     undeclined,
 )
-from target_service.redis_lock import keys_for
+from chaos.faults.relay_round import Round
+from harness.stack.control import ProcessInfo
+from target_service import introspection
+from target_service.introspection import Seat
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, authorize, ctx_for
 from tests.conftest import StackHandle
@@ -45,8 +50,7 @@ async def test_seat_demand_counts_recent_rival_orders_on_free_seats_only(
     stack: StackHandle,
 ) -> None:
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    key = keys_for("evt_small", "A-03")[0]
-    other = keys_for("evt_small", "A-07")[0]
+    key, other = Seat("evt_small", "A-03"), Seat("evt_small", "A-07")
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         assert await seat_demand(ctx, [key]) == 0
         await buyer.order(["A-03"], "lock")
@@ -66,7 +70,7 @@ async def test_at_step_keeps_the_seats_of_confirms_past_their_check_and_authoriz
     stack: StackHandle,
 ) -> None:
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    keys = [keys_for("evt_small", s)[0] for s in ("A-03", "A-04", "A-07")]
+    keys = [Seat("evt_small", s) for s in ("A-03", "A-04", "A-07")]
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         order = await buyer.order(["A-03", "A-04"], "lock")
         assert await at_step(ctx, keys) == []  # no confirm yet
@@ -93,8 +97,8 @@ async def test_a_rival_sale_counts_only_on_a_seat_with_a_write_of_a_to_come(
     """A's process froze every request it served: a seat of a request past its check gets A's
     write when A continues; one of a request frozen before its check does not."""
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    keys = [keys_for("evt_small", s)[0] for s in ("A-03", "A-04", "A-07")]
-    relay = Relay.__new__(Relay)  # _writes_to_come only reads the database
+    keys = [Seat("evt_small", s) for s in ("A-03", "A-04", "A-07")]
+    relay = Round.__new__(Round)  # _writes_to_come only asks the door
     relay.snapshot, relay.a_orders, relay.a_writers = dict.fromkeys(keys, "i1:x"), set(), {}
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         relay.ctx = ctx
@@ -151,7 +155,7 @@ async def test_undeclined_drops_only_orders_whose_payment_was_declined(
 
 
 def test_a_relay_round_is_spent_once_over_unless_a_write_that_shows_a_bug_is_on_its_way() -> None:
-    relay = Relay.__new__(Relay)  # the verdict is plain state: no stack needed
+    relay = Round.__new__(Round)  # the verdict is plain state: no stack needed
     relay.outcome, relay.shown = "running", False
     assert not relay.spent
     relay.outcome = "no third buyer got the seat"
@@ -165,14 +169,18 @@ async def test_a_buyer_walked_away_once_answered_and_no_finalize_asked_for(
     stack: StackHandle,
 ) -> None:
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    relay = Relay.__new__(Relay)  # _finished only reads the databases
-    async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
-        relay.ctx = ctx
+    stores = stack.state.stores()
+
+    async def progress(order: str, walk_away_s: float) -> tuple[int, int, int, int]:
+        p = await introspection.order_progress(stores, [order], walk_away_s=walk_away_s)
+        return p.sold, p.finished, p.walked_away, p.total
+
+    async with Buyer(stack.target_url) as buyer:
         order = await buyer.order(["A-06"], "lock")
         assert (await buyer.confirm(order)).status_code == 202
         # answered, but not long ago enough: the buyer may still be on its way to finalize
-        assert await relay._finished([order], walk_away_s=3600) == (0, 0, 0, 1)
-        assert await relay._finished([order], walk_away_s=0) == (0, 0, 1, 1)
+        assert await progress(order, 3600) == (0, 0, 0, 1)
+        assert await progress(order, 0) == (0, 0, 1, 1)
         conn = await asyncpg.connect(stack.seats_dsn)
         try:  # a finalize asked for (its key claimed) but not begun, e.g. waiting for a lock
             await conn.execute(
@@ -180,38 +188,17 @@ async def test_a_buyer_walked_away_once_answered_and_no_finalize_asked_for(
                 " request_path, request_fingerprint, expires_at) SELECT customer_id, 'k1',"
                 " 'POST', '/api/orders/' || order_id || ':finalize', 'fp', now() + interval"
                 " '1 hour' FROM orders WHERE order_id = $1", order)
-            assert await relay._finished([order], walk_away_s=0) == (0, 0, 0, 1)
+            assert await progress(order, 0) == (0, 0, 0, 1)
             await conn.execute("DELETE FROM idempotency_keys WHERE idempotency_key = 'k1'")
         finally:
             await conn.close()
         assert (await buyer.post(f"/api/orders/{order}:finalize")).status_code == 200
-        assert await relay._finished([order], walk_away_s=0) == (1, 0, 0, 1)
+        assert await progress(order, 0) == (1, 0, 0, 1)
 
 
 @pytest.mark.asyncio
-async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from chaos.faults import pause as pause_mod
-
-    async def released(self: Relay, *, watch_s: float, spent_watch_s: float | None = None) -> None:
-        self.held.clear()
-
-    async def no_targets(ctx: object) -> list[object]:
-        return []
-
-    disarmed: list[str] = []
-
-    async def disarm(ctx: object, name: str) -> None:
-        disarmed.append(name)
-
-    monkeypatch.setattr(Relay, "release", released)
-    monkeypatch.setattr(pause_mod, "_running_targets", no_targets)
-    monkeypatch.setattr(pause_mod, "_disarm_in_table", disarm)
-    fault = pause_mod.Pause("target", {"at": "lock-pause-before-write", "relay": True})
-    relay = Relay.__new__(Relay)
-    relay.outcome, relay.held, relay.a_frozen = "running", [], False
-    fault._relays.append(relay)
+async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost() -> None:
+    fault = relay_mod.LockTakeoverRelay("target")
     cancels = 0
 
     async def rounds() -> None:  # loses the first cancellation, as 3.11's wait_for may
@@ -224,38 +211,41 @@ async def test_stop_ends_the_relay_rounds_even_when_a_cancellation_is_lost(
                 if cancels > 1:
                     raise
 
-    fault._relay_task = asyncio.create_task(rounds())
+    fault._task = asyncio.create_task(rounds())
     await asyncio.sleep(0.05)
-    await asyncio.wait_for(fault._stop_relay(None), 10)  # type: ignore[arg-type]
-    assert (cancels, fault._stopping, relay.outcome) == (2, True, "stopped early (running)")
-    assert fault.stop_cancels == 2
-    assert disarmed == ["lock-pause-before-write"]  # a pick may have left it armed
+    assert await asyncio.wait_for(fault._end_rounds(), 10) is None
+    assert (cancels, fault._stopping, fault.stop_cancels) == (2, True, 2)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fails", [False, True])
-async def test_a_pick_whose_round_never_begins_disarms_the_step(
+async def test_a_pick_whose_round_never_begins_disarms_the_step_and_continues_the_holder(
     monkeypatch: pytest.MonkeyPatch, fails: bool,
 ) -> None:
-    """The pick of A leaves the step armed for its round: when no round begins (A holds no
-    seat lock, or looking at its locks fails), the step is disarmed at once."""
-    from chaos.faults import pause as pause_mod
+    """The pick of A leaves the step armed (and A frozen) for its round: when no round begins
+    (A holds no seat lock, or looking at its locks fails), the step is disarmed and A
+    continued at once."""
+    calls: list[str] = []
 
-    disarmed: list[str] = []
+    async def disarm(state: object, name: str) -> None:
+        calls.append(f"disarm {name}")
 
-    async def disarm(ctx: object, name: str) -> None:
-        disarmed.append(name)
+    async def cont(ctx: object, proc: ProcessInfo) -> None:
+        calls.append(f"continue {proc.name}")
 
     async def no_round(self: object, ctx: object, a: object) -> None:
         if fails:
             raise ConnectionError("redis went away")
 
-    monkeypatch.setattr(pause_mod, "_disarm_in_table", disarm)
-    monkeypatch.setattr(pause_mod.Pause, "_new_relay", no_round)
-    fault = pause_mod.Pause("target", {"at": "lock-pause-before-write", "relay": True})
+    monkeypatch.setattr(relay_mod.failpoints, "disarm_in_table", disarm)
+    monkeypatch.setattr(relay_mod, "continue_once", cont)
+    monkeypatch.setattr(relay_mod.LockTakeoverRelay, "_new_round", no_round)
+    fault = relay_mod.LockTakeoverRelay("target")
+    a = ProcessInfo("target", "target-1", "RUNNING", 4242)
+    ctx = cast(Any, SimpleNamespace(state=None))
     if fails:
         with pytest.raises(ConnectionError):
-            await fault._start_relay(None, None)  # type: ignore[arg-type]
+            await fault._next_round(ctx, a)
     else:
-        await fault._start_relay(None, None)  # type: ignore[arg-type]
-    assert (disarmed, fault._relay_task) == (["lock-pause-before-write"], None)
+        assert await fault._next_round(ctx, a) is None
+    assert calls == ["disarm lock-pause-before-write", "continue target-1"]

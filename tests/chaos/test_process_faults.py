@@ -171,15 +171,14 @@ async def test_pause_at_the_critical_step_freezes_the_process_that_reached_it(
 async def test_the_relay_keeps_the_step_armed_from_its_pick_into_its_round(
     stack: StackHandle,
 ) -> None:
-    """With ``relay``, the holder A is kept (two rival orders want its seat) and the failpoint
-    stays armed while A is handed to the relay round: a moment disarmed would let a process
-    poll "disarmed" and let a rival pass the step unseen. Stop disarms it and continues A."""
+    """The lock-takeover relay keeps the holder A (two rival orders want its seat) and the
+    failpoint stays armed while A is handed to the relay round: a moment disarmed would let a
+    rival pass the step unseen. Stop disarms it and continues A."""
     await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
     async with Buyer(stack.target_url) as buyer, Buyer(stack.target_url) as rival_1, \
             Buyer(stack.target_url) as rival_2, ctx_for(stack.state) as ctx:
         order = await buyer.order(["A-06"], "lock")
-        fault = make("pause", "target", {"at": "lock-pause-before-write", "relay": True,
-                                         "lock_wait_s": 20})
+        fault = make("lock-takeover-relay", "target", {"lock_wait_s": 20})
         starting = await start_at_step(stack, fault, ctx)
         for rival in (rival_1, rival_2):  # the demand that makes A wanted at once
             await rival.order(["A-06"], "lock")
@@ -187,8 +186,8 @@ async def test_the_relay_keeps_the_step_armed_from_its_pick_into_its_round(
         await asyncio.wait_for(starting, 30)
         try:
             seen = fault.observed()
-            assert (seen["picked"], seen["relay"]["pick_demand"]) == ("failpoint", 2)
-            [pick] = seen["relay"]["picks"]  # armed in the table: no admin call to wait on
+            assert seen["pick_demand"] == 2
+            [pick] = seen["picks"]  # armed in the table: no admin call to wait on
             assert pick["kept"] == seen["process"] and 0 <= pick["arm_s"] <= pick["s"]
             assert "lock-pause-before-write" in await failpoints.armed(stack.state)
             assert not confirm.done()

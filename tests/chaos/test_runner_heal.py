@@ -16,11 +16,11 @@ import pytest
 
 from chaos import failpoints
 from chaos.errors import FaultError
-from chaos.heal import heal_all, stopped_processes, verify_healed
 from chaos.inline import parse_inline
 from chaos.processes import processes
 from chaos.runner import run_schedule
 from harness.paths import REPO_ROOT
+from harness.stack.heal import heal_all, stopped_processes, verify_healed
 from tests.chaos.links import assert_healed, ctx_for, eventually
 from tests.conftest import StackHandle
 

@@ -21,11 +21,8 @@ from tests.load.helpers import harness_cli
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
 
-#: bug -> why its catalog run does not reliably catch it in 30 s (reported on issue 6). None
-#: now: of seeded 30 s runs on 2 cores under extra load (seeds 1-10 beside two CPU hogs, 11-20
-#: beside a full .ci/run), lock-unsafe-release was caught in 20 and lock-no-fencing in 19 of 20
-#: (the relay pause of chaos/faults/pause.py, in rounds; see chaos/README.md); the no-bug
-#: control passed 5/5, and every correct matrix cell passed.
+#: bug -> why its catalog run does not reliably catch it in 30 s (empty: none; the figures are
+#: in docs/measurements.md)
 KNOWN_MISSES: dict[str, str] = {}
 CAUGHT = [b for b in CATCHES if b not in KNOWN_MISSES]
 
@@ -42,10 +39,9 @@ def run(out: Path, strategy: str, faults: str, bug: str | None,
     return done.returncode, report
 
 
-#: seeded runs a bug gets: its catch is a race of real processes (a relay round of service-pause
-#: shows nothing when the successor's buyer walks away, 10% of buyers do), measured at 19-20 of
-#: 20 seeds; one run alone would fail this test at that miss rate, two miss together far less
-#: often. A miss of the first is printed.
+#: seeded runs a bug gets: its catch is a race of real processes (a round of the
+#: lock-takeover-relay schedule shows nothing when the successor's buyer walks away), so one
+#: seed may miss where two together rarely do. A miss of the first is printed.
 SEEDS = (1, 2)
 
 
@@ -59,7 +55,7 @@ async def test_the_catching_run_catches_the_bug(cli_stack: StackHandle, tmp_path
         code, report = run(out, catch.strategy, catch.faults, bug, seed=seed)
         if (code, report["verdict"]) == (1, "fail"):
             break
-        # on a miss, say what the faults saw (e.g. each relay round of service-pause)
+        # on a miss, say what the faults saw (e.g. each round of lock-takeover-relay)
         misses.append(f"seed {seed}: exit {code}\n" + (out / "faults.jsonl").read_text()[-6000:])
         print(f"{bug} missed at seed {seed}:\n{misses[-1]}")
     assert (code, report["verdict"], report["bug"]) == (1, "fail", bug), "\n".join(misses)

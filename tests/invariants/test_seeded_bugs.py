@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 
-from chaos.toxiproxy import Toxiproxy
+from harness.stack.toxiproxy import Toxiproxy
 from invariants import CheckContext, InvariantResult, check_all
 from invariants.catalog import CATCHES
+from target_service import introspection
+from target_service.introspection import Seat
 from tests.conftest import StackHandle
 from tests.invariants.conftest import Dbs
 from tests.invariants.shop import History, Order
@@ -272,14 +273,10 @@ async def test_lock_without_fencing_sells_a_seat_twice(driver: Driver, bug: str 
     second = (await driver.create([seat], "lock", "create-rival")).body["order_id"]
     await driver.arm("lock-stall-before-write")  # once: the first confirm stalls, unrenewed
     stalled = asyncio.create_task(driver.step("confirm", first, [seat], "lock"))
-    lock_key = f"lock:seat:evt_default:{seat}"
-    client: Any = aioredis.from_url(driver.stack.redis_url, socket_timeout=5)
-    try:
-        await eventually(lambda: _exists(client, lock_key, True), "the first buyer locks")
-        # it authorizes, then stalls three leases long: its lease runs out under it
-        await eventually(lambda: _exists(client, lock_key, False), "the stalled lease expires")
-    finally:
-        await client.aclose()
+    held = _locked(driver, seat)  # asked through the service's introspection door
+    await eventually(lambda: held(True), "the first buyer locks")
+    # it authorizes, then stalls three leases long: its lease runs out under it
+    await eventually(lambda: held(False), "the stalled lease expires")
     rival = await driver.step("confirm", second, [seat], "lock")
     assert rival is not None and rival.status == 202
     woke = await stalled
@@ -292,8 +289,15 @@ async def test_lock_without_fencing_sells_a_seat_twice(driver: Driver, bug: str 
         assert (ex["seat_id"], ex["orders"]) == (seat, sorted([first, second]))
 
 
-async def _exists(client: Any, key: str, wanted: bool) -> bool:
-    return bool(await client.exists(key)) == wanted
+def _locked(driver: Driver, seat: str) -> Callable[[bool], Awaitable[bool]]:
+    """``await held(wanted)``: whether the seat's lock is held (``wanted``) or not, now."""
+    stores, where = driver.stack.state.stores(), Seat("evt_default", seat)
+
+    async def held(wanted: bool) -> bool:
+        owners = await introspection.lock_owners(stores, [where])
+        return (owners[where] is not None) == wanted
+
+    return held
 
 
 # --- lock-unsafe-release -----------------------------------------------------------------------
@@ -308,16 +312,12 @@ async def test_lock_unsafe_release_lets_a_third_buyer_overwrite(driver: Driver, 
     a, b, c = [(await driver.create([seat], "lock", f"create-{n}")).body["order_id"]
                for n in ("a", "b", "c")]
     await driver.arm("lock-stall-before-write", count=3)
-    lock_key = f"lock:seat:evt_default:{seat}"
-    client: Any = aioredis.from_url(driver.stack.redis_url, socket_timeout=5)
-    try:
-        stalled_a = asyncio.create_task(driver.step("confirm", a, [seat], "lock"))
-        await eventually(lambda: _exists(client, lock_key, True), "A locks")
-        await eventually(lambda: _exists(client, lock_key, False), "A's lease expires")
-        stalled_b = asyncio.create_task(driver.step("confirm", b, [seat], "lock"))
-        await eventually(lambda: _exists(client, lock_key, True), "B takes the lock over")
-    finally:
-        await client.aclose()
+    held = _locked(driver, seat)
+    stalled_a = asyncio.create_task(driver.step("confirm", a, [seat], "lock"))
+    await eventually(lambda: held(True), "A locks")
+    await eventually(lambda: held(False), "A's lease expires")
+    stalled_b = asyncio.create_task(driver.step("confirm", b, [seat], "lock"))
+    await eventually(lambda: held(True), "B takes the lock over")
     woke_a = await stalled_a  # fenced out by B's claim; then it releases
     assert woke_a is not None and woke_a.status == 409
     third = await driver.step("confirm", c, [seat], "lock")  # C stalls 3 leases as well

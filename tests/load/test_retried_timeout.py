@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.toxiproxy import Toxiproxy
 from harness.history import read
 from harness.paths import REPO_ROOT
+from harness.stack.toxiproxy import Toxiproxy
 from locustfiles.workload import RetrySettings, Workload
 from target_service.seed import reset_data
 from tests.conftest import StackHandle

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaos.toxiproxy import Toxiproxy
+from harness.stack.toxiproxy import Toxiproxy
 from tests.service.client import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from chaos.toxiproxy import Toxiproxy
+from harness.stack.toxiproxy import Toxiproxy
 from harness.topology import PROXY_NAMES
 from tests.conftest import StackHandle
 

@@ -12,6 +12,7 @@ from chaos.context import ChaosContext
 from chaos.errors import FaultError
 from chaos.faults.base import Fault
 from chaos.params import FaultParams
+from target_service.introspection import Stores
 
 pytestmark = pytest.mark.asyncio
 
@@ -58,5 +59,5 @@ async def test_a_pause_that_cannot_reach_redis_falls_back_to_its_pick() -> None:
     from chaos.faults.pause import Pause
 
     pause = Pause("target", {"lock_wait_s": 0.3})
-    unreachable = SimpleNamespace(state=SimpleNamespace(redis_url=lambda: "redis://127.0.0.1:1/0"))
-    assert await pause._wait_for_locks(cast(Any, unreachable)) == {}  # no locks seen, no error
+    unreachable = SimpleNamespace(stores=Stores("", "", "redis://127.0.0.1:1/0"))
+    assert await pause._wait_for_locks(cast(Any, unreachable)) == []  # no locks seen, no error

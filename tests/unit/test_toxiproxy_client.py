@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from chaos.toxiproxy import (
+from harness.stack.toxiproxy import (
     USER_AGENT,
     ProxyNotFound,
     Toxiproxy,

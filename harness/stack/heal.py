@@ -1,38 +1,54 @@
-"""Guaranteed healing: put a running stack back to no faults, whatever left them behind.
+"""The one heal: put a running stack back to no faults, whatever left them behind.
 
-``heal_all(state)`` builds on :meth:`harness.stack.Stack.heal` (Toxiproxy reset and re-populate,
-SIGCONT to every stack process) and adds what the fault layer can leave: armed failpoints. It
-needs no record of which faults were applied, so it heals after a harness that was SIGKILLed as
-well as after a clean run. Guarantees on return: every contract proxy exists, is enabled and has
-no toxic; no stack process is stopped; the shared failpoint table is empty. Otherwise HealError.
-It also waits (boundedly) for app processes that are restarting, and reports those that are not.
+``heal_all(state)`` needs no record of which faults were applied, so it heals after a harness
+that was SIGKILLed as well as after a clean run; the stack (``up``, tests), the fault runner,
+``harness chaos heal`` and the run loop all call it. Guarantees on return: every contract proxy
+exists, is enabled and has no toxic; no stack process is stopped (each is continued until it
+runs, also one that stops itself again at a self-stop failpoint); the service's failpoint table
+is empty (through its introspection door). Otherwise :class:`HealError` saying what is left. It
+also waits (boundedly) for app processes that are restarting, and reports those that are not.
+It sits in the stack layer, below the fault layer: it knows processes, Toxiproxy and the door,
+no fault.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
-from chaos import failpoints
-from chaos.errors import HealError
-from chaos.toxiproxy import Toxiproxy, ToxiproxyError
-from harness.stack import Stack, StackState
+from harness.errors import HealError
 from harness.stack.cleanup import stack_processes
 from harness.stack.control import Supervisor
-from harness.topology import PROXY_NAMES
+from harness.stack.state import HOST, StackState
+from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError
+from harness.topology import PROXIES, PROXY_NAMES
+from target_service import introspection
 
 #: How long heal_all waits for app processes that are being restarted.
 RESTART_WAIT_S = 30.0
-
-#: How long continued processes get to finish a change in flight before the second disarm.
-CONTINUE_SETTLE_S = 0.5
-
+#: How long a stopped process gets SIGCONT again and again until it is seen running.
+CONTINUE_WITHIN_S = 10.0
 #: supervisord states a process does not leave by itself.
 FINAL_STATES = ("FATAL", "STOPPED", "UNKNOWN")
+
+
+def proxy_config(state: StackState) -> list[dict[str, Any]]:
+    """Toxiproxy ``/populate`` body: every contract proxy, enabled, listening on 127.0.0.1."""
+    return [
+        {
+            "name": spec.name,
+            "listen": f"{HOST}:{state.ports[spec.listen_key]}",
+            "upstream": f"{HOST}:{state.ports[spec.upstream_key]}",
+            "enabled": True,
+        }
+        for spec in PROXIES
+    ]
 
 
 @dataclass(slots=True)
@@ -68,11 +84,27 @@ class HealReport:
 def stopped_processes(state: StackState) -> list[psutil.Process]:
     """The stack's processes that are stopped by a signal (paused)."""
     found = []
-    for proc in stack_processes(state.state_dir):
+    for proc in stack_processes(state.state_dir):  # marked as this stack's: never a stranger
         with contextlib.suppress(psutil.Error):
             if proc.status() == psutil.STATUS_STOPPED:
                 found.append(proc)
     return found
+
+
+async def continue_stopped(state: StackState, *, within: float = CONTINUE_WITHIN_S) -> list[int]:
+    """SIGCONT every stopped process of the stack until none is seen stopped (a process at an
+    armed self-stop failpoint stops itself again: it gets SIGCONT again); the pids continued."""
+    continued: set[int] = set()
+    deadline = time.monotonic() + within
+    while True:
+        stopped = stopped_processes(state)
+        if not stopped or time.monotonic() >= deadline:
+            return sorted(continued)
+        for proc in stopped:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGCONT)
+                continued.add(proc.pid)
+        await asyncio.sleep(0.005)
 
 
 async def _toxiproxy_leftovers(state: StackState, report: HealReport) -> None:
@@ -103,23 +135,38 @@ async def verify_healed(state: StackState) -> list[str]:
 
 
 async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S) -> HealReport:
-    """Heal every fault on the stack of ``state``; HealError if something stays broken."""
+    """Heal every fault on the stack of ``state`` (see the module doc); HealError if
+    something stays broken."""
     report = HealReport()
     await _toxiproxy_leftovers(state, report)
-    report.processes_continued = [p.pid for p in stopped_processes(state)]
+    # the failpoints first: then no process can take a new self-stop firing, and one taken
+    # before stops its process within the service's self-stop window, watched for below
+    disarm_error: Exception | None = None
     try:
-        await Stack(state.state_dir).heal(state)
+        disarmed = set(await introspection.disarm_all_failpoints(state.stores()))
+    except Exception as exc:  # the continues and the proxies are healed all the same
+        disarm_error, disarmed = exc, set()
+    window = state.clocks().self_stop_window_s
+    continued = set(await continue_stopped(state))
+    try:
+        async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
+            await toxiproxy.reset()
+            await toxiproxy.populate(proxy_config(state))
     except ToxiproxyError as exc:
         raise HealError(f"could not reset Toxiproxy at {state.toxiproxy_url}: {exc}") from exc
-    try:
-        disarmed = set(await failpoints.disarm_all(state))
-        if report.processes_continued:
-            # A continued process may be inside an admin change it took before its pause (its
-            # not_after check passed): let it commit, then clear what it wrote.
-            await asyncio.sleep(CONTINUE_SETTLE_S)
-            disarmed.update(await failpoints.disarm_all(state))
-    except Exception as exc:  # failpoints may still be armed: say so
-        raise HealError(f"could not disarm failpoints in {state.dsn('seats')}: {exc!r}") from exc
+    finally:
+        if continued:
+            # a continued process may be inside an admin change it took before its pause (its
+            # not_after check passed), or take a self-stop firing taken before the disarm: let
+            # it act, then clear the table and continue again
+            await asyncio.sleep(window + 0.1)
+            with contextlib.suppress(Exception):
+                disarmed.update(await introspection.disarm_all_failpoints(state.stores()))
+            continued.update(await continue_stopped(state))
+    report.processes_continued = sorted(continued)
+    if disarm_error is not None:
+        raise HealError(f"could not disarm failpoints in {state.dsn('seats')}: "
+                        f"{disarm_error!r}") from disarm_error
     report.failpoints_disarmed = sorted(disarmed)
     problems = await verify_healed(state)
     if problems:
