@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.history import HistoryEvent
+from target_service.strategies import STRATEGIES
 
 if TYPE_CHECKING:
     from invariants.session import Session
@@ -29,8 +30,6 @@ INVARIANT_NAMES: tuple[str, ...] = (
     "no_in_doubt_transactions",
     "acknowledged_writes_durable",
 )
-
-STRATEGIES: tuple[str, ...] = ("lock", "saga", "2pc")
 
 #: How many example rows a result carries by default.
 MAX_EXAMPLES = 5

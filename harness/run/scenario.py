@@ -18,18 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.schedules import SCHEDULES
 from harness.durations import parse_duration
 from harness.errors import UsageError
 from locustfiles.workload import BuyerProfile, RetrySettings
+from target_service.bugs import BUGS
+from target_service.strategies import STRATEGIES
 
-STRATEGIES = ("lock", "saga", "2pc")
 SHAPES = ("ramp", "flash-sale")
-#: CONTRACT.md section 5; chaos.schedules may add more.
-CONTRACT_SCHEDULES = (
-    "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
-    "payments-blackhole", "target-blackhole", "pg-latency", "pg-reset", "service-pause",
-    "service-kill", "coordinator-crash", "mixed",
-)
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
 
@@ -173,8 +169,6 @@ def _bug(value: Any) -> str | None:
     name = _str(value).strip()
     if name in ("", "none"):
         return None
-    from target_service.bugs import BUGS
-
     if name not in BUGS:
         raise _Invalid(f"unknown bug {name!r}; known: {', '.join(sorted(BUGS))}")
     return name
@@ -188,19 +182,9 @@ def _env(value: Any) -> dict[str, str]:
 
 def _faults(value: Any) -> str:
     name = _str(value)
-    known = known_schedules()
-    if name not in known:
-        raise _Invalid(f"unknown fault schedule {name!r}; known: {', '.join(known)}")
+    if name not in SCHEDULES:
+        raise _Invalid(f"unknown fault schedule {name!r}; known: {', '.join(SCHEDULES)}")
     return name
-
-
-def known_schedules() -> tuple[str, ...]:
-    """The schedules `chaos.schedules` offers, or the contract's names until it exists."""
-    try:
-        from chaos.schedules import SCHEDULES
-    except ImportError:
-        return CONTRACT_SCHEDULES
-    return tuple(SCHEDULES)
 
 
 # (toml key, dataclass field, check)

@@ -32,7 +32,8 @@ from harness.stack.state import HOST, ServiceSettings, StackState
 from harness.stack.supervisor_conf import STACK_ENV, render
 from harness.topology import PROXIES
 
-Progress = Callable[[str], None]
+#: receives one line per step of bringing the stack up or down (a CLI prints it)
+StepLog = Callable[[str], None]
 
 INFRA_TIMEOUT = 60.0
 APP_TIMEOUT = 60.0
@@ -60,7 +61,7 @@ def proxy_config(state: StackState) -> list[dict[str, Any]]:
 class Stack:
     """One local stack, identified by its state folder."""
 
-    def __init__(self, state_dir: Path | str | None = None, *, progress: Progress = _quiet):
+    def __init__(self, state_dir: Path | str | None = None, *, progress: StepLog = _quiet):
         self.state_dir = resolve_state_dir(state_dir)
         self.progress = progress
 

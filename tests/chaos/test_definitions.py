@@ -18,6 +18,7 @@ from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
 from harness.errors import EXIT_USAGE
 from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
+from target_service.strategies import STRATEGIES
 
 CONTRACT_SCHEDULES = (
     "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
@@ -116,7 +117,7 @@ def test_too_short_a_load_for_a_pause_is_an_error_not_a_weaker_schedule() -> Non
 
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(CONTRACT_SCHEDULES), seed=st.integers(0, 2**32),
-       duration=st.floats(15, 900), strategy=st.sampled_from([None, "lock", "saga", "2pc"]))
+       duration=st.floats(15, 900), strategy=st.sampled_from([None, *STRATEGIES]))
 def test_any_schedule_fits_its_window(
     name: str, seed: int, duration: float, strategy: str | None
 ) -> None:
