@@ -1,4 +1,4 @@
-"""The ``harness`` command line (CONTRACT.md section 2).
+"""The ``harness`` command line (docs/contract.md section 2).
 
 Each subcommand's handler lives in a module named for what it does and is imported only when that
 subcommand runs, so `harness status` never pays for Locust or the report renderer. Handlers take

@@ -19,7 +19,7 @@ from target_service.strategies import STRATEGIES
 if TYPE_CHECKING:
     from invariants.session import Session
 
-#: The eight invariants of CONTRACT.md section 4, in contract order.
+#: The eight invariants of docs/contract.md section 4, in contract order.
 INVARIANT_NAMES: tuple[str, ...] = (
     "no_double_sold_seats",
     "no_orphaned_authorizations",
@@ -71,7 +71,7 @@ class Findings:
 
 @dataclass(slots=True)
 class InvariantResult:
-    """The verdict on one invariant; ``to_json`` is its CONTRACT.md section 7 form."""
+    """The verdict on one invariant; ``to_json`` is its docs/contract.md section 7.2 form."""
 
     name: str
     ok: bool
@@ -107,7 +107,8 @@ class Invariant:
     def __post_init__(self) -> None:
         if self.name not in INVARIANT_NAMES:
             raise ValueError(
-                f"invariant {self.name!r} is not one of CONTRACT.md section 4: {INVARIANT_NAMES}"
+                f"invariant {self.name!r} is not one of docs/contract.md section 4: "
+                f"{INVARIANT_NAMES}"
             )
         doc = (self.check.__doc__ or "").strip()
         if not doc or "\n" in doc:

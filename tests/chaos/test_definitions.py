@@ -212,9 +212,10 @@ def test_service_pause_aims_at_the_lock_strategys_critical_step() -> None:
         for f in lock)
     assert saga and all(f.target == "target" and "at" not in f.params and "relay" not in f.params
                         for f in saga)
-    # a pause still outlasts the lease (CONTRACT: longer than the lock lease); the lock episode
-    # leaves at least three more leases for the relay to the holder's successor and a third
-    # buyer, and up to six more when the window has room (further relay rounds)
+    # a pause still outlasts the lease (docs/contract.md section 5.1: longer than the lock
+    # lease); the lock episode leaves at least three more leases for the relay to the holder's
+    # successor and a third buyer, and up to six more when the window has room (further relay
+    # rounds)
     assert all(f.duration_s > 2.0 for f in lock)
     assert all(f.duration_s == 9 * 2.0 + 1 for f in lock)
     assert all(f.duration_s == 3 * 2.0 + 1 for f in saga)

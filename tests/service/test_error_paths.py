@@ -1,4 +1,4 @@
-"""Every error path of CONTRACT section 8, with problem JSON and the idempotency rules."""
+"""Every error path of docs/contract.md section 8, with problem JSON and the idempotency rules."""
 
 from __future__ import annotations
 
