@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class FaultWindow:
-    """One applied fault, as the report lists it (CONTRACT.md section 7)."""
+    """One applied fault, as the report lists it (docs/contract.md section 7.2)."""
 
     name: str
     target: str

@@ -1,4 +1,4 @@
-"""The named fault schedules of CONTRACT.md section 5, scaled to a run's duration.
+"""The named fault schedules of docs/contract.md section 5.1, scaled to a run's duration.
 
 ``build(name, seed=, duration_s=, strategy=)`` returns a :data:`Schedule`. Guarantees:
 
@@ -191,7 +191,7 @@ _SPECS = (
                  _relay, span=_relay_length, white_box=True),
 )
 
-#: schedule name -> spec, in CONTRACT.md order
+#: schedule name -> spec, in docs/contract.md section 5.1 order
 SCHEDULES: dict[str, ScheduleSpec] = {spec.name: spec for spec in _SPECS}
 
 #: what ``mixed`` draws from

@@ -1,4 +1,4 @@
-"""The ``harness`` command line (CONTRACT.md section 2).
+"""The ``harness`` command line (docs/contract.md section 2).
 
 Each subcommand's handler lives in a module named for what it does and is imported only when that
 subcommand runs, so `harness status` never pays for Locust or the report renderer. Handlers take
@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from harness.durations import parse_duration
-from harness.errors import EXIT_USAGE, HarnessError
+from harness.errors import HarnessError
+from target_service.strategies import STRATEGIES
 
 #: subcommand -> "module:function" of its handler.
 HANDLERS: dict[str, str] = {
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def run_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--scenario", help="scenario TOML file")
-        p.add_argument("--strategy", choices=["lock", "saga", "2pc", "all"])
+        p.add_argument("--strategy", choices=[*STRATEGIES, "all"])
         p.add_argument("--faults", help="fault schedule name (see `harness faults`)")
         p.add_argument("--bug", help="seeded bug name (see `harness bugs`)")
         p.add_argument("--users", type=_positive_int, help="concurrent simulated buyers")
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="the Locust web UI against the running stack")
     ui.add_argument("--scenario", help="scenario TOML file (workload and load defaults)")
-    ui.add_argument("--strategy", choices=["lock", "saga", "2pc"], help="strategy (default saga)")
+    ui.add_argument("--strategy", choices=STRATEGIES, help="strategy (default saga)")
     report = sub.add_parser("report", help="re-render a run's HTML from its files")
     report.add_argument("dir", help="the run's report folder")
     soak = sub.add_parser("soak", help="a long run (faults `mixed`) with checks during the load "
@@ -146,14 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     module_name, _, func_name = HANDLERS[args.command].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        print(f"harness: `{args.command}` is not available in this build yet", file=sys.stderr)
-        return EXIT_USAGE
-    handler = getattr(module, func_name)
+    handler = getattr(importlib.import_module(module_name), func_name)
     try:
         return int(handler(args))
     except HarnessError as exc:

@@ -1,4 +1,4 @@
-"""The harness's exceptions and the exit codes they map to (CONTRACT.md section 2).
+"""The harness's exceptions and the exit codes they map to (docs/contract.md section 2.2).
 
 Exception tree::
 

@@ -43,7 +43,7 @@ class ProxySpec:
     links: str
 
 
-#: The contract's proxies (CONTRACT.md section 3), in a stable order.
+#: The contract's proxies (docs/contract.md section 3), in a stable order.
 PROXIES: tuple[ProxySpec, ...] = (
     ProxySpec("target_api", "target_api", "target", "load -> target service"),
     ProxySpec("seats_pg", "seats_pg", "postgres", "service/coordinator -> seats database"),

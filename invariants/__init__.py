@@ -1,4 +1,4 @@
-"""The invariants of CONTRACT.md section 4, checked over the databases and the client history.
+"""The invariants of docs/contract.md section 4, checked over the databases and the client history.
 
 ``check_all(CheckContext(seats_dsn, payments_dsn, history=..., strategy=...))`` returns one
 :class:`InvariantResult` per invariant, in contract order. See ``invariants/base.py`` for the

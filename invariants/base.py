@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.history import HistoryEvent
+from target_service.strategies import STRATEGIES
 
 if TYPE_CHECKING:
     from invariants.session import Session
 
-#: The eight invariants of CONTRACT.md section 4, in contract order.
+#: The eight invariants of docs/contract.md section 4, in contract order.
 INVARIANT_NAMES: tuple[str, ...] = (
     "no_double_sold_seats",
     "no_orphaned_authorizations",
@@ -29,8 +30,6 @@ INVARIANT_NAMES: tuple[str, ...] = (
     "no_in_doubt_transactions",
     "acknowledged_writes_durable",
 )
-
-STRATEGIES: tuple[str, ...] = ("lock", "saga", "2pc")
 
 #: How many example rows a result carries by default.
 MAX_EXAMPLES = 5
@@ -76,7 +75,7 @@ class Findings:
 
 @dataclass(slots=True)
 class InvariantResult:
-    """The verdict on one invariant; ``to_json`` is its CONTRACT.md section 7 form."""
+    """The verdict on one invariant; ``to_json`` is its docs/contract.md section 7.2 form."""
 
     name: str
     ok: bool
@@ -112,7 +111,8 @@ class Invariant:
     def __post_init__(self) -> None:
         if self.name not in INVARIANT_NAMES:
             raise ValueError(
-                f"invariant {self.name!r} is not one of CONTRACT.md section 4: {INVARIANT_NAMES}"
+                f"invariant {self.name!r} is not one of docs/contract.md section 4: "
+                f"{INVARIANT_NAMES}"
             )
         doc = (self.check.__doc__ or "").strip()
         if not doc or "\n" in doc:

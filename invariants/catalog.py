@@ -1,12 +1,20 @@
-"""Which run catches each seeded bug (CONTRACT.md section 6): the one table everyone imports.
+"""Which invariants catch each seeded bug, and with which run (docs/contract.md section 6).
 
-``harness bugs`` prints it; the end-to-end tests run ``harness run --strategy S --faults F
---bug B`` from it and expect exit 1 with ``invariants`` violated, and exit 0 without the bug.
+The one bug-to-invariant table: the seeded bugs are the service's (``target_service.bugs``),
+the invariant names are ours, so the table lives here and imports the bug names. ``harness
+bugs`` prints it, the matrix builds its bug cells from it, and the end-to-end tests run
+``harness run --strategy S --faults F --bug B`` from it and expect exit 1 with one of
+``invariants`` violated, and exit 0 without the bug. ``faults`` names a schedule of
+``chaos.schedules.SCHEDULES`` (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from invariants.base import INVARIANT_NAMES
+from target_service.bugs import BUGS
+from target_service.strategies import STRATEGIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +28,7 @@ class BugCatch:
     why: str
 
 
+#: bug name -> how to catch it; one entry per seeded bug.
 CATCHES: dict[str, BugCatch] = {
     c.bug: c
     for c in (
@@ -45,3 +54,13 @@ CATCHES: dict[str, BugCatch] = {
                  "and nothing rolls the sale forward: money taken, no ticket"),
     )
 }
+
+if set(CATCHES) != set(BUGS):  # pragma: no cover - a wrong table must not import
+    raise ImportError(f"invariants.catalog covers {sorted(CATCHES)}, the service seeds "
+                      f"{sorted(BUGS)}")
+for _catch in CATCHES.values():  # pragma: no cover
+    if (_catch.strategy not in STRATEGIES
+            or BUGS[_catch.bug].strategy not in ("all", _catch.strategy)
+            or not _catch.invariants or not set(_catch.invariants) <= set(INVARIANT_NAMES)):
+        raise ImportError(f"invariants.catalog: the catching run of {_catch.bug!r} is not "
+                          f"a known strategy, its bug's strategy or known invariants: {_catch}")

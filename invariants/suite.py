@@ -25,7 +25,7 @@ from invariants import (
 from invariants.base import INVARIANT_NAMES, CheckContext, Invariant, InvariantResult
 from invariants.session import Session
 
-#: name -> declared invariant, in CONTRACT.md order.
+#: name -> declared invariant, in docs/contract.md section 4 order.
 CHECKERS: dict[str, Invariant] = {
     inv.name: inv
     for inv in (

@@ -1,6 +1,6 @@
 """What one HTTP attempt means, for the client, for Locust's statistics and for the history.
 
-Pure logic. The rules (Jepsen's three outcomes, CONTRACT.md section 8):
+Pure logic. The rules (Jepsen's three outcomes, docs/contract.md sections 7.5 and 8):
 
 ============================================  ==========  ================  =============
 attempt                                       kind        Locust            history if final

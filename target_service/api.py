@@ -1,4 +1,4 @@
-"""Handlers of the public API (``/api/...``); see CONTRACT.md section 8 and ``openapi.py``."""
+"""Handlers of the public API (``/api/...``); see docs/contract.md section 8 and ``openapi.py``."""
 
 from __future__ import annotations
 

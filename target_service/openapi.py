@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from target_service.problems import CODES
+from target_service.strategies import STRATEGIES
 
 _REF = "#/components/schemas/"
 
@@ -99,7 +100,7 @@ def document() -> dict[str, Any]:
                 "seats": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "amount_cents": {"type": "integer", "minimum": 1},
                 "currency": {"type": "string"},
-                "strategy": {"type": "string", "enum": ["lock", "saga", "2pc"]},
+                "strategy": {"type": "string", "enum": list(STRATEGIES)},
                 "hold_expires_at": nullable_ts, "payment_id": {"type": ["string", "null"]},
                 "created_at": ts, "updated_at": ts,
                 "tickets": {"type": "array", "items": _ref("Ticket")},
@@ -116,7 +117,7 @@ def document() -> dict[str, Any]:
                                      "uniqueItems": True,
                                      "items": {"type": "string", "minLength": 1,
                                                "maxLength": 32}},
-                           "strategy": {"type": "string", "enum": ["lock", "saga", "2pc"]}},
+                           "strategy": {"type": "string", "enum": list(STRATEGIES)}},
         },
         "ConfirmRequest": {
             "type": "object", "required": ["payment_token"], "additionalProperties": False,

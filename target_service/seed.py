@@ -1,10 +1,10 @@
 """Seed data and :func:`reset_data`, which the harness calls between runs.
 
 The default event ``evt_default`` has 600 seats in rows A..O: rows A-B (20 seats each) are the
-hot, expensive ``FRONT`` section, C-J (40 each) ``MIDDLE``, K-O (48 each) ``BACK``. Sized for
-a 30-second run: the default load buys about 30 seats a second with the lock strategy, and with
-300 seats the event sold out 12 s in, so most of the fault window met a sold-out event (no
-purchase for a fault to break). ``evt_small`` (20 seats, one row) is handy for contention tests.
+hot, expensive ``FRONT`` section, C-J (40 each) ``MIDDLE``, K-O (48 each) ``BACK``. Sized to
+outlast a 30-second run of the default load, so a fault window meets purchases, not a sold-out
+event with nothing left for a fault to break (figures in docs/measurements.md). ``evt_small``
+(20 seats, one row) is handy for contention tests.
 """
 
 from __future__ import annotations
@@ -65,9 +65,8 @@ DEFAULT_EVENTS: tuple[EventSpec, ...] = (
 )
 
 #: Seeded only when a run's buyers ask for them (``[workload] event_id``): ``evt_arena``
-#: (15,640 seats: a hot FRONT of 40, then 24 rows of 650), the soak's event: a 30-minute 2pc
-#: soak on 2 cores under `mixed` faults sold 8,057 of them at a steady rate (`evt_default`,
-#: then of 300 seats, 600 today, had sold out after about 3 minutes).
+#: (15,640 seats: a hot FRONT of 40, then 24 rows of 650), the soak's event: big enough that a
+#: 30-minute soak keeps selling instead of only meeting conflicts (docs/measurements.md).
 EXTRA_EVENTS: dict[str, EventSpec] = {
     "evt_arena": EventSpec("evt_arena", "Arena: Season Run", (
         SectionSpec("FRONT", "AB", 20, 15000),
@@ -160,8 +159,8 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
                     await seed_events(conn, event_seed)
                 # Statistics of these seats: the wipe keeps the previous seed's, in which a new
                 # big event is a rare value, and the planner then finds a seat by scanning the
-                # whole event (~6,000 rows and 18 ms per seat statement, 3x Postgres CPU) until
-                # autovacuum happens to analyze the table. Also replaces plans cached from them.
+                # whole event until autovacuum happens to analyze the table (what that costs:
+                # docs/measurements.md). Also replaces plans cached from the stale statistics.
                 await conn.execute("ANALYZE events, seats")
         finally:
             await conn.close()

@@ -9,8 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from target_service.problems import Problem
-
-STRATEGIES = ("lock", "saga", "2pc")
+from target_service.strategies import STRATEGIES
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -28,7 +28,8 @@ from chaos.params import FaultParams
 
 AnyFault = Fault[Any]
 
-#: fault kind -> its class (CONTRACT.md section 5's schedules are built from these).
+#: fault kind -> its class (docs/contract.md section 5.2); the schedules of section 5.1 are built
+#: from these.
 FAULTS: dict[str, type[AnyFault]] = {
     "partition": Partition,
     "blackhole": Blackhole,

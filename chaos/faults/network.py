@@ -1,4 +1,4 @@
-"""Shared shape of the network faults: they aim at a Toxiproxy proxy (CONTRACT.md section 3).
+"""Shared shape of the network faults: they aim at a Toxiproxy proxy (docs/contract.md section 3).
 
 A :class:`ToxicFault` adds its toxics under unique names (``chaos-<kind>-<stream>-<id>``) and
 removes exactly those on stop, so two faults on one proxy never undo each other. Toxicity is

@@ -1,8 +1,9 @@
 """`harness run` and `harness demo`: one verification run, its report and its exit code.
 
 Everything the user gave is validated before the stack is touched (scenario file, flags, fault
-schedules): bad input is exit 2 naming the file, line or flag. Exit codes: 0 every invariant
-holds, 1 one is violated, 2 bad input, 3 the stack could not be started (CONTRACT.md section 2).
+schedules): bad input is exit 2 naming the file, line or flag. Exit codes (docs/contract.md
+section 2.2): 0 every invariant holds, 1 one is violated, 2 bad input, 3 the stack could not be
+started.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaos.schedules import SCHEDULES
 from harness.errors import UsageError
-from harness.run.scenario import STRATEGIES, known_schedules
 from invariants.catalog import CATCHES
+from target_service.strategies import STRATEGIES
 
 #: Load per cell when --duration is not given: the issue's "within 30 seconds of load".
 DEFAULT_DURATION_S = 30.0
@@ -93,7 +94,7 @@ def plan_from(*, strategies: str | None, schedules: str | None, bugs: str | None
         "--bugs", bugs, tuple(CATCHES))
     plan = MatrixPlan(
         strategies=_names("--strategies", strategies, STRATEGIES),
-        schedules=_names("--schedules", schedules, known_schedules()),
+        schedules=_names("--schedules", schedules, tuple(SCHEDULES)),
         bugs=bug_names,
         seeds=tuple(range(first_seed, first_seed + seeds)),
         duration_s=duration, users=users, check_every_s=check_every,

@@ -1,6 +1,6 @@
 """What the load did: Locust's CSV statistics and the business outcomes in the client history.
 
-Pure file reading. ``load_summary`` gives the report's ``load`` entry (CONTRACT.md section 7):
+Pure file reading. ``load_summary`` gives the report's ``load`` entry (docs/contract.md 7.2):
 requests, requests/s and latency percentiles from Locust's aggregated row, and the outcomes
 counted from the history's completions:
 

@@ -1,7 +1,7 @@
 """One verification run: per strategy, reset -> load + faults -> heal -> settle -> check.
 
 :func:`run` takes a validated :class:`~harness.run.scenario.Scenario` and a run folder and returns
-the report (CONTRACT.md section 7). Per strategy, one after another on fresh data:
+the report (docs/contract.md section 7.2). Per strategy, one after another on fresh data:
 
 1. the stack is up (started if needed) with the scenario's service settings and seeded bug;
    every fault left behind is healed and the run data is reset;

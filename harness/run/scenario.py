@@ -24,8 +24,9 @@ from harness.durations import parse_duration
 from harness.errors import UsageError
 from harness.run.thresholds import THRESHOLDS
 from locustfiles.workload import BuyerProfile, RetrySettings
+from target_service.bugs import BUGS
+from target_service.strategies import STRATEGIES
 
-STRATEGIES = ("lock", "saga", "2pc")
 SHAPES = ("ramp", "flash-sale")
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
@@ -172,8 +173,6 @@ def _bug(value: Any) -> str | None:
     name = _str(value).strip()
     if name in ("", "none"):
         return None
-    from target_service.bugs import BUGS
-
     if name not in BUGS:
         raise _Invalid(f"unknown bug {name!r}; known: {', '.join(sorted(BUGS))}")
     return name
@@ -187,15 +186,9 @@ def _env(value: Any) -> dict[str, str]:
 
 def _faults(value: Any) -> str:
     name = _str(value)
-    known = known_schedules()
-    if name not in known:
-        raise _Invalid(f"unknown fault schedule {name!r}; known: {', '.join(known)}")
+    if name not in SCHEDULES:
+        raise _Invalid(f"unknown fault schedule {name!r}; known: {', '.join(SCHEDULES)}")
     return name
-
-
-def known_schedules() -> tuple[str, ...]:
-    """The schedules `chaos.schedules` offers (the one list of their names)."""
-    return tuple(SCHEDULES)
 
 
 def _thresholds(raw: Any, fail: Callable[[str | None, str | None, str], None]

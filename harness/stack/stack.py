@@ -35,7 +35,8 @@ from harness.stack.supervisor_conf import STACK_ENV, render
 from harness.stack.toxiproxy import Toxiproxy
 from target_service import introspection
 
-Progress = Callable[[str], None]
+#: receives one line per step of bringing the stack up or down (a CLI prints it)
+StepLog = Callable[[str], None]
 
 INFRA_TIMEOUT = 60.0
 APP_TIMEOUT = 60.0
@@ -50,7 +51,7 @@ def _quiet(_: str) -> None:
 class Stack:
     """One local stack, identified by its state folder."""
 
-    def __init__(self, state_dir: Path | str | None = None, *, progress: Progress = _quiet):
+    def __init__(self, state_dir: Path | str | None = None, *, progress: StepLog = _quiet):
         self.state_dir = resolve_state_dir(state_dir)
         self.progress = progress
 

@@ -104,7 +104,7 @@ class StackState:
         return self.url("target_api")
 
     def describe(self) -> dict[str, Any]:
-        """The `harness status --json` keys (CONTRACT.md section 2) plus the proxied forms."""
+        """The `harness status --json` keys (docs/contract.md section 2.1), proxied forms too."""
         return {
             "toxiproxy": self.toxiproxy_url,
             "target": self.target_url,

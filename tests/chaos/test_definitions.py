@@ -19,6 +19,7 @@ from harness.errors import EXIT_USAGE
 from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
 from target_service.introspection import LockHold, Seat
+from target_service.strategies import STRATEGIES
 
 CONTRACT_SCHEDULES = (
     "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
@@ -129,7 +130,7 @@ def test_too_short_a_load_for_a_pause_is_an_error_not_a_weaker_schedule() -> Non
 
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(CONTRACT_SCHEDULES), seed=st.integers(0, 2**32),
-       duration=st.floats(15, 900), strategy=st.sampled_from([None, "lock", "saga", "2pc"]))
+       duration=st.floats(15, 900), strategy=st.sampled_from([None, *STRATEGIES]))
 def test_any_schedule_fits_its_window(
     name: str, seed: int, duration: float, strategy: str | None
 ) -> None:
@@ -224,7 +225,7 @@ def test_service_pause_is_a_generic_pause_and_the_relay_its_own_schedule() -> No
         pauses = build("service-pause", seed=1, duration_s=60, strategy=strategy)
         assert pauses and all((f.fault, f.target, f.params) == ("pause", "target", {})
                               for f in pauses)
-        # longer than the lock lease (CONTRACT): three leases and a second
+        # longer than the lock lease (docs/contract.md section 5.1): three leases and a second
         assert all(f.duration_s == 3 * 2.0 + 1 for f in pauses)
     lock = build("lock-takeover-relay", seed=1, duration_s=60, strategy="lock")
     assert lock and all((f.fault, f.target) == ("lock-takeover-relay", "target") for f in lock)

@@ -14,6 +14,7 @@ import pytest
 from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, InvariantResult, shared
 from invariants.session import Session
 from invariants.suite import run_one
+from target_service.strategies import STRATEGIES
 from tests.invariants.shop import History, Order, Shop
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -96,7 +97,7 @@ async def test_double_sale_is_reported_for_each_strategy_involved(shop: Shop) ->
     await shop.order("SOLD", ["G-01"], strategy="lock")
     await shop.order("SOLD", ["G-01"], strategy="saga")
     by_strategy = {s: (await shop.check(strategy=s))["no_double_sold_seats"].violations
-                   for s in ("lock", "saga", "2pc")}
+                   for s in STRATEGIES}
     assert by_strategy == {"lock": 1, "saga": 1, "2pc": 0}
 
 

@@ -32,7 +32,7 @@ def test_a_declaration_without_a_one_line_docstring_or_contract_name_is_refused(
 
     with pytest.raises(ValueError, match="one-line docstring"):
         Invariant("seat_conservation", undocumented)
-    with pytest.raises(ValueError, match=r"not one of CONTRACT\.md"):
+    with pytest.raises(ValueError, match=r"not one of docs/contract\.md"):
         Invariant("no_free_lunch", documented)
 
 

@@ -22,7 +22,7 @@ from target_service.seed import reset_data
 from tests.conftest import StackHandle
 from tests.load.helpers import assert_history_matches_locust
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
 
 def _completions(folder: Path) -> int:

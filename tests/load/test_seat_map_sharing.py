@@ -15,7 +15,7 @@ from locustfiles.workload import Workload
 from target_service.seed import reset_data
 from tests.conftest import StackHandle
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
 USERS = 4
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from harness.soak.periodic import Tracker, example_key, midrun_safe
 from invariants import INVARIANT_NAMES
+from target_service.strategies import STRATEGIES
 
 
 def test_settle_dependent_invariants_are_never_checked_mid_run() -> None:
-    for strategy in ("lock", "saga", "2pc"):
+    for strategy in STRATEGIES:
         safe = midrun_safe(strategy)
         assert set(safe) <= set(INVARIANT_NAMES)
         for name in ("no_orphaned_authorizations", "no_capture_without_ticket",

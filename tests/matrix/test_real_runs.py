@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import StackHandle
 from tests.load.helpers import QUICK_BUYERS, QUICK_SETTLE, harness_cli
 
-pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
 #: Quick to settle: holds expire in 3 s.
 TINY = """

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from target_service.strategies import STRATEGIES
 from tests.service.client import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 BUYERS = 24
 
 
-@pytest.mark.parametrize("strategy", ["lock", "saga", "2pc"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_exactly_one_buyer_wins_each_seat(api: Api, strategy: str, seats_db: Any,
                                                 payments_db: Any) -> None:
     customers = await asyncio.gather(*(api.new_customer() for _ in range(BUYERS)))
@@ -44,7 +45,7 @@ async def test_exactly_one_buyer_wins_each_seat(api: Api, strategy: str, seats_d
     assert (await owner.finalize(winner)).status == 200
 
 
-@pytest.mark.parametrize("strategy", ["lock", "saga", "2pc"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_duplicate_confirms_of_one_order_have_one_effect(api: Api, strategy: str,
                                                                payments_db: Any) -> None:
     order_id = (await api.order(["D-01"], strategy)).body["order_id"]

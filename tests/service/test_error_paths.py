@@ -1,4 +1,4 @@
-"""Every error path of CONTRACT section 8, with problem JSON and the idempotency rules."""
+"""Every error path of docs/contract.md section 8, with problem JSON and the idempotency rules."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from harness.stack.toxiproxy import Toxiproxy
+from target_service.strategies import STRATEGIES
 from tests.service.client import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -124,7 +125,7 @@ async def test_409_seat_unavailable_and_wrong_state(api: Api) -> None:
     assert (r.status, r.code) == (409, "ORDER_STATE_CONFLICT")
 
 
-@pytest.mark.parametrize("strategy", ["lock", "saga", "2pc"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 async def test_402_declined_releases_seats(api: Api, strategy: str, payments_db: Any) -> None:
     order_id = (await api.order(["B-01"], strategy)).body["order_id"]
     r = await api.confirm(order_id, "tok_decline")

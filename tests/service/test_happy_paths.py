@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
+from target_service.strategies import STRATEGIES
 from tests.service.client import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-STRATEGIES = ["lock", "saga", "2pc"]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

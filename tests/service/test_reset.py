@@ -66,7 +66,7 @@ async def test_seat_lookups_of_a_newly_seeded_event_are_planned_from_its_statist
         stack: Any) -> None:
     """Statistics of the seeded seats, not stale ones of the previous seed: with those, the
     planner takes a big new event for a rare value and looks a seat up by scanning the whole
-    event (seen in the benchmark: ~6,000 rows and 18 ms per seat statement, 3x Postgres CPU)."""
+    event (the benchmark's cost of that is in docs/measurements.md)."""
     conn: Any = await asyncpg.connect(stack.seats_dsn)
     try:
         await reset_data(stack.seats_dsn, stack.payments_dsn)

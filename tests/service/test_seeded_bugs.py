@@ -1,4 +1,4 @@
-"""Each seeded bug (CONTRACT section 6) breaks its invariant, checked with the SCHEMA.md
+"""Each seeded bug (docs/contract.md section 6) breaks its invariant, checked with the SCHEMA.md
 recipes; the same scenario without the bug keeps the invariant (so no test passes vacuously)."""
 
 from __future__ import annotations

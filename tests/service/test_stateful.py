@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 )
 
 from target_service.seed import reset_data
+from target_service.strategies import STRATEGIES
 from tests.service.openapi_check import check
 
 SEATS = ["A-01", "A-02", "A-03", "A-04", "A-05"]
@@ -84,7 +85,7 @@ class BookingMachine(RuleBasedStateMachine):
 
     @rule(target=orders, seats=st.lists(st.sampled_from(SEATS), min_size=1, max_size=2,
                                         unique=True),
-          strategy=st.sampled_from(["lock", "saga", "2pc"]))
+          strategy=st.sampled_from(STRATEGIES))
     def create(self, seats: list[str], strategy: str) -> Any:
         status, body = self._post("/api/orders", {"event_id": EVENT, "seats": seats,
                                                   "strategy": strategy})
