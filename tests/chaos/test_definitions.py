@@ -21,6 +21,8 @@ from harness.topology import PROXY_NAMES
 from target_service.introspection import LockHold, Seat
 from target_service.strategies import STRATEGIES
 
+#: The test's oracle: the names docs/contract.md section 5.1 fixes, spelled out so that a change
+#: to chaos.schedules.SCHEDULES (the one list the code imports) cannot change them unnoticed.
 CONTRACT_SCHEDULES = (
     "none", "redis-partition", "redis-latency", "payments-partition", "payments-latency",
     "payments-blackhole", "target-blackhole", "pg-latency", "pg-reset", "service-pause",

@@ -1,7 +1,8 @@
 """`harness run` against the real test stack: report, history, Locust statistics, workers.
 
-The fast tier's end-to-end runs: one short fault-free run per strategy that must pass, and the
-run loop's edges (workers, the flash-sale shape, bad flags, a fault that cannot be applied).
+The fast tier's end-to-end runs: one short fault-free run of every strategy (``--strategy all``,
+the demo's form) that must pass, and the run loop's edges (workers, the flash-sale shape, bad
+flags, a fault that cannot be applied).
 """
 
 from __future__ import annotations
@@ -33,35 +34,35 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 SCHEMA = REPO_ROOT / "tests" / "report" / "report_schema.json"
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-async def test_a_short_run_passes_with_a_history_that_agrees_with_locust(
-    cli_stack: StackHandle, tmp_path: Path, strategy: str
+async def test_a_short_run_of_every_strategy_passes_with_histories_that_agree_with_locust(
+    cli_stack: StackHandle, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
     result = harness_cli("run", "--scenario", str(write_scenario(tmp_path)),
-                         "--strategy", strategy, "--out", str(run_dir))
+                         "--strategy", "all", "--out", str(run_dir))
     assert result.returncode in (0, 1), result.stderr[-3000:]  # a verdict was reached
     report = report_of(run_dir)
-    broken = [(i["name"], i.get("error"), i["examples"])
-              for i in report["strategies"][strategy]["invariants"] if not i["ok"]]
+    broken = [(s, i["name"], i.get("error"), i["examples"])
+              for s, entry in report["strategies"].items()
+              for i in entry["invariants"] if not i["ok"]]
     assert (result.returncode, report["verdict"], broken) == (0, "pass", []), result.stderr[-3000:]
-    assert list(report["strategies"]) == [strategy]
+    assert list(report["strategies"]) == list(STRATEGIES)
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
 
     events = events_of(run_dir / "history.jsonl")
-    assert {e["strategy"] for e in events} == {strategy}
     assert [e["time"] for e in events] == sorted(e["time"] for e in events)
-    assert_history_matches_locust(events, run_dir / f"{strategy}_stats.csv")
-
-    completions = collections.Counter((e["op"], e["type"]) for e in events)
-    outcomes = report["strategies"][strategy]["load"]["outcomes"]
-    assert outcomes["sold"] == completions[("finalize", "ok")] > 0
-    assert outcomes["unknown"] == sum(v for (_, t), v in completions.items() if t == "info")
-    for name in (f"{strategy}_stats.csv", f"{strategy}_stats_history.csv",
-                 f"{strategy}_failures.csv", "faults.jsonl"):
-        assert (run_dir / name).exists(), name
-    invariants = report["strategies"][strategy]["invariants"]
-    assert len(invariants) == 8
+    assert (run_dir / "faults.jsonl").exists()
+    for strategy in STRATEGIES:
+        mine = [e for e in events if e["strategy"] == strategy]
+        assert_history_matches_locust(mine, run_dir / f"{strategy}_stats.csv")
+        completions = collections.Counter((e["op"], e["type"]) for e in mine)
+        outcomes = report["strategies"][strategy]["load"]["outcomes"]
+        assert outcomes["sold"] == completions[("finalize", "ok")] > 0, strategy
+        assert outcomes["unknown"] == sum(v for (_, t), v in completions.items() if t == "info")
+        for name in (f"{strategy}_stats.csv", f"{strategy}_stats_history.csv",
+                     f"{strategy}_failures.csv"):
+            assert (run_dir / name).exists(), name
+        assert len(report["strategies"][strategy]["invariants"]) == 8
 
 
 async def test_workers_write_one_merged_time_ordered_history(
