@@ -22,6 +22,7 @@ from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.paths import REPORTS_DIR
 from harness.run import loop, parts
 from harness.run import scenario as scenarios
+from harness.run.load_stats import OUTCOMES
 from harness.run.progress import Progress
 from harness.stack import Stack
 
@@ -101,8 +102,7 @@ def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> 
     console = Console(file=sys.stdout, highlight=False, width=max(110, Console().width))
     table = Table(title=f"run {report['run_id']}  (faults {report['faults']}, "
                         f"bug {report['bug'] or 'none'}, seed {report['seed']})")
-    for column in ("strategy", "requests", "req/s", "p95 ms", "sold", "conflict",
-                   "declined", "unknown", "faults", "invariants"):
+    for column in ("strategy", "requests", "req/s", "p95 ms", *OUTCOMES, "faults", "invariants"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     problems: list[str] = []
     for name, entry in report["strategies"].items():
@@ -111,7 +111,7 @@ def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> 
         outcomes = load["outcomes"]
         table.add_row(
             name, str(load["requests"]), f"{load['rps']:.1f}", f"{load['latency_ms']['p95']:g}",
-            *(str(outcomes[k]) for k in ("sold", "conflict", "payment_failed", "unknown")),
+            *(str(outcomes[k]) for k in OUTCOMES),
             str(len(entry["faults"])),
             f"[green]{ok}/{len(invs)} ok[/]" if ok == len(invs) else f"[red]{ok}/{len(invs)} ok[/]",
         )

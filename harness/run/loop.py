@@ -155,6 +155,8 @@ async def reset(state: StackState, event_id: str) -> None:
                      event_seed=events_for(event_id))
 
 
+#: while settling, a line saying what is still pending at most this often
+SETTLE_PROGRESS_S = 5.0
 #: after the load, how long the fault schedule may take to stop its faults
 FAULTS_END_S = 120.0
 
@@ -254,7 +256,8 @@ async def run_strategy(
         progress.phase(f"{strategy}: load stopped; healing every fault")
         await parts.heal(state)
     settled = await settle(state, timeout_s=scenario.settle.timeout_s,
-                           wait_for_holds=scenario.settle.wait_for_holds)
+                           wait_for_holds=scenario.settle.wait_for_holds,
+                           progress=progress.throttled(f"{strategy}: ", SETTLE_PROGRESS_S))
     progress.phase(f"{strategy}: {settled.describe()}")
     events = [e for path in sorted(history_dir.glob("history-*.jsonl"))
               for e in hist.read(path)]

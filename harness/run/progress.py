@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -100,6 +101,19 @@ class Progress:
             self.console.print(f"[bold cyan]»[/] {message}")
         else:
             print(f"[run] {message}", file=self.stream, flush=True)
+
+    def throttled(self, prefix: str, every_s: float = 5.0) -> Callable[[str], None]:
+        """A phase printer for a long quiet step (e.g. settling): the first line at once, then
+        at most one every ``every_s`` seconds, each prefixed with ``prefix``."""
+        last = [float("-inf")]
+
+        def say(message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= every_s:
+                last[0] = now
+                self.phase(f"{prefix}{message}")
+
+        return say
 
     async def watch(self, strategy: str, csv_prefix: Path, history_dir: Path,
                     faults_log: Path, duration_s: float, done: asyncio.Event) -> None:
