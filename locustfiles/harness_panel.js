@@ -148,6 +148,31 @@
     chart.appendChild(label);
   }
 
+  // Locust's header rounds the failure ratio to a whole percent ("0%" with failures): show
+  // the exact figure in its place. React later rewrites the same text node, so a
+  // MutationObserver puts the exact figure back each time.
+  let exact = null;
+  const observed = new WeakSet();
+  function fixFailures(doc) {
+    const n = doc.requests || 0, f = doc.failures || 0;
+    if (!n) { exact = null; return; }
+    const pct = (100 * f) / n;
+    exact = `${pct === 0 ? "0" : pct < 1 ? pct.toFixed(2) : pct.toFixed(1)}% (${f}/${n})`;
+    for (const label of document.querySelectorAll("#root *")) {
+      if (label.childElementCount || label.textContent !== "Failures") continue;
+      const value = label.nextElementSibling && label.nextElementSibling.firstChild;
+      // the header's value ("0%"), not the Failures tab
+      if (!value || value.nodeType !== Node.TEXT_NODE || !value.nodeValue.includes("%")) continue;
+      if (value.nodeValue !== exact) value.nodeValue = exact;
+      if (!observed.has(value)) {
+        observed.add(value);
+        new MutationObserver(() => {
+          if (exact && value.nodeValue !== exact) value.nodeValue = exact;
+        }).observe(value, { characterData: true });
+      }
+    }
+  }
+
   async function poll() {
     let doc;
     try {
@@ -165,6 +190,7 @@
     form.style.display = doc.session ? "" : "none";
     drawHead(doc);
     drawChart(doc);
+    fixFailures(doc);
   }
   poll();
   setInterval(poll, POLL_MS);

@@ -11,7 +11,8 @@ Locust's web UI extension (routes on ``environment.web_ui.app``) it adds:
   which heals it after ``for_s``); ``POST /harness/heal`` runs `harness chaos heal`;
 * ``GET /harness/panel.js``, and a ``<script>`` tag for it in the UI's page, which draws the
   panel above Locust's own UI (a bar with the session and a chart of the load with the fault
-  windows shaded and the first violations marked).
+  windows shaded and the first violations marked), and makes Locust's "Failures" header exact
+  (Locust rounds it to a whole percent, so 2 failures in 1,000 requests read "0%").
 
 Bad requests are RFC 9457 problems (4xx), never 500.
 """
@@ -62,6 +63,15 @@ def chart_points(environment: Environment) -> list[list[Any]]:
         return []
     rows = runner.stats.history[-900:]
     return [[r["time"], r["current_rps"][1], r["current_fail_per_sec"][1]] for r in rows]
+
+
+def request_counts(environment: Environment) -> dict[str, int]:
+    """Requests and failures since the last reset (what Locust's own header rounds to 0%)."""
+    runner = environment.runner
+    if runner is None:
+        return {"requests": 0, "failures": 0}
+    total = runner.stats.total
+    return {"requests": int(total.num_requests), "failures": int(total.num_failures)}
 
 
 def fault_request(session: dict[str, Any], body: Any) -> tuple[str, str, float] | Response:
@@ -135,7 +145,7 @@ def _add_panel(environment: Environment, **_: Any) -> None:
             "fault_errors": active.get("errors", []),
             "violated": [{"name": n, "wall": w}
                          for n, w in (live.first_violated.items() if live else ())],
-            "chart": chart_points(environment),
+            "chart": chart_points(environment), **request_counts(environment),
         })
 
     @app.route("/harness/faults", methods=["POST"])
