@@ -291,11 +291,17 @@ def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
     return count
 
 
+#: Told each strategy's report entry as soon as it is done (e.g. the live metrics).
+StrategyDone = Callable[[str, dict[str, Any]], None]
+
+
 async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
-              progress: Progress, monitor: Monitor | None = None) -> dict[str, Any]:
+              progress: Progress, monitor: Monitor | None = None,
+              on_strategy: StrategyDone | None = None) -> dict[str, Any]:
     """The whole run (every strategy of the scenario); returns the report document.
 
-    ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`).
+    ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`);
+    ``on_strategy`` (optional) is told each strategy's entry when it is done.
     """
     schedules = schedules_for(scenario)
     if scenario.faults != "none" and not parts.fault_layer_ready():
@@ -311,6 +317,8 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
         for strategy in scenario.strategies:
             strategies[strategy] = await run_strategy(
                 strategy, scenario, schedules[strategy], stack, paths, progress, monitor)
+            if on_strategy is not None:
+                on_strategy(strategy, strategies[strategy])
     finally:
         merge_files(paths, tuple(strategies) or scenario.strategies)
     report_strategies = {

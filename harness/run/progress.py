@@ -24,7 +24,7 @@ from harness.history import HistoryEvent
 from harness.run.load_stats import OUTCOMES, last_history_row, outcome_of
 
 
-class _Tail:
+class Tail:
     """New complete lines of a growing file (a torn last line waits for its end)."""
 
     def __init__(self, path: Path) -> None:
@@ -48,14 +48,14 @@ class LiveCounts:
 
     def __init__(self, history_dir: Path, faults_log: Path) -> None:
         self.history_dir = history_dir
-        self.faults = _Tail(faults_log)
-        self.tails: dict[Path, _Tail] = {}
+        self.faults = Tail(faults_log)
+        self.tails: dict[Path, Tail] = {}
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
         self.active: dict[str, str] = {}
 
     def refresh(self) -> None:
         for path in sorted(self.history_dir.glob("history-*.jsonl")):
-            tail = self.tails.setdefault(path, _Tail(path))
+            tail = self.tails.setdefault(path, Tail(path))
             for line in tail.lines():
                 outcome = _outcome(line)
                 if outcome is not None:

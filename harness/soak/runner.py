@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.report.html import SECTIONS_DIR
 from harness.run import loop, parts
+from harness.run.live_metrics import LiveMetrics, serving
 from harness.run.loop import MonitorContext
 from harness.run.progress import Progress
 from harness.run.scenario import Scenario
@@ -108,9 +109,17 @@ def write_files(run_dir: Path, report: dict[str, Any], doc: dict[str, Any],
 async def soak(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
                progress: Progress, settings: SoakSettings) -> tuple[dict[str, Any],
                                                                     dict[str, Any]]:
-    """Run the soak; (run report, soak document). Writes every file of the run folder."""
+    """Run the soak; (run report, soak document). Writes every file of the run folder.
+
+    Its live counters (with the periodic checks' latest counts) are served in Prometheus
+    format while it runs (:mod:`harness.run.live_metrics`)."""
     monitor = SoakMonitor(settings, progress)
-    report = await loop.run(scenario, run_id, run_dir, stack, progress, monitor)
+    metrics = LiveMetrics(run_dir, stack)
+    metrics.follow(lambda: monitor.checker.observations)
+    async with serving(metrics, run_id=run_id) as url:
+        progress.phase(f"live metrics (Prometheus): {url}")
+        report = await loop.run(scenario, run_id, run_dir, stack, progress, monitor,
+                                on_strategy=metrics.observe_strategy)
     doc = soak_document(report, monitor, settings)
     write_files(run_dir, report, doc, monitor)
     parts.write_report(run_dir, report)
