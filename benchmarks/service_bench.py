@@ -7,9 +7,9 @@ Not a test. Usage (needs a running service and direct access to its Postgres)::
         [--duration 15] [--concurrency 16] [--strategies saga,lock,2pc] [--rounds 3]
 
 Defaults come from the local stack (``--state-dir``, else ``$HARNESS_STATE_DIR`` or ``.state``)
-when one runs, read through the harness package (no ``harness`` on PATH needed). **It wipes the run data**
-(``reset_data`` with a 10,400-seat benchmark event) so that buyers rarely contend (low
-contention: every purchase picks a random free seat).
+when one runs, read through the harness package (no ``harness`` on PATH needed).
+**It wipes the run data** (``reset_data`` with a 10,400-seat benchmark event) so that buyers
+rarely contend (low contention: every purchase picks a random free seat).
 
 One purchase = ``POST /api/orders`` (1 seat) + ``:confirm`` (``tok_ok``) + ``:finalize``.
 The pgbench baseline runs, with the same number of clients and duration, a script holding the
