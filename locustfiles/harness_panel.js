@@ -119,15 +119,21 @@
     const x = (wall) => ((wall - start) / (end - start)) * 1000;
     const top = Math.max(1, ...pts.map((p) => Math.max(p[1], p[2])));
     const y = (v) => 104 - (v / top) * 96;
-    for (const w of doc.windows || []) {
-      const a = x(start + w.start_s), b = x(start + (w.end_s == null ? end - start : w.end_s));
+    const now = Date.now() / 1000;
+    (doc.windows || []).forEach((w, i) => {
+      const a = x(start + w.start_s), b = x(w.end_s == null ? now : start + w.end_s);
       const rect = svgEl("rect", { x: a, y: 0, width: Math.max(2, b - a), height: 110,
                                    fill: "#e0a040", "fill-opacity": 0.28 });
       const title = svgEl("title", {});
       title.textContent = `${w.name} → ${w.target}`;
       rect.appendChild(title);
       chart.appendChild(rect);
-    }
+      // labels on three staggered rows, so that nearby windows do not print over each other
+      const label = svgEl("text", { x: a + 3, y: 26 + (i % 3) * 12, fill: "#f0c070",
+                                    "font-size": 10 });
+      label.textContent = `${w.name}→${w.target}`;
+      chart.appendChild(label);
+    });
     for (const [i, key] of [[1, "#5ec27a"], [2, "#ff6b6b"]]) {
       if (pts.length < 2) break;
       chart.appendChild(svgEl("polyline", {
@@ -144,7 +150,7 @@
       chart.appendChild(line);
     }
     const label = svgEl("text", { x: 4, y: 12, fill: "#9fb6d4", "font-size": 11 });
-    label.textContent = `max ${top.toFixed(1)}/s · ${fmt(end - start)} since the session began`;
+    label.textContent = `max ${top.toFixed(1)}/s · session ${fmt(now - start)}`;
     chart.appendChild(label);
   }
 

@@ -55,6 +55,7 @@ def _add_invariants_tab(environment: Environment, **_: Any) -> None:
         anytime=frozenset(session["anytime"]) if "anytime" in session else None,
     )
     LIVE.append(live)
+    live.maybe_refresh()  # the first check starts now, not when a browser first asks
     web_ui.template_args["extended_tabs"] = [{"title": "Invariants", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE}]
 

@@ -152,6 +152,11 @@ async def test_damage_from_before_the_session_is_not_counted(
 
     row = (await session.until("the live invariants", checked))["no_double_sold_seats"]
     assert (row["status"], row["violations"], row["before"]) == ("holds", 0, 1)
+    status = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "harness", "--state-dir", str(TEST_STATE_DIR), "status", "--json",
+        stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT)
+    out, _ = await asyncio.wait_for(status.communicate(), 60)
+    assert json.loads(out)["ui"] == session.base  # the UI's URL while the session runs
     code, report = await session.end()
     assert code == 0
     assert report["verdict"] == "pass"
