@@ -58,10 +58,10 @@ def down(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     stack = stack_from(args)
     info = stack.status()
-    if info["running"]:
-        # what harness processes serve beside the stack now (additions to the contract's keys)
-        info["ui"] = live.first_url(stack.state_dir, live.UI)
-        info["harness_metrics"] = live.first_url(stack.state_dir, live.METRICS)
+    # what harness processes serve beside the stack now (additions to the contract's keys;
+    # also while supervisord is briefly unreachable, e.g. as a run restarts the service)
+    info["ui"] = live.first_url(stack.state_dir, live.UI)
+    info["harness_metrics"] = live.first_url(stack.state_dir, live.METRICS)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
     elif not info["running"]:
