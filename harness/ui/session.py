@@ -33,7 +33,7 @@ from chaos.faults import FAULTS
 from chaos.heal import heal_all
 from harness import history as hist
 from harness import live
-from harness.errors import EXIT_OK, EXIT_VIOLATION
+from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError
 from harness.report import write_report
 from harness.run.load_stats import load_summary
 from harness.run.locust_proc import BUYER, LOCUSTFILES
@@ -55,6 +55,8 @@ PANEL = LOCUSTFILES / "harness_panel.py"
 SESSION_ENV = "HARNESS_UI_SESSION"
 #: Examples per invariant in the baseline (more makes "new since the start" more exact).
 BASELINE_EXAMPLES = 500
+#: A Locust that exits on its own this soon with an error never served the UI.
+STARTUP_S = 10.0
 #: How often the stack's active faults are polled.
 FAULT_POLL_S = 2.0
 
@@ -196,6 +198,9 @@ async def run_session(scenario: Scenario, strategy: str, stack: Stack, run_id: s
         stop.set()
         await watching
     duration_s = time.monotonic() - t0
+    if not stopper.signalled and proc.returncode and duration_s < STARTUP_S:
+        raise StackError(f"Locust exited at once (exit {proc.returncode}; its messages are "
+                         f"above): no session ran, nothing was checked")
     _say("session over: healing every fault")
     healed = await heal_all(state)
     _say(f"healed: {healed.summary()}")
