@@ -1,8 +1,8 @@
 """`harness ui` as a user drives it: a fresh stack, load from the web UI's API, a verdict.
 
 Each test starts the real `harness ui` on the test stack, drives Locust through its HTTP API
-(``/swarm``), breaks or keeps the databases, ends the session with SIGTERM (what Ctrl-C does to
-the session) and reads its exit code and report.
+(``/swarm``), injects a fault from the UI, breaks or keeps the databases, ends the session with
+SIGTERM (what Ctrl-C does to the session) and reads its exit code and report.
 """
 
 from __future__ import annotations
@@ -157,6 +157,25 @@ async def test_damage_from_before_the_session_is_not_counted(
         stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT)
     out, _ = await asyncio.wait_for(status.communicate(), 60)
     assert json.loads(out)["ui"] == session.base  # the UI's URL while the session runs
+    bad = await session.client.post(f"{session.base}/harness/faults",
+                                    json={"fault": "partition", "target": "nowhere"})
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["code"] == "INVALID_TARGET" and "redis" in bad.json()["detail"]
+    injected = await session.client.post(f"{session.base}/harness/faults",
+                                         json={"fault": "partition", "target": "redis",
+                                               "for_s": 3})
+    assert injected.status_code == 202, injected.text
+
+    async def seen(active: bool) -> dict[str, Any] | None:
+        doc = await session.get("/harness/session")
+        now = {(f["fault"], f["target"]) for f in doc["active"]}
+        return doc if (("partition", "redis") in now) == active else None
+
+    await session.until("the injected partition among the active faults",
+                        lambda: seen(True))
+    doc = await session.until("the partition's end", lambda: seen(False))
+    [window] = [w for w in doc["windows"] if w["target"] == "redis"]
+    assert window["name"] == "partition" and window["end_s"] > window["start_s"]
     code, report = await session.end()
     assert code == 0
     assert report["verdict"] == "pass"
