@@ -100,7 +100,10 @@
       el("span", {}, `strategy ${doc.strategy || "-"}`),
       chip(doc.bug ? "bad" : "ok", `bug ${doc.bug || "none"}`),
       el("span", {}, `session ${up}`),
-      el("span", {}, `report → ${doc.run_dir || "-"} (written when the session ends)`));
+      el("span", { title: doc.run_dir || "" },
+         `report → reports/${doc.run_id || "-"} (at the end)`));
+    const outcomes = (doc.outcomes || []).map(([k, v]) => `${k} ${v}`);
+    if (outcomes.length) head.append(el("span", {}, `outcomes: ${outcomes.join(" · ")}`));
     const violated = doc.violated || [];
     if (violated.length) head.append(chip("bad", `violated: ${violated.map((v) => v.name).join(", ")}`));
     const active = doc.active || [];

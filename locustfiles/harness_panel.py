@@ -3,7 +3,8 @@
 Loaded beside the buyer in a `harness ui` session (``locust -f ...,harness_panel.py``). Through
 Locust's web UI extension (routes on ``environment.web_ui.app``) it adds:
 
-* ``GET /harness/session``: the strategy, the seeded bug, the active faults and the fault
+* ``GET /harness/session``: the strategy, the seeded bug, the business outcomes so far (the
+  report's names: sold, conflict, payment_failed, unknown), the active faults and the fault
   windows (as the session's `harness ui` process last saw them on the stack, whoever injected
   them), the invariants first seen violated, and the load's requests/s and failures/s;
 * ``POST /harness/faults`` (``{"fault", "target", "for_s"}``): injects one fault through the
@@ -31,7 +32,9 @@ from flask import Response, jsonify, request, send_file
 from locust import events
 from locust.env import Environment
 
+from harness.history import HistoryEvent
 from harness.paths import REPO_ROOT
+from harness.run.load_stats import OUTCOMES, outcome_of
 from locustfiles import invariants_tab
 from locustfiles.ui_session import load_session, read_active
 
@@ -128,6 +131,14 @@ def _add_panel(environment: Environment, **_: Any) -> None:
         return
     session = load_session()
     app = web_ui.app
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+
+    def count(event: HistoryEvent, **_: Any) -> None:
+        outcome = outcome_of(event)
+        if outcome is not None:
+            outcomes[outcome] += 1
+
+    environment.events.history.add_listener(count)  # type: ignore[attr-defined]
 
     @app.route("/harness/panel.js")
     def panel_js() -> Response:
@@ -146,6 +157,7 @@ def _add_panel(environment: Environment, **_: Any) -> None:
             "violated": [{"name": n, "wall": w}
                          for n, w in (live.first_violated.items() if live else ())],
             "chart": chart_points(environment), **request_counts(environment),
+            "outcomes": [[k, outcomes[k]] for k in OUTCOMES],  # in the report's order
         })
 
     @app.route("/harness/faults", methods=["POST"])
