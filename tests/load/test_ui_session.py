@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 from harness.paths import REPO_ROOT
+from harness.run.load_stats import OUTCOMES
 from target_service.seed import reset_data
 from tests.conftest import TEST_STATE_DIR, StackHandle
 from tests.invariants.shop import Shop
@@ -127,6 +128,10 @@ async def test_a_fresh_stack_is_seeded_and_a_new_violation_fails_the_session(
 
     row = await session.until("the live tab to see the double sale", violated)
     assert (row["violations"], row["before"]) == (1, 0)
+    panel = await session.get("/harness/session")  # what the panel above Locust's UI shows
+    assert (panel["strategy"], panel["bug"]) == ("saga", None)
+    assert [name for name, _ in panel["outcomes"]] == list(OUTCOMES)
+    assert [v["name"] for v in panel["violated"]] == ["no_double_sold_seats"]
     code, report = await session.end()
     assert code == 1
     assert report["verdict"] == "fail" and report["bug"] is None
