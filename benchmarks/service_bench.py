@@ -6,9 +6,10 @@ Not a test. Usage (needs a running service and direct access to its Postgres)::
         --seats-dsn postgresql://.../seats --payments-dsn postgresql://.../payments \\
         [--duration 15] [--concurrency 16] [--strategies saga,lock,2pc] [--rounds 3]
 
-Defaults come from ``harness status --json`` when a local stack runs. **It wipes the run data**
-(``reset_data`` with a 10,400-seat benchmark event) so that buyers rarely contend (low
-contention: every purchase picks a random free seat).
+Defaults come from the local stack (``--state-dir``, else ``$HARNESS_STATE_DIR`` or ``.state``)
+when one runs, read through the harness package (no ``harness`` on PATH needed).
+**It wipes the run data** (``reset_data`` with a 10,400-seat benchmark event) so that buyers
+rarely contend (low contention: every purchase picks a random free seat).
 
 One purchase = ``POST /api/orders`` (1 seat) + ``:confirm`` (``tok_ok``) + ``:finalize``.
 The pgbench baseline runs, with the same number of clients and duration, a script holding the
@@ -58,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cpu_split  # benchmarks/ is on sys.path when run as a script
 from cpu_split import Split
 
+from harness.stack import Stack
 from target_service import event_loop
 from target_service.seed import DEFAULT_EVENTS, EventSpec, SectionSpec, reset_data
 
@@ -66,15 +68,14 @@ BENCH_EVENT = EventSpec("evt_bench", "Benchmark Arena",
 SEAT_IDS = [s[0] for s in BENCH_EVENT.seats()]
 
 
-def _stack_status() -> dict[str, Any]:
-    """``harness status --json`` of the local stack ({} when none runs)."""
+def _stack_status(state_dir: str | None) -> dict[str, Any]:
+    """The local stack's `harness status --json` document ({} when none runs), read through
+    the harness package itself: no `harness` on PATH needed (an unactivated venv has none)."""
     try:
-        out = subprocess.run(["harness", "status", "--json"], capture_output=True, text=True,
-                             timeout=20, check=False)
-        info = json.loads(out.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+        info = Stack(state_dir).status()
+    except Exception:  # no readable stack state: the flags must say where things are
         return {}
-    return info if isinstance(info, dict) else {}
+    return info if info.get("running") else {}
 
 
 def _stack_defaults(info: dict[str, Any]) -> dict[str, str]:
@@ -270,9 +271,13 @@ def _cpu_summary(splits: dict[str, list[Split]], strategies: list[str]) -> dict[
 
 
 async def main() -> int:
-    status = _stack_status()
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--state-dir")
+    status = _stack_status(first.parse_known_args()[0].state_dir)
     defaults = _stack_defaults(status)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--state-dir", help="the local stack's state folder (default: "
+                                       "$HARNESS_STATE_DIR or ./.state)")
     p.add_argument("--target-url", default=os.environ.get(
         "TARGET_URL", defaults.get("target_direct") or defaults.get("target")),
         help="the service (default: the local stack's service port, no proxy in between, as"

@@ -11,7 +11,10 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import HarnessError
@@ -33,6 +36,39 @@ HANDLERS: dict[str, str] = {
     "matrix": "harness.commands.matrix_cmd:matrix",
     "soak": "harness.commands.soak_cmd:soak_cmd",
 }
+
+
+#: The shipped scenario, whose values are the defaults of `run`'s flags.
+DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog can be computed only when its help is shown (so that
+    `harness status` never imports the fault layer to describe `harness chaos`)."""
+
+    lazy_epilog: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.lazy_epilog is not None:
+            self.epilog = self.lazy_epilog()
+        return super().format_help()
+
+
+def _fault_kinds() -> str:
+    from chaos.faults import FAULTS
+
+    width = max(map(len, FAULTS))
+    lines = [f"  {kind:<{width}}  {cls.doc}" for kind, cls in FAULTS.items()]
+    return ("faults (`harness faults` lists each one's targets and the fault schedules):\n"
+            + "\n".join(lines) + "\n\nexample: harness chaos partition redis --for 15s")
+
+
+def _scenario_defaults() -> dict[str, Any]:
+    try:
+        with DEFAULT_SCENARIO.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
 
 
 def _duration(text: str) -> float:
@@ -60,14 +96,15 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="Load-and-chaos verification of a multi-store booking system.",
     )
     parser.add_argument(
         "--state-dir", help="the stack's state folder (default: $HARNESS_STATE_DIR or ./.state)"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     up = sub.add_parser("up", help="start the local stack (all on 127.0.0.1)")
     up.add_argument("--base-port", type=_port, help="first port of the stack's block of 20")
@@ -78,36 +115,57 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what runs, with URLs and DSNs")
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    def run_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--scenario", help="scenario TOML file")
-        p.add_argument("--strategy", choices=[*STRATEGIES, "all"])
-        p.add_argument("--faults", help="fault schedule name (see `harness faults`)")
-        p.add_argument("--bug", help="seeded bug name (see `harness bugs`)")
-        p.add_argument("--users", type=_positive_int, help="concurrent simulated buyers")
-        p.add_argument("--duration", type=_duration, help="load duration, e.g. 60s or 2m")
-        p.add_argument("--seed", type=int, help="seed for the workload and the fault schedule")
-        p.add_argument("--workers", type=int, help="Locust worker processes (0: no master)")
-        p.add_argument("--out", help="report folder (default reports/<run-id>)")
+    shipped = _scenario_defaults()
+
+    def run_flags(p: argparse.ArgumentParser, **given: str) -> None:
+        """`run`'s flags; each help names its default (the scenario's, or ``given``)."""
+
+        def default(key: str) -> str:
+            value = given.get(key, shipped.get(key))
+            return f"(default: {value if value not in (None, '') else 'none'}"\
+                   f"{'' if key in given else ', from the scenario'})"
+
+        p.add_argument("--scenario", help="scenario TOML file (default: the shipped "
+                                          "harness/scenarios/default.toml)")
+        p.add_argument("--strategy", choices=[*STRATEGIES, "all"],
+                       help=f"strategy to run {default('strategy')}")
+        p.add_argument("--faults", help="fault schedule name (see `harness faults`) "
+                                        f"{default('faults')}")
+        p.add_argument("--bug", help=f"seeded bug name (see `harness bugs`) {default('bug')}")
+        p.add_argument("--users", type=_positive_int,
+                       help=f"concurrent simulated buyers {default('users')}")
+        p.add_argument("--duration", type=_duration,
+                       help=f"load duration per strategy, e.g. 60s or 2m {default('duration')}")
+        p.add_argument("--seed", type=int, help="seed for the workload and the fault schedule "
+                                                f"{default('seed')}")
+        p.add_argument("--workers", type=int, help="Locust worker processes (0: no master) "
+                                                   f"{default('workers')}")
+        p.add_argument("--out", help="report folder (default: reports/<run-id>)")
 
     run_flags(sub.add_parser("run", help="one verification run: load + faults + checks + report"))
     demo = sub.add_parser("demo", help="the default scenario, every strategy, faults `mixed`")
-    run_flags(demo)
+    run_flags(demo, strategy="all", faults="mixed")
 
     check = sub.add_parser("check", help="check the invariants on the current database state")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.add_argument("--history", help="a history.jsonl to check against as well")
 
-    chaos = sub.add_parser("chaos", help="inject one fault by hand, or `chaos heal`")
+    chaos = sub.add_parser("chaos", help="inject one fault by hand, or `chaos heal`",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    chaos.lazy_epilog = _fault_kinds
     chaos.add_argument("fault", help="fault name, or `heal`")
     chaos.add_argument("target", nargs="?", help="proxy or process group to break")
-    chaos.add_argument("--for", dest="for_s", type=_duration, help="heal after this long")
+    chaos.add_argument("--for", dest="for_s", type=_duration,
+                       help="heal after this long (default: the fault stays until "
+                            "`harness chaos heal`)")
     chaos.add_argument("--param", action="append", metavar="KEY=VALUE",
                        help="fault parameter, repeatable (e.g. latency_ms=300)")
     chaos.add_argument("--seed", type=int, help="seed for choices the fault makes")
 
     ui = sub.add_parser("ui", help="the Locust web UI against the running stack")
     ui.add_argument("--scenario", help="scenario TOML file (workload and load defaults)")
-    ui.add_argument("--strategy", choices=STRATEGIES, help="strategy (default saga)")
+    ui.add_argument("--strategy", choices=STRATEGIES,
+                    help="strategy (default: the scenario's, saga when it says all)")
     report = sub.add_parser("report", help="re-render a run's HTML from its files")
     report.add_argument("dir", help="the run's report folder")
     soak = sub.add_parser("soak", help="a long run (faults `mixed`) with checks during the load "
@@ -118,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "sold after 30 minutes on 2 cores; a 2pc soak in "
                                       "`evt_default` sells out within minutes, and then a run "
                                       "exercises conflicts only).")
-    run_flags(soak)
+    run_flags(soak, faults="mixed", duration="30m")
     soak.add_argument("--check-every", type=_duration, help="invariant checks during the load "
                                                             "(default 60s)")
     soak.add_argument("--sample-every", type=_duration, help="resource samples (default 10s)")

@@ -6,6 +6,9 @@ the tab through ``template_args["extended_tabs"]`` / ``["extended_tables"]`` and
 endpoint every couple of seconds). The checks run in a separate ``harness check --json``
 process, at most one at a time and at most every ``HARNESS_UI_CHECK_INTERVAL`` seconds (default
 5), so the UI never waits for them and gevent never shares a process with asyncio.
+
+In a `harness ui` session (:mod:`locustfiles.ui_session`) the tab counts only what broke since
+the session began (its baseline) and marks the invariants that only hold after recovery.
 """
 
 from __future__ import annotations
@@ -18,17 +21,24 @@ from flask import Response, request
 from locust import events
 from locust.env import Environment
 
+from harness.ui.baseline import Baseline
 from locustfiles.history_hook import history_path, workload_of
 from locustfiles.live_checks import LiveInvariants
+from locustfiles.ui_session import load_session
 
 TAB_KEY = "invariants"
 TABLE = [
     {"key": "name", "title": "Invariant"},
-    {"key": "status", "title": "Status (live, before recovery)"},
-    {"key": "violations", "title": "Violations"},
-    {"key": "example", "title": "First example / error"},
+    {"key": "when", "title": "Holds"},
+    {"key": "status", "title": "Status (live)"},
+    {"key": "violations", "title": "New violations"},
+    {"key": "before", "title": "Before the session"},
+    {"key": "example", "title": "First new example / error"},
     {"key": "checked", "title": "Checked at"},
 ]
+
+#: The live checker of this process (the harness panel shows its first violations).
+LIVE: list[LiveInvariants] = []
 
 
 @events.init.add_listener  # type: ignore[untyped-decorator]
@@ -36,11 +46,16 @@ def _add_invariants_tab(environment: Environment, **_: Any) -> None:
     web_ui = environment.web_ui
     if web_ui is None or web_ui.app is None:
         return
+    session = load_session()
     live = LiveInvariants(
         state_dir=os.environ.get("HARNESS_STATE_DIR") or None,
         history_dir=history_path(workload_of(environment)).parent,
         min_interval_s=float(os.environ.get("HARNESS_UI_CHECK_INTERVAL", "5")),
+        baseline=Baseline.from_json(session.get("baseline")) if session else None,
+        anytime=frozenset(session["anytime"]) if "anytime" in session else None,
     )
+    LIVE.append(live)
+    live.maybe_refresh()  # the first check starts now, not when a browser first asks
     web_ui.template_args["extended_tabs"] = [{"title": "Invariants", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE}]
 

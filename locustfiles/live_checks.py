@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.history import merge
 from harness.paths import REPO_ROOT
+from harness.ui.baseline import Baseline
 
 Runner = Callable[[Sequence[str], float], tuple[int, str, str]]
 
@@ -34,20 +35,43 @@ def run_process(cmd: Sequence[str], timeout_s: float) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
-def rows_from_check(doc: Any, checked_at: str) -> list[dict[str, Any]]:
-    """Table rows from a `harness check --json` document (one per invariant)."""
+#: The "when it means something" column: invariants that hold at any moment of the load, and
+#: those that only hold once recovery has run (a live count of these is work in flight).
+ANYTIME, AFTER_RECOVERY = "any moment", "after recovery"
+
+
+def rows_from_check(doc: Any, checked_at: str, *, baseline: Baseline | None = None,
+                    anytime: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Table rows from a `harness check --json` document (one per invariant).
+
+    With ``baseline`` a row counts only what broke since the session began (and says how many
+    were there before). With ``anytime`` (the invariants that hold at every moment of the load)
+    the others are marked ``after recovery`` and a live count of theirs reads "unsettled", since
+    the session's end judges them after healing and recovery.
+    """
+    base = baseline or Baseline()
     items = doc.get("invariants", []) if isinstance(doc, dict) else doc
     rows = []
     for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or "name" not in item:
             continue
-        examples = item.get("examples") or []
+        name = str(item["name"])
+        now = base.since(item)
+        examples = now.get("examples") or []
         detail = item.get("error") or (json.dumps(examples[0], default=str) if examples else "")
+        always = anytime is None or name in anytime
+        if item.get("error"):
+            status = "error"
+        elif now.get("ok"):
+            status = "holds"
+        else:
+            status = "VIOLATED" if always else "unsettled (judged after recovery)"
         rows.append({
-            "name": str(item.get("name", "?")),
-            "status": "holds" if item.get("ok") else ("error" if item.get("error") else
-                                                      "VIOLATED"),
-            "violations": int(item.get("violations") or 0),
+            "name": name,
+            "when": ANYTIME if always else AFTER_RECOVERY,
+            "status": status,
+            "violations": int(now.get("violations") or 0),
+            "before": base.before(name),
             "example": str(detail)[:300],
             "checked": checked_at,
         })
@@ -55,7 +79,8 @@ def rows_from_check(doc: Any, checked_at: str) -> list[dict[str, Any]]:
 
 
 def message_row(text: str) -> list[dict[str, Any]]:
-    return [{"name": "-", "status": text, "violations": 0, "example": "", "checked": ""}]
+    return [{"name": "-", "when": "", "status": text, "violations": 0, "before": 0,
+             "example": "", "checked": ""}]
 
 
 class LiveInvariants:
@@ -66,8 +91,13 @@ class LiveInvariants:
         timeout_s: float = 120.0, runner: Runner = run_process,
         clock: Callable[[], float] = time.monotonic,
         spawn: Callable[[Callable[[], None]], None] | None = None,
+        baseline: Baseline | None = None, anytime: frozenset[str] | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.baseline = baseline
+        self.anytime = anytime
+        #: invariant -> unix time a live check first saw it VIOLATED (since the session began)
+        self.first_violated: dict[str, float] = {}
         self.history_dir = history_dir
         self.min_interval_s = min_interval_s
         self.timeout_s = timeout_s
@@ -125,7 +155,11 @@ class LiveInvariants:
                 last = (err.strip().splitlines() or [f"exit {code}"])[-1]
                 self._rows = message_row(f"check failed: {last}")
             else:
-                self._rows = rows_from_check(doc, stamp)
+                self._rows = rows_from_check(doc, stamp, baseline=self.baseline,
+                                             anytime=self.anytime)
+                for row in self._rows:
+                    if row["status"] == "VIOLATED":
+                        self.first_violated.setdefault(row["name"], time.time())
         except Exception as exc:  # the tab must keep working whatever happens
             self._rows = message_row(f"check failed: {type(exc).__name__}: {exc}")
         finally:

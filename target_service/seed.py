@@ -174,3 +174,28 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
                     await client.delete(key)
         finally:
             await client.aclose()
+
+
+async def seed_missing_events(seats_dsn: str, events: Sequence[EventSpec]) -> list[str]:
+    """Insert those of ``events`` that do not exist yet (nothing else is touched); their ids.
+
+    For a live session on a used stack (`harness ui`): its buyers need their event, and the
+    orders of earlier runs stay as they are.
+    """
+    await migrate(seats_dsn, "seats")
+    conn: Any = await asyncpg.connect(seats_dsn, timeout=10)
+    try:
+        present = {r["event_id"] for r in await conn.fetch(
+            "SELECT event_id FROM events WHERE event_id = ANY($1::text[])",
+            [e.event_id for e in events])}
+        missing = [e for e in events if e.event_id not in present]
+        if missing:
+            try:
+                async with conn.transaction():
+                    await seed_events(conn, missing)
+            except asyncpg.UniqueViolationError:
+                return []  # another session seeded them meanwhile
+            await conn.execute("ANALYZE events, seats")
+    finally:
+        await conn.close()
+    return [e.event_id for e in missing]

@@ -4,7 +4,7 @@
 This shows that users' own scripts built on that (unmaintained, sync, global-config) client keep
 working against the harness's Toxiproxy. The link is re-enabled in ``finally``, even on Ctrl-C.
 
-    python chaos/scripts/partition_with_toxiproxy_python.py redis --for 15
+    .venv/bin/python chaos/scripts/partition_with_toxiproxy_python.py redis --for 15
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from harness.paths import REPORTS_DIR
 from harness.report import Report, summary, write_report
 from harness.run import loop
 from harness.run import scenario as scenarios
+from harness.run.live_metrics import LiveMetrics, serving
 from harness.run.progress import Progress
 from harness.stack import Stack
 
@@ -90,10 +91,20 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                    f"seed {scenario.seed} -> {run_dir}")
     stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
     point_latest(run_dir)
-    report = asyncio.run(loop.run(scenario, run_id, run_dir, stack, progress))
+    report = asyncio.run(_run_with_metrics(scenario, run_id, run_dir, stack, progress))
     written = write_report(run_dir, report)
     print_summary(report, run_dir, written)
     return EXIT_OK if report.verdict == "pass" else EXIT_VIOLATION
+
+
+async def _run_with_metrics(scenario: scenarios.Scenario, run_id: str, run_dir: Path,
+                            stack: Stack, progress: Progress) -> Report:
+    """The run, with its live counters served in Prometheus format while it lasts."""
+    metrics = LiveMetrics(run_dir, stack)
+    async with serving(metrics, run_id=run_id) as url:
+        progress.phase(f"live metrics (Prometheus): {url}")
+        return await loop.run(scenario, run_id, run_dir, stack, progress,
+                              on_strategy=metrics.observe_strategy)
 
 
 def print_summary(report: Report, run_dir: Path, written: list[str]) -> None:

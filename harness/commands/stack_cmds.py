@@ -8,6 +8,7 @@ import dataclasses
 import json
 import sys
 
+from harness import live
 from harness.errors import EXIT_OK, EXIT_STACK, UsageError
 from harness.stack import ServiceSettings, Stack
 
@@ -55,7 +56,12 @@ def down(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    info = stack_from(args).status()
+    stack = stack_from(args)
+    info = stack.status()
+    # what harness processes serve beside the stack now (additions to the contract's keys;
+    # also while supervisord is briefly unreachable, e.g. as a run restarts the service)
+    info["ui"] = live.first_url(stack.state_dir, live.UI)
+    info["harness_metrics"] = live.first_url(stack.state_dir, live.METRICS)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
     elif not info["running"]:
@@ -63,6 +69,10 @@ def status(args: argparse.Namespace) -> int:
     else:
         for key in ("target", "toxiproxy", "seats_dsn", "payments_dsn", "redis_url", "logs_dir"):
             print(f"{key:14} {info[key]}")
+        print(f"{'bug':14} {info.get('bug') or 'none'}")
+        for key in ("ui", "harness_metrics"):
+            if info.get(key):
+                print(f"{key:14} {info[key]}")
         for proc in info["processes"]:
             print(f"  {proc['name']:22} {proc['state']:9} pid {proc['pid']}")
     return EXIT_OK if info["running"] else EXIT_STACK

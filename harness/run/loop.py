@@ -196,6 +196,8 @@ async def reset(state: StackState, event_id: str) -> None:
                      event_seed=events_for(event_id))
 
 
+#: while settling, a line saying what is still pending at most this often
+SETTLE_PROGRESS_S = 5.0
 #: after the load, how long the fault schedule may take to stop its faults
 FAULTS_END_S = 120.0
 
@@ -328,7 +330,8 @@ async def run_strategy(
         progress.phase(f"{strategy}: load stopped; healing every fault")
         await heal_all(state)
     settled = await settle(state, timeout_s=scenario.settle.timeout_s,
-                           wait_for_holds=scenario.settle.wait_for_holds)
+                           wait_for_holds=scenario.settle.wait_for_holds,
+                           progress=progress.throttled(f"{strategy}: ", SETTLE_PROGRESS_S))
     progress.phase(f"{strategy}: {settled.describe()}")
     events = [e for path in sorted(history_dir.glob("history-*.jsonl"))
               for e in hist.read(path)]
@@ -363,11 +366,17 @@ def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
     return count
 
 
+#: Told each strategy's result as soon as it is done (e.g. the live metrics).
+StrategyDone = Callable[[str, StrategyResult], None]
+
+
 async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
-              progress: Progress, monitor: Monitor | None = None) -> Report:
+              progress: Progress, monitor: Monitor | None = None,
+              on_strategy: StrategyDone | None = None) -> Report:
     """The whole run (every strategy of the scenario); returns its report.
 
-    ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`).
+    ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`);
+    ``on_strategy`` (optional) is told each strategy's entry when it is done.
     """
     schedules = schedules_for(scenario)
     paths = RunPaths(run_dir)
@@ -380,6 +389,8 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
         for strategy in scenario.strategies:
             runs[strategy] = await run_strategy(
                 strategy, scenario, schedules[strategy], stack, paths, progress, monitor)
+            if on_strategy is not None:
+                on_strategy(strategy, runs[strategy].result)
     finally:
         merge_files(paths, tuple(runs) or scenario.strategies)
     (run_dir / "settle.json").write_text(json.dumps(

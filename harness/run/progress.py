@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,7 +24,7 @@ from harness.history import HistoryEvent
 from harness.run.load_stats import OUTCOMES, last_history_row, outcome_of
 
 
-class _Tail:
+class Tail:
     """New complete lines of a growing file (a torn last line waits for its end)."""
 
     def __init__(self, path: Path) -> None:
@@ -47,14 +48,14 @@ class LiveCounts:
 
     def __init__(self, history_dir: Path, faults_log: Path) -> None:
         self.history_dir = history_dir
-        self.faults = _Tail(faults_log)
-        self.tails: dict[Path, _Tail] = {}
+        self.faults = Tail(faults_log)
+        self.tails: dict[Path, Tail] = {}
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
         self.active: dict[str, str] = {}
 
     def refresh(self) -> None:
         for path in sorted(self.history_dir.glob("history-*.jsonl")):
-            tail = self.tails.setdefault(path, _Tail(path))
+            tail = self.tails.setdefault(path, Tail(path))
             for line in tail.lines():
                 outcome = _outcome(line)
                 if outcome is not None:
@@ -100,6 +101,19 @@ class Progress:
             self.console.print(f"[bold cyan]»[/] {message}")
         else:
             print(f"[run] {message}", file=self.stream, flush=True)
+
+    def throttled(self, prefix: str, every_s: float = 5.0) -> Callable[[str], None]:
+        """A phase printer for a long quiet step (e.g. settling): the first line at once, then
+        at most one every ``every_s`` seconds, each prefixed with ``prefix``."""
+        last = [float("-inf")]
+
+        def say(message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= every_s:
+                last[0] = now
+                self.phase(f"{prefix}{message}")
+
+        return say
 
     async def watch(self, strategy: str, csv_prefix: Path, history_dir: Path,
                     faults_log: Path, duration_s: float, done: asyncio.Event) -> None:

@@ -23,6 +23,7 @@ from harness.report import write_report
 from harness.report.html import SECTIONS_DIR
 from harness.report.model import Report
 from harness.run import loop
+from harness.run.live_metrics import LiveMetrics, serving
 from harness.run.loop import MonitorContext
 from harness.run.progress import Progress
 from harness.run.scenario import Scenario
@@ -110,9 +111,17 @@ def write_files(run_dir: Path, report: Report, doc: dict[str, Any],
 
 async def soak(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
                progress: Progress, settings: SoakSettings) -> tuple[Report, dict[str, Any]]:
-    """Run the soak; (run report, soak document). Writes every file of the run folder."""
+    """Run the soak; (run report, soak document). Writes every file of the run folder.
+
+    Its live counters (with the periodic checks' latest counts) are served in Prometheus
+    format while it runs (:mod:`harness.run.live_metrics`)."""
     monitor = SoakMonitor(settings, progress)
-    report = await loop.run(scenario, run_id, run_dir, stack, progress, monitor)
+    metrics = LiveMetrics(run_dir, stack)
+    metrics.follow(lambda: monitor.checker.observations)
+    async with serving(metrics, run_id=run_id) as url:
+        progress.phase(f"live metrics (Prometheus): {url}")
+        report = await loop.run(scenario, run_id, run_dir, stack, progress, monitor,
+                                on_strategy=metrics.observe_strategy)
     doc = soak_document(report, monitor, settings)
     write_files(run_dir, report, doc, monitor)
     write_report(run_dir, report)
