@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from chaos.toxiproxy import Toxic
 
 from chaos.active import ActiveFault, toxic_kind
 from chaos.faults import FAULTS
 from harness import live
 from harness.cli import build_parser
 from harness.paths import REPO_ROOT
+from harness.stack.toxiproxy import Toxic
 from harness.ui.baseline import Baseline
 from harness.ui.fault_watch import Windows
 from locustfiles.live_checks import rows_from_check
