@@ -18,6 +18,9 @@ TOP_KEYS = ("schema", "run_id", "seed", "scenario", "bug", "faults", "started_at
             "verdict", "strategies")
 STRATEGY_KEYS = ("load", "faults", "invariants")
 INVARIANT_KEYS = ("name", "ok", "violations", "examples", "error")
+#: additions (schema stays 1) kept when present: ``replay_of`` (``harness replay``: the run it
+#: ran again, ``{"run_id", "path"}``, ``path`` relative to this run's folder)
+OPTIONAL_KEYS = ("replay_of",)
 NOT_CHECKED = "not checked in this run"
 
 
@@ -61,7 +64,8 @@ def normalise(report: dict[str, Any]) -> dict[str, Any]:
     out = {k: report[k] for k in TOP_KEYS if k not in ("verdict", "strategies")}
     out["verdict"] = verdict
     out["strategies"] = strategies
-    return {k: out[k] for k in TOP_KEYS}
+    return {**{k: out[k] for k in TOP_KEYS},
+            **{k: report[k] for k in OPTIONAL_KEYS if report.get(k) is not None}}
 
 
 def read_json(path: Path) -> dict[str, Any]:

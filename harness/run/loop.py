@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from chaos.schedule_types import for_strategy
 from harness import history as hist
 from harness.errors import HarnessError
-from harness.run import parts
+from harness.run import parts, scenario_toml
 from harness.run.load_stats import load_summary
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
@@ -125,12 +126,27 @@ def schedules_for(scenario: Scenario) -> dict[str, list[Any]]:
     """Every strategy's fault schedule, built before anything is touched (bad input: exit 2)."""
     return {
         strategy: parts.build_schedule(
-            scenario.faults, scenario.schedule, seed=scenario.seed,
+            scenario.faults, inline_for(scenario, strategy), seed=scenario.seed,
             duration_s=scenario.duration_s, strategy=strategy,
             lock_lease_s=lock_lease_s(scenario),
             target_processes=scenario.service.target_processes)
         for strategy in scenario.strategies
     }
+
+
+# --- replay: what a run records so that it can be run again (harness/replay/) ---------------
+def inline_for(scenario: Scenario, strategy: str) -> list[Any] | None:
+    """The scenario's inline ``[[faults]]`` that apply to ``strategy`` (None: not inline)."""
+    return None if scenario.schedule is None else for_strategy(scenario.schedule, strategy)
+
+
+def record_scenario(scenario: Scenario, run_dir: Path) -> None:
+    """``scenario.toml``: the effective scenario (file and flags), loadable as it is."""
+    (run_dir / "scenario.toml").write_text(
+        scenario_toml.dump(scenario, header="The effective scenario of this run (file and flags)"
+                                            "; `harness replay` runs it again."),
+        encoding="utf-8")
+# --------------------------------------------------------------------------------------------
 
 
 async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress) -> StackState:
@@ -302,6 +318,7 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
     (run_dir / "scenario.json").write_text(json.dumps(
         {**asdict(scenario), "path": str(scenario.path) if scenario.path else None},
         indent=2, default=str))
+    record_scenario(scenario, run_dir)
     started_at = parts.now_iso()
     strategies: dict[str, Any] = {}
     try:
