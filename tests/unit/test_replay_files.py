@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chaos.schedules import build
+from harness.cli import main
 from harness.errors import UsageError
 from harness.replay.recorded import read_report, replay_scenario, timeline
 from harness.run import scenario as scenarios
@@ -112,3 +113,30 @@ def test_a_bad_fault_line_names_the_file_and_line(tmp_path: Path) -> None:
         fh.write("{not json\n")
     with pytest.raises(UsageError, match=r"faults.jsonl:2"):
         timeline(run, 30.0)
+
+
+def test_shrinking_a_run_that_passed_is_exit_2_nothing_to_shrink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _run_folder(tmp_path, {"saga": []}, [])
+    report = json.loads((run / "report.json").read_text())
+    (run / "report.json").write_text(json.dumps({**report, "verdict": "pass"}))
+    assert main(["shrink", str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to shrink" in err and "report.json" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flags,flag", [(["--need", "4"], "--need"), (["--tries", "0"], "--tries"),
+                                        (["--budget", "soon"], "--budget")])
+def test_bad_shrink_flags_are_exit_2_naming_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], flag: str
+) -> None:
+    run = _run_folder(tmp_path, {"saga": ["idempotent_effects"]}, [])
+    try:
+        code = main(["shrink", str(run), *flags, "--out", str(tmp_path / "out")])
+    except SystemExit as exc:  # argparse refuses a malformed value itself
+        code = int(str(exc.code))
+    assert code == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
