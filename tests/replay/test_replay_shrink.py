@@ -8,12 +8,15 @@ import dataclasses
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from harness.paths import REPO_ROOT
 from harness.run import scenario as scenarios
 from tests.conftest import StackHandle
 from tests.load.helpers import QUICK_BUYERS, QUICK_SETTLE, harness_cli
 
+SCHEMA = json.loads((REPO_ROOT / "tests" / "report" / "report_schema.json").read_text())
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack, pytest.mark.slow]
 
 #: the catching run of idempotency-ignored, short: one 4 s blackhole of the service's answers
@@ -70,6 +73,7 @@ async def test_replay_runs_the_same_run_again_and_links_the_original(
     assert done.returncode == (1 if report["verdict"] == "fail" else 0), done.stderr[-2000:]
     before = json.loads((original / "report.json").read_text())
     assert report["replay_of"] == {"run_id": original.name, "path": f"../{original.name}"}
+    jsonschema.validate(report, SCHEMA)  # the contract's form, plus the replay_of addition
     assert (report["seed"], report["bug"], list(report["strategies"]), report["duration_s"]) == (
         before["seed"], before["bug"], list(before["strategies"]), before["duration_s"])
     assert report["faults"] == "inline"

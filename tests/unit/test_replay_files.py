@@ -13,6 +13,7 @@ from chaos.schedules import build
 from harness.cli import main
 from harness.errors import UsageError
 from harness.replay.recorded import read_report, replay_scenario, timeline
+from harness.report import write_report
 from harness.run import scenario as scenarios
 from harness.run.scenario_toml import dump
 
@@ -38,6 +39,10 @@ def test_an_inline_schedule_with_strategies_and_env_round_trips() -> None:
     assert scenarios.parse(dump(empty), Path("e.toml")).schedule == ()
 
 
+LOAD = {"requests": 0, "rps": 0.0, "latency_ms": {"p50": 0, "p95": 0, "p99": 0},
+        "outcomes": {"sold": 0, "conflict": 0, "payment_failed": 0, "unknown": 0}}
+
+
 def _run_folder(tmp: Path, strategies: dict[str, list[str]], fault_lines: list[dict[str, object]],
                 *, strategy: str = "all") -> Path:
     run = tmp / "run"
@@ -51,7 +56,7 @@ def _run_folder(tmp: Path, strategies: dict[str, list[str]], fault_lines: list[d
     report = {"schema": 1, "run_id": "r1", "seed": 7, "scenario": "default",
               "bug": "idempotency-ignored", "faults": "mixed", "started_at": "now",
               "duration_s": 30.0, "verdict": "fail",
-              "strategies": {s: {"load": {}, "faults": [], "invariants": invs}
+              "strategies": {s: {"load": LOAD, "faults": [], "invariants": invs}
                              for s, invs in invariants.items()}}
     (run / "report.json").write_text(json.dumps(report))
     (run / "faults.jsonl").write_text("".join(json.dumps(line) + "\n" for line in fault_lines))
@@ -140,3 +145,18 @@ def test_bad_shrink_flags_are_exit_2_naming_the_flag(
     assert code == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_replays_report_keeps_replay_of_and_links_the_original(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, {"saga": ["idempotent_effects"]}, [])
+    report = json.loads((run / "report.json").read_text())
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    link = {"run_id": "r1", "path": "../run"}
+    write_report(replay, {**report, "run_id": "r2", "replay_of": link})
+    written = json.loads((replay / "report.json").read_text())
+    assert written["replay_of"] == {"run_id": "r1", "path": "../run"}
+    assert 'href="../run/report.html"' in (replay / "report.html").read_text()
+    write_report(run, report)  # an ordinary run: no key, no link
+    assert "replay_of" not in json.loads((run / "report.json").read_text())
+    assert 'id="replay-of"' not in (run / "report.html").read_text()
