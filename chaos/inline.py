@@ -7,6 +7,7 @@
     target = "redis"         # a proxy, a process (target, target-<n>, provider) or a failpoint
     params = { latency_ms = 300, jitter_ms = 100 }   # optional, checked against the fault's type
     label = "slow-redis"     # optional; names the window in faults.jsonl and the report
+    strategy = "saga"        # optional; only during this strategy's load (default: every one)
 
 Guarantee: :func:`parse_inline` returns a schedule whose every entry builds a valid fault, or
 raises :class:`ScheduleError` naming the source, the entry (index and label) and the field.
@@ -20,8 +21,10 @@ from typing import Any
 from chaos.errors import ChaosUsageError, ScheduleError
 from chaos.schedule_types import Schedule, ScheduledFault
 from harness.durations import parse_duration
+from target_service.strategies import STRATEGIES
 
-_FIELDS = ("start", "start_s", "duration", "duration_s", "fault", "target", "params", "label")
+_FIELDS = ("start", "start_s", "duration", "duration_s", "fault", "target", "params", "label",
+           "strategy")
 
 
 def _where(source: str, index: int, entry: Mapping[str, Any]) -> str:
@@ -57,6 +60,15 @@ def _text(entry: Mapping[str, Any], key: str, where: str, *, required: bool) -> 
     return value
 
 
+def _strategy(entry: Mapping[str, Any], where: str) -> str | None:
+    if "strategy" not in entry:
+        return None
+    value = entry["strategy"]
+    if value not in STRATEGIES:
+        raise ScheduleError(f"{where}: field 'strategy' must be one of {', '.join(STRATEGIES)}")
+    return str(value)
+
+
 def parse_entry(entry: object, index: int, *, source: str) -> ScheduledFault:
     """One table -> a validated ScheduledFault (ScheduleError names entry and field)."""
     if not isinstance(entry, Mapping):
@@ -75,6 +87,7 @@ def parse_entry(entry: object, index: int, *, source: str) -> ScheduledFault:
         target=_text(entry, "target", where, required=True),
         params=dict(params),
         label=_text(entry, "label", where, required=False),
+        strategy=_strategy(entry, where),
     )
     try:
         scheduled.make()
@@ -100,7 +113,8 @@ def _reject_overlaps(schedule: Schedule, source: str) -> None:
     for i, a in enumerate(schedule):
         for j in range(i + 1, len(schedule)):
             b = schedule[j]
-            same = (a.fault, a.target) == (b.fault, b.target)
+            same = (a.fault, a.target) == (b.fault, b.target) and (
+                a.strategy is None or b.strategy is None or a.strategy == b.strategy)
             if same and a.start_s < b.end_s and b.start_s < a.end_s:
                 raise ScheduleError(
                     f"{source}: faults[{j}] ({b.name}): field 'start': overlaps faults[{i}] "

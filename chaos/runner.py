@@ -5,8 +5,9 @@
 * starts each entry at ``t0 + start_s`` and stops it ``duration_s`` later (``t0`` is the load's
   start on the ``time.monotonic()`` clock), entries overlapping as the schedule says;
 * appends one JSON line per start and stop to ``faults_log``: ``{"event", "label", "fault",
-  "target", "t", "wall"}`` (``t``: seconds since ``t0``; ``wall``: unix time) plus ``params`` on
-  start and what the fault ``observed`` on stop;
+  "target", "t", "wall"}`` (``t``: seconds since ``t0``; ``wall``: unix time) plus, on start,
+  ``params`` and the scheduled ``start_s`` and ``duration_s`` (what ``harness replay`` runs
+  again), and on stop what the fault ``observed``;
 * when ``stop`` is set, ends the running faults at once and starts no more;
 * in ``finally`` (normal end, ``stop``, an exception, cancellation / Ctrl-C) stops every fault it
   started and then runs :func:`harness.stack.heal.heal_all`; a second cancellation does not
@@ -129,7 +130,9 @@ class _Run:
         except Exception as exc:
             self.flog.write("error", entry, error=str(exc))
             raise
-        applied.started_at = self.flog.write("start", entry, params=dict(entry.params))
+        applied.started_at = self.flog.write(
+            "start", entry, params=dict(entry.params), start_s=round(entry.start_s, 3),
+            duration_s=round(entry.duration_s, 3))
         await _until(self.flog.t0 + entry.end_s, self.stop)
         await self.finish(applied)
 

@@ -35,6 +35,9 @@ HANDLERS: dict[str, str] = {
     "report": "harness.commands.report_cmd:report",
     "matrix": "harness.commands.matrix_cmd:matrix",
     "soak": "harness.commands.soak_cmd:soak_cmd",
+    "replay": "harness.commands.replay_cmd:replay",
+    "shrink": "harness.commands.shrink_cmd:shrink",
+    "matrix-merge": "harness.commands.matrix_cmd:merge",
 }
 
 
@@ -196,14 +199,46 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checks during a bug cell's load (default 5s)")
     matrix.add_argument("--scenario", help="scenario TOML file (workload and service tuning)")
     matrix.add_argument("--out", help="report folder (default reports/<matrix-id>)")
+    matrix.add_argument("--shard", metavar="I/N",
+                        help="run only the I-th of N deterministic shares of the cells "
+                             "(1 <= I <= N); merge the shards with `harness matrix merge`")
+    merge = sub.add_parser("matrix-merge", prog="harness matrix merge",
+                           help="(`harness matrix merge DIR...`) merge matrix shard folders")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="the shards' matrix folders")
+    merge.add_argument("--out", help="merged report folder (default reports/<matrix-id>)")
+    replay = sub.add_parser("replay", help="run again what a run recorded: scenario, seed, bug "
+                                           "and its fault timeline")
+    replay.add_argument("run_dir", metavar="RUN_DIR", help="the run's report folder")
+    replay.add_argument("--out", help="report folder (default reports/<run-id>)")
+    shrink = sub.add_parser("shrink", help="reduce a failing run to a smaller scenario that "
+                                           "still fails M of K re-runs")
+    shrink.add_argument("run_dir", metavar="RUN_DIR", help="the failing run's report folder")
+    shrink.add_argument("--tries", type=_positive_int, default=3,
+                        help="re-runs per candidate, K (default 3)")
+    shrink.add_argument("--need", type=_positive_int, default=2,
+                        help="failing re-runs a candidate needs, M (default 2)")
+    shrink.add_argument("--budget", type=_duration, default=15 * 60.0,
+                        help="stop with the best so far after this long (default 15m)")
+    shrink.add_argument("--out", help="folder for min.toml, shrink.jsonl and the re-runs "
+                                      "(default reports/<run-id>-shrink)")
     sub.add_parser("faults", help="list the fault schedules")
     sub.add_parser("bugs", help="list the seeded bugs")
     return parser
 
 
+def _subcommand_pairs(argv: list[str]) -> list[str]:
+    """``matrix merge ...`` -> ``matrix-merge ...`` (the command is the first bare word)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 1 if "=" in argv[i] or argv[i] in ("-h", "--help") else 2
+    if argv[i:i + 2] == ["matrix", "merge"]:
+        return [*argv[:i], "matrix-merge", *argv[i + 2:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_subcommand_pairs(list(sys.argv[1:] if argv is None else argv)))
     module_name, _, func_name = HANDLERS[args.command].partition(":")
     handler = getattr(importlib.import_module(module_name), func_name)
     try:

@@ -5,6 +5,10 @@ Writes ``reports/<matrix-id>/`` (or ``--out``): ``matrix.json``, ``junit.xml``, 
 and every cell's own run report under ``cells/<cell-id>/``. Exit codes: 0 every correct cell
 passed and every bug was caught, 1 a correct cell failed or a bug was missed, 2 bad input
 (naming the flag), 3 the stack could not be started.
+
+``--shard I/N`` runs only the I-th of N deterministic shares of the cells
+(:mod:`harness.matrix.shard`); `harness matrix merge DIR... --out DIR` merges the shards' folders
+into one report of the same form (:mod:`harness.matrix.merge`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from typing import Any
 
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.matrix.cells import cell_scenario
+from harness.matrix.merge import merge as merge_shards
+from harness.matrix.merge import read_shard
 from harness.matrix.plan import MatrixPlan, plan_from
 from harness.matrix.runner import run_matrix
+from harness.matrix.shard import parse_shard
 from harness.paths import REPORTS_DIR
 from harness.run import loop
 from harness.run import scenario as scenarios
@@ -83,12 +90,14 @@ def matrix(args: argparse.Namespace) -> int:
                      seeds=args.seeds, first_seed=args.seed, duration_s=args.duration,
                      users=args.users, check_every_s=args.check_every)
     base = scenarios.load(args.scenario)
+    shard = parse_shard(args.shard) if args.shard is not None else None
     validate(plan, base)
     matrix_id, matrix_dir = matrix_dir_for(args.out)
     progress = Progress()
-    cells = plan.cells()
+    cells = shard.cells(plan) if shard is not None else plan.cells()
+    share = f" (shard {shard.index}/{shard.count})" if shard is not None else ""
     progress.phase(
-        f"matrix {matrix_id}: {sum(1 for c in cells if c.bug is None)} correct cells, "
+        f"matrix {matrix_id}{share}: {sum(1 for c in cells if c.bug is None)} correct cells, "
         f"{sum(1 for c in cells if c.bug)} bug cells, {plan.duration_s:g}s of load each "
         f"-> {matrix_dir}")
     stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
@@ -98,6 +107,20 @@ def matrix(args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(matrix_dir.name)
         os.replace(tmp, link)
-    doc = asyncio.run(run_matrix(plan, base, matrix_id, matrix_dir, stack, progress))
+    doc = asyncio.run(run_matrix(plan, base, matrix_id, matrix_dir, stack, progress, shard))
+    print_summary(doc, matrix_dir)
+    return EXIT_OK if doc["verdict"] == "pass" else EXIT_VIOLATION
+
+
+def merge(args: argparse.Namespace) -> int:
+    """`harness matrix merge DIR... [--out DIR]`: the shards' folders -> one matrix report."""
+    folders = [Path(d).resolve() for d in args.dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UsageError(f"DIR: {folder}: no such folder")
+    for folder in folders:
+        read_shard(folder)  # a bad folder is exit 2 before the merged folder is made
+    matrix_id, matrix_dir = matrix_dir_for(args.out)
+    doc = merge_shards(folders, matrix_dir, matrix_id)
     print_summary(doc, matrix_dir)
     return EXIT_OK if doc["verdict"] == "pass" else EXIT_VIOLATION

@@ -9,7 +9,9 @@ flag (exit 2). Bug cells are ordered by bug, so the service restarts once per bu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chaos.schedules import SCHEDULES
 from harness.errors import UsageError
@@ -63,6 +65,24 @@ class MatrixPlan:
         bugs = [Cell(CATCHES[bug].strategy, CATCHES[bug].faults, seed, bug,
                      CATCHES[bug].invariants) for bug in self.bugs for seed in self.seeds]
         return grid + bugs
+
+    def settings(self) -> dict[str, Any]:
+        """The plan as ``matrix.json``'s ``settings`` lists it."""
+        return {"strategies": list(self.strategies), "schedules": list(self.schedules),
+                "bugs": list(self.bugs), "seeds": list(self.seeds),
+                "duration_s": float(self.duration_s), "users": self.users,
+                "check_every_s": float(self.check_every_s)}
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> MatrixPlan:
+        """The plan a ``matrix.json``'s settings describe (KeyError/TypeError/ValueError when
+        malformed)."""
+        return cls(
+            strategies=tuple(settings["strategies"]), schedules=tuple(settings["schedules"]),
+            bugs=tuple(settings["bugs"]), seeds=tuple(int(s) for s in settings["seeds"]),
+            duration_s=float(settings["duration_s"]),
+            users=None if settings["users"] is None else int(settings["users"]),
+            check_every_s=float(settings["check_every_s"]))
 
 
 def _names(flag: str, text: str | None, known: tuple[str, ...]) -> tuple[str, ...]:

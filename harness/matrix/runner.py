@@ -18,6 +18,7 @@ from harness.matrix.cells import error_entry, run_cell
 from harness.matrix.grid import matrix_document
 from harness.matrix.plan import MatrixPlan
 from harness.matrix.render import matrix_html, matrix_junit
+from harness.matrix.shard import Shard
 from harness.run import scenario as scenarios
 from harness.run.loop import now_iso
 from harness.run.progress import Progress
@@ -51,9 +52,19 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 async def run_matrix(plan: MatrixPlan, base: scenarios.Scenario, matrix_id: str,
-                     matrix_dir: Path, stack: Stack, progress: Progress) -> dict[str, Any]:
-    """Every cell of ``plan``; the final ``matrix.json`` document (also written)."""
-    cells = plan.cells()
+                     matrix_dir: Path, stack: Stack, progress: Progress,
+                     shard: Shard | None = None) -> dict[str, Any]:
+    """Every cell of ``plan`` (or of its ``shard``); the final ``matrix.json`` document (also
+    written; a shard's names its share under ``shard``)."""
+    cells = shard.cells(plan) if shard is not None else plan.cells()
+
+    def document(complete: bool) -> dict[str, Any]:
+        doc = matrix_document(matrix_id, plan, entries, started_at=started_at,
+                              finished_at=now_iso(), complete=complete)
+        if shard is not None:
+            doc["shard"] = shard.to_json(plan)
+        return doc
+
     started_at = now_iso()
     entries: list[dict[str, Any]] = []
     complete = False
@@ -70,12 +81,9 @@ async def run_matrix(plan: MatrixPlan, base: scenarios.Scenario, matrix_id: str,
                 entry = error_entry(cell, exc)
             entries.append(entry)
             progress.phase(f"[matrix {index}/{len(cells)}] {cell.id}: {_line(entry)}")
-            write_matrix(matrix_dir, matrix_document(
-                matrix_id, plan, entries, started_at=started_at, finished_at=now_iso(),
-                complete=False))
+            write_matrix(matrix_dir, document(False))
         complete = True
     finally:
-        doc = matrix_document(matrix_id, plan, entries, started_at=started_at,
-                              finished_at=now_iso(), complete=complete)
+        doc = document(complete)
         write_matrix(matrix_dir, doc)
     return doc

@@ -352,6 +352,18 @@ class ThresholdResult:
 
 # --- the report ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class ReplayLink:
+    """The run a replay ran again (``harness replay``): its id, and its folder relative to the
+    replay's folder."""
+
+    run_id: str
+    path: str
+
+    def to_json(self) -> Json:
+        return {"run_id": self.run_id, "path": self.path}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """One run's report (see the module docstring for its guarantees)."""
 
@@ -365,6 +377,7 @@ class Report:
     strategies: Mapping[str, StrategyResult]
     orders: Mapping[str, OrderStory] = field(default_factory=dict)
     thresholds: tuple[ThresholdResult, ...] = ()
+    replay_of: ReplayLink | None = None
 
     @property
     def verdict(self) -> str:
@@ -391,6 +404,8 @@ class Report:
             out["orders"] = {o: s.to_json() for o, s in self.orders.items()}
         if self.thresholds:
             out["thresholds"] = [t.to_json() for t in self.thresholds]
+        if self.replay_of is not None:
+            out["replay_of"] = self.replay_of.to_json()
         return out
 
     def dumps(self) -> str:
@@ -407,6 +422,11 @@ class Report:
         duration = _num(obj, "duration_s", "report")
         strategies = _obj(obj["strategies"], "strategies")
         orders = _obj(obj.get("orders", {}), "orders")
+        link = obj.get("replay_of")
+        replay_of = None
+        if link is not None:
+            link = _obj(link, "replay_of")
+            replay_of = ReplayLink(str(link.get("run_id")), str(link.get("path")))
         return cls(
             run_id=str(obj["run_id"]), seed=_int(obj, "seed", "report"),
             scenario=str(obj["scenario"]),
@@ -418,6 +438,7 @@ class Report:
                     for o, s in orders.items()},
             thresholds=tuple(ThresholdResult.from_json(t, "thresholds")
                              for t in _list(obj, "thresholds", "report")),
+            replay_of=replay_of,
         )
 
 

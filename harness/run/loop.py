@@ -30,7 +30,7 @@ from typing import Any
 from chaos import schedules as fault_schedules
 from chaos.context import ChaosContext
 from chaos.runner import run_schedule
-from chaos.schedule_types import ScheduledFault
+from chaos.schedule_types import ScheduledFault, for_strategy
 from harness import history as hist
 from harness.errors import HarnessError
 from harness.report.model import (
@@ -41,6 +41,7 @@ from harness.report.model import (
     StrategyResult,
     ThresholdResult,
 )
+from harness.run import scenario_toml
 from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
@@ -144,8 +145,9 @@ def schedules_for(scenario: Scenario) -> dict[str, list[ScheduledFault]]:
     """Every strategy's fault schedule, built before anything is touched (bad input: exit 2);
     an inline schedule (validated when the scenario loaded) in start order."""
     if scenario.schedule is not None:
-        inline = sorted(scenario.schedule, key=lambda e: e.start_s)
-        return {strategy: list(inline) for strategy in scenario.strategies}
+        return {strategy: sorted(for_strategy(scenario.schedule, strategy),
+                                 key=lambda e: e.start_s)
+                for strategy in scenario.strategies}
     return {
         strategy: list(fault_schedules.build(
             scenario.faults, seed=scenario.seed, duration_s=scenario.duration_s,
@@ -172,6 +174,16 @@ async def run_faults(schedule: list[ScheduledFault], state: StackState, *, fault
 def now_iso() -> str:
     """The local time, ISO 8601 with its UTC offset (the report's ``started_at``)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# --- replay: what a run records so that it can be run again (harness/replay/) ---------------
+def record_scenario(scenario: Scenario, run_dir: Path) -> None:
+    """``scenario.toml``: the effective scenario (file and flags), loadable as it is."""
+    (run_dir / "scenario.toml").write_text(
+        scenario_toml.dump(scenario, header="The effective scenario of this run (file and flags)"
+                                            "; `harness replay` runs it again."),
+        encoding="utf-8")
+# --------------------------------------------------------------------------------------------
 
 
 async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress) -> StackState:
@@ -383,6 +395,7 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
     (run_dir / "scenario.json").write_text(json.dumps(
         {**asdict(scenario), "path": str(scenario.path) if scenario.path else None},
         indent=2, default=str))
+    record_scenario(scenario, run_dir)
     started_at = now_iso()
     runs: dict[str, StrategyRun] = {}
     try:
