@@ -14,8 +14,10 @@ from harness.cli import main
 from harness.errors import UsageError
 from harness.replay.recorded import read_report, replay_scenario, timeline
 from harness.report import write_report
+from harness.report.model import ReplayLink, Report
 from harness.run import scenario as scenarios
 from harness.run.scenario_toml import dump
+from invariants import INVARIANT_NAMES
 
 
 def test_the_default_scenario_round_trips_through_toml() -> None:
@@ -50,8 +52,9 @@ def _run_folder(tmp: Path, strategies: dict[str, list[str]], fault_lines: list[d
     scenario = scenarios.with_overrides(scenarios.load(), strategy=strategy, faults="mixed",
                                         seed=42, duration_s=60.0)
     (run / "scenario.toml").write_text(dump(scenario))
-    invariants = {s: [{"name": n, "ok": n not in broken, "violations": 1, "examples": []}
-                      for n in ("no_double_sold_seats", "idempotent_effects")]
+    invariants = {s: [{"name": n, "ok": n not in broken, "violations": int(n in broken),
+                       "examples": []}
+                      for n in INVARIANT_NAMES]
                   for s, broken in strategies.items()}
     report = {"schema": 1, "run_id": "r1", "seed": 7, "scenario": "default",
               "bug": "idempotency-ignored", "faults": "mixed", "started_at": "now",
@@ -149,11 +152,11 @@ def test_bad_shrink_flags_are_exit_2_naming_the_flag(
 
 def test_a_replays_report_keeps_replay_of_and_links_the_original(tmp_path: Path) -> None:
     run = _run_folder(tmp_path, {"saga": ["idempotent_effects"]}, [])
-    report = json.loads((run / "report.json").read_text())
+    report = Report.from_json(json.loads((run / "report.json").read_text()))
     replay = tmp_path / "replay"
     replay.mkdir()
-    link = {"run_id": "r1", "path": "../run"}
-    write_report(replay, {**report, "run_id": "r2", "replay_of": link})
+    link = ReplayLink("r1", "../run")
+    write_report(replay, dataclasses.replace(report, run_id="r2", replay_of=link))
     written = json.loads((replay / "report.json").read_text())
     assert written["replay_of"] == {"run_id": "r1", "path": "../run"}
     assert 'href="../run/report.html"' in (replay / "report.html").read_text()
