@@ -211,7 +211,7 @@ def document() -> dict[str, Any]:
                                                     "items": {"type": "string"}}}},
     }
     admin_hdr = {"name": "X-Admin-Token", "in": "header", "required": True,
-                 "schema": {"type": "string"}}
+                 "schema": {"type": "string", "pattern": "^[!-~]+$"}}
     admin_errors = {"400": _problem("Malformed request"),
                     "403": _problem("Missing or wrong X-Admin-Token (or admin disabled)"),
                     "409": _problem("Served after its not_after (REQUEST_EXPIRED)"),
