@@ -55,6 +55,7 @@ _UNAUTHENTICATED = _problem(
     "Missing, malformed or unknown bearer token",
     {"WWW-Authenticate": _required_header("`Bearer`, or `Bearer error=\"invalid_token\"` when"
                                           " a token was sent")})
+_UNPARSABLE = _problem("The HTTP request could not be parsed (a malformed header, say)")
 _ACTION_NOT_ALLOWED = _problem(
     "The id names an order action (`{order_id}:confirm`, `:finalize`, `:cancel`), which is a POST",
     {"Allow": _required_header("`POST`")})
@@ -303,6 +304,9 @@ def document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("RecoverReport"), "What was done"),
                           **admin_errors}}},
     }
+    for item in paths.values():  # any request may carry a header aiohttp cannot parse
+        for op in item.values():
+            op["responses"].setdefault("400", _UNPARSABLE)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Booking target service", "version": "1.0.0",
