@@ -63,15 +63,18 @@ async def test_fuzzing_the_openapi_document_finds_no_error(api: Api, stack: Any,
         _operations()), report["operations"]
     assert all(p["status"] == "success" for p in report["phases"].values()), report["phases"]
     calls = [line.split(" ", 2) for line in calls_path.read_text().splitlines()]
+    print(f"schemathesis: {report['test_cases']['generated']} test cases, {len(calls)} requests")
     server_errors = [c for c in calls if c[0].startswith("5")]
     assert server_errors == [], server_errors[:10]
-    # not vacuous: the pass reached every operation, and created and confirmed real orders
+    # not vacuous: the pass reached every operation, created real orders and acted on them
     assert len(calls) >= 500, len(calls)
     reached = {(method, path) for _, method, path in calls}
     assert reached >= _operations(), sorted(_operations() - reached)
     statuses = {(status, method, path) for status, method, path in calls}
     assert ("201", "POST", "/api/orders") in statuses
-    assert ("202", "POST", "/api/orders/{order_id}:confirm") in statuses
+    confirmed = {s for s, _, path in statuses if path == "/api/orders/{order_id}:confirm"}
+    assert confirmed & {"202", "402", "409"}, confirmed  # a real order's answer, not a 404
+    assert ("200", "POST", "/api/orders/{order_id}:cancel") in statuses
 
 
 def _operations() -> set[tuple[str, str]]:
