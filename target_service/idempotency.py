@@ -29,8 +29,9 @@ from typing import Any
 from target_service.problems import Problem
 
 MAX_KEY_LEN = 255
-#: printable ASCII, as published in the OpenAPI document
-KEY_PATTERN = "^[ -~]+$"
+#: printable ASCII, as published in the OpenAPI document; no space at either end (HTTP strips
+#: it from a field value, so such a key could not arrive as it was sent)
+KEY_PATTERN = "^[!-~]([ -~]*[!-~])?$"
 _KEY = re.compile(KEY_PATTERN)
 
 
