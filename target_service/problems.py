@@ -79,10 +79,14 @@ class Problem(Exception):
 
 def problem_response(problem: Problem, instance: str | None = None,
                      headers: dict[str, str] | None = None) -> web.Response:
-    """Render ``problem`` as an ``application/problem+json`` response (with its headers)."""
-    return json_response(problem.body(instance), status=problem.status,
+    """Render ``problem`` as an ``application/problem+json`` response (with its headers;
+    ``Connection: close`` also closes the connection once the answer is sent)."""
+    resp = json_response(problem.body(instance), status=problem.status,
                          content_type=PROBLEM_CONTENT_TYPE,
                          headers={**problem.headers, **(headers or {})} or None)
+    if resp.headers.get("Connection", "").lower() == "close":
+        resp.force_close()
+    return resp
 
 
 def json_response(body: Any, *, status: int = 200, content_type: str = "application/json",

@@ -127,7 +127,10 @@ async def read_json(request: web.Request, *, max_bytes: int, max_depth: int,
     try:
         raw = await request.content.read(max_bytes + 1)
     except (RequestPayloadError, HttpProcessingError) as exc:
-        raise Problem("BAD_REQUEST", f"the body could not be read: {str(exc)[:120]}") from None
+        # the rest of the body cannot be read either: the connection cannot serve another
+        # request, and the client must know it before it sends one
+        raise Problem("BAD_REQUEST", f"the body could not be read: {str(exc)[:120]}",
+                      headers={"Connection": "close"}) from None
     if len(raw) > max_bytes:
         raise Problem("PAYLOAD_TOO_LARGE", f"the body exceeds {max_bytes} bytes")
     if allow_empty and not raw.strip():

@@ -136,6 +136,7 @@ async def test_what_counts_as_json(api: Api) -> None:
     _is_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE")
     r = await _post_raw(api, "/api/orders", b"not gzip", {**JSON, "Content-Encoding": "gzip"})
     _is_problem(r, 400, "BAD_REQUEST")
+    assert r.headers["connection"] == "close"  # the connection is not reused for the next one
     # :finalize and :cancel take no body, or an empty object; an empty one needs no type
     order_id = (await api.order(["A-06"], "saga")).body["order_id"]
     r = await _post_raw(api, f"/api/orders/{order_id}:cancel", b"", {})
