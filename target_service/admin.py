@@ -34,7 +34,9 @@ SWEEPERS = web.AppKey("sweepers", Sweepers)
 def _check(request: web.Request) -> None:
     expected = request.app[DEPS].settings.admin_token
     given = request.headers.get("X-Admin-Token", "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    # surrogateescape: the header's bytes as sent, so a non-UTF-8 byte is a 403, not a 500
+    if not expected or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                               expected.encode()):
         raise Problem("FORBIDDEN", "admin endpoints need the right X-Admin-Token")
 
 

@@ -205,12 +205,30 @@ async def _render(request: web.Request, order_id: uuid.UUID) -> dict[str, Any]:
     return order_json(order, tickets)
 
 
+#: the actions of ``POST /api/orders/{order_id}:{action}``
+ORDER_ACTIONS = ("confirm", "finalize", "cancel")
+
+
+async def order_resource(request: web.Request) -> web.Response:
+    """``/api/orders/{ref}``: an order (GET) or one of its actions, ``{order_id}:{action}`` (POST).
+
+    One route serves both forms, so a wrong method gets the 405 of the form the path names, with
+    its ``Allow`` (RFC 9110 section 15.5.6); an unknown action names nothing (404).
+    """
+    _, sep, action = request.match_info["ref"].partition(":")
+    if sep and action not in ORDER_ACTIONS:
+        raise Problem("NOT_FOUND", "unknown order action; use :confirm, :finalize or :cancel")
+    allowed = ("POST",) if sep else ("GET", "HEAD")
+    if request.method not in allowed:
+        raise Problem("METHOD_NOT_ALLOWED",
+                      f"{request.method} is not allowed here; use {' or '.join(allowed)}",
+                      headers={"Allow": ", ".join(allowed)})
+    return await (order_action(request) if sep else get_order(request))
+
+
 async def get_order(request: web.Request) -> web.Response:
     customer_id = await _customer(request)
-    ref = request.match_info["ref"]
-    if ":" in ref:
-        raise Problem("METHOD_NOT_ALLOWED", "order actions are POST requests")
-    order = await _own_order(request, customer_id, ref)
+    order = await _own_order(request, customer_id, request.match_info["ref"])
     return json_response(await _render(request, order.order_id))
 
 
@@ -223,9 +241,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 async def order_action(request: web.Request) -> web.Response:
-    ref, sep, action = request.match_info["ref"].partition(":")
-    if not sep or action not in ("confirm", "finalize", "cancel"):
-        raise Problem("NOT_FOUND", "unknown order action; use :confirm, :finalize or :cancel")
+    ref, _, action = request.match_info["ref"].partition(":")  # checked by order_resource
     customer_id = await _customer(request)
     deps = request.app[DEPS]
     validate_key(request.headers.get("Idempotency-Key"))

@@ -28,6 +28,7 @@ from target_service.strategies.lock import LockStrategy
 from target_service.strategies.saga import SagaStrategy
 from target_service.strategies.twopc import TwoPhaseCommit
 from target_service.sweepers import Sweepers, SweepReport
+from target_service.validation import path_guard
 
 log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
@@ -36,6 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
                415: "UNSUPPORTED_MEDIA_TYPE"}
+_KEPT_HEADERS = frozenset({"Allow"})
 
 
 @web.middleware
@@ -51,12 +53,15 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except web.HTTPException as exc:
         code = _HTTP_CODES.get(exc.status, "BAD_REQUEST" if exc.status < 500 else
                                "INTERNAL_ERROR")
-        resp = problem_response(Problem(code, exc.reason, status=exc.status), request.path)
+        # aiohttp's 405 carries the Allow header RFC 9110 requires
+        headers = {k: v for k, v in exc.headers.items() if k in _KEPT_HEADERS}
+        resp = problem_response(Problem(code, exc.reason, status=exc.status, headers=headers),
+                                request.path)
     except db.DB_ERRORS:
         resp = problem_response(Problem("DEPENDENCY_UNAVAILABLE",
                                         "the database did not answer in time"), request.path)
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %r", request.method, request.path)
         resp = problem_response(Problem("INTERNAL_ERROR", "unexpected error"), request.path)
     metrics = request.app[api.DEPS].metrics if api.DEPS in request.app else None
     if metrics is not None:
@@ -152,7 +157,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The service application; pools and sweepers start with it."""
-    app = web.Application(middlewares=[problems_middleware],
+    app = web.Application(middlewares=[problems_middleware, path_guard],
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_lifecycle)
@@ -166,8 +171,7 @@ def create_app(settings: Settings) -> web.Application:
     r.add_get("/api/events/{event_id}/seats", api.seat_map)
     r.add_post("/api/orders", api.create_order)
     r.add_get("/api/orders", api.list_orders)
-    r.add_get("/api/orders/{ref}", api.get_order)
-    r.add_post("/api/orders/{ref}", api.order_action)
+    r.add_route("*", "/api/orders/{ref}", api.order_resource)  # GET an order, POST an action
     r.add_get("/admin/failpoints", admin.get_failpoints)
     r.add_post("/admin/failpoints", admin.set_failpoints)
     r.add_post("/admin/recover", admin.recover)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +29,17 @@ from typing import Any
 from target_service.problems import Problem
 
 MAX_KEY_LEN = 255
+#: printable ASCII, as published in the OpenAPI document; no space at either end (HTTP strips
+#: it from a field value, so such a key could not arrive as it was sent)
+KEY_PATTERN = "^[!-~]([ -~]*[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 def validate_key(raw: str | None) -> str:
     """The header value if it is 1..255 printable ASCII characters; 400 otherwise."""
     if raw is None or raw == "":
         raise Problem("IDEMPOTENCY_KEY_MISSING", "this request needs an Idempotency-Key header")
-    if len(raw) > MAX_KEY_LEN or not all(0x20 <= ord(c) < 0x7F for c in raw):
+    if len(raw) > MAX_KEY_LEN or _KEY.fullmatch(raw) is None:
         raise Problem("IDEMPOTENCY_KEY_INVALID",
                       "the Idempotency-Key must be 1 to 255 printable ASCII characters")
     return raw

@@ -1,11 +1,25 @@
-"""The OpenAPI 3.1 document served at ``GET /openapi.json`` (schemas are JSON Schema 2020-12)."""
+"""The OpenAPI 3.1 document served at ``GET /openapi.json`` (schemas are JSON Schema 2020-12).
+
+Every constraint the server enforces on input is published here (patterns and lengths come from
+the modules that check them), and every status an operation can answer is listed, so a request
+that conforms to the document is never refused for its shape, and a fuzzer that reads the
+document can judge every answer (``tests/service/test_fuzz_openapi.py``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from target_service.idempotency import KEY_PATTERN, MAX_KEY_LEN
 from target_service.problems import CODES
 from target_service.strategies import STRATEGIES
+from target_service.validation import (
+    ID_PATTERN,
+    MAX_EVENT_ID_LEN,
+    MAX_PAYMENT_TOKEN_LEN,
+    MAX_SEAT_ID_LEN,
+    PAYMENT_TOKEN_PATTERN,
+)
 
 _REF = "#/components/schemas/"
 
@@ -23,8 +37,8 @@ def _json(schema: dict[str, Any], description: str, *,
     return out
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "headers": _replay_header(),
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "headers": {**_replay_header(), **(headers or {})},
             "content": {"application/problem+json": {"schema": _ref("Problem")}}}
 
 
@@ -34,6 +48,20 @@ def _replay_header() -> dict[str, Any]:
                        " same Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}}
 
 
+def _required_header(description: str) -> dict[str, Any]:
+    return {"description": description, "required": True, "schema": {"type": "string"}}
+
+
+_UNAUTHENTICATED = _problem(
+    "Missing, malformed or unknown bearer token",
+    {"WWW-Authenticate": _required_header("`Bearer`, or `Bearer error=\"invalid_token\"` when"
+                                          " a token was sent")})
+_UNPARSABLE = _problem("The HTTP request could not be parsed (a malformed header, say)")
+_ACTION_NOT_ALLOWED = _problem(
+    "The id names an order action (`{order_id}:confirm`, `:finalize`, `:cancel`), which is a POST",
+    {"Allow": _required_header("`POST`")})
+
+
 _IDEM_PARAM = {
     "name": "Idempotency-Key", "in": "header", "required": True,
     "description": "1 to 255 printable ASCII characters, scoped to the customer. Missing: 400;"
@@ -41,23 +69,33 @@ _IDEM_PARAM = {
                    " 409; finished (2xx/4xx): the stored response is replayed with"
                    " `Idempotent-Replayed: true`. 5xx answers are not stored (retry resumes)."
                    " Records are kept 24 hours (IDEMPOTENCY_TTL_S).",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN,
+               "pattern": KEY_PATTERN},
 }
 _ORDER_ID = {"name": "order_id", "in": "path", "required": True,
-             "schema": {"type": "string"}}
-_EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
+             "description": "A UUID; anything else names no order (404)",
+             "schema": {"type": "string", "format": "uuid"}}
+_EVENT_ID = {"name": "event_id", "in": "path", "required": True,
+             "description": "Any other string names no event (404)",
+             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_EVENT_ID_LEN,
+                        "pattern": ID_PATTERN}}
+#: the optional body of ``:finalize`` and ``:cancel``: nothing, or an empty JSON object
+_EMPTY_BODY = {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": False}}}}
 
-_COMMON = {"400": _problem("Malformed request (bad JSON, wrong types, missing/invalid"
-                           " Idempotency-Key, nesting too deep)"),
-           "401": _problem("Missing or unknown bearer token"),
+_COMMON = {"400": _problem("Malformed request: a body that is not UTF-8 JSON or is nested too"
+                           " deep, wrong types, a string holding U+0000 or a lone surrogate,"
+                           " a missing or invalid Idempotency-Key"),
+           "401": _UNAUTHENTICATED,
            "413": _problem("Body too large"),
-           "415": _problem("Body is not JSON"),
+           "415": _problem("The Content-Type is missing or not `application/json` (with"
+                           " charset utf-8 at most)"),
            "500": _problem("Internal error"),
            "503": _problem("A dependency is unavailable; the outcome is unknown")}
 
 
 def _order_action(summary: str, ok_status: str, ok_desc: str, errors: dict[str, str],
-                  body: dict[str, Any] | None) -> dict[str, Any]:
+                  body: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary, "security": [{"bearer": []}],
         "parameters": [_ORDER_ID, _IDEM_PARAM],
@@ -67,8 +105,7 @@ def _order_action(summary: str, ok_status: str, ok_desc: str, errors: dict[str, 
                       "422": _problem("Idempotency-Key reused for a different request"),
                       **{k: _problem(v) for k, v in errors.items()}, **_COMMON},
     }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    op["requestBody"] = body
     return op
 
 
@@ -112,16 +149,20 @@ def document() -> dict[str, Any]:
         "OrderRequest": {
             "type": "object", "required": ["event_id", "seats", "strategy"],
             "additionalProperties": False,
-            "properties": {"event_id": {"type": "string", "minLength": 1, "maxLength": 64},
+            "properties": {"event_id": {"type": "string", "minLength": 1,
+                                        "maxLength": MAX_EVENT_ID_LEN, "pattern": ID_PATTERN},
                            "seats": {"type": "array", "minItems": 1, "maxItems": 10,
                                      "uniqueItems": True,
                                      "items": {"type": "string", "minLength": 1,
-                                               "maxLength": 32}},
+                                               "maxLength": MAX_SEAT_ID_LEN,
+                                               "pattern": ID_PATTERN}},
                            "strategy": {"type": "string", "enum": list(STRATEGIES)}},
         },
         "ConfirmRequest": {
             "type": "object", "required": ["payment_token"], "additionalProperties": False,
-            "properties": {"payment_token": {"type": "string", "minLength": 1, "maxLength": 64,
+            "properties": {"payment_token": {"type": "string", "minLength": 1,
+                                             "maxLength": MAX_PAYMENT_TOKEN_LEN,
+                                             "pattern": PAYMENT_TOKEN_PATTERN,
                                              "examples": ["tok_ok", "tok_decline"]}},
         },
         "Customer": {"type": "object", "required": ["customer_id", "token"],
@@ -180,7 +221,7 @@ def document() -> dict[str, Any]:
                                                     "items": {"type": "string"}}}},
     }
     admin_hdr = {"name": "X-Admin-Token", "in": "header", "required": True,
-                 "schema": {"type": "string"}}
+                 "schema": {"type": "string", "pattern": "^[!-~]+$"}}
     admin_errors = {"400": _problem("Malformed request"),
                     "403": _problem("Missing or wrong X-Admin-Token (or admin disabled)"),
                     "409": _problem("Served after its not_after (REQUEST_EXPIRED)"),
@@ -238,18 +279,22 @@ def document() -> dict[str, Any]:
             "summary": "One of the caller's orders", "security": [{"bearer": []}],
             "parameters": [_ORDER_ID],
             "responses": {"200": _json(_ref("Order"), "The order"),
-                          "404": _problem("No such order (also another customer's)"),
+                          "404": _problem("No such order (also another customer's), or an"
+                                          " unknown action after `:`"),
+                          "405": _ACTION_NOT_ALLOWED,
                           "401": _COMMON["401"], "500": _COMMON["500"],
                           "503": _COMMON["503"]}}},
         "/api/orders/{order_id}:confirm": {"post": _order_action(
             "Hold the seats and authorize the payment", "202", "AUTHORIZED",
-            {"402": "Payment declined"}, _ref("ConfirmRequest"))},
+            {"402": "Payment declined"},
+            {"required": True, "content": {"application/json": {
+                "schema": _ref("ConfirmRequest")}}})},
         "/api/orders/{order_id}:finalize": {"post": _order_action(
             "Capture the payment and issue tickets", "200", "SOLD, with tickets",
-            {"402": "Capture refused"}, None)},
+            {"402": "Capture refused"}, _EMPTY_BODY)},
         "/api/orders/{order_id}:cancel": {"post": _order_action(
             "Cancel a PENDING or AUTHORIZED order (release seats, void)", "200", "CANCELLED",
-            {}, None)},
+            {}, _EMPTY_BODY)},
         "/admin/failpoints": {
             "get": {"summary": "Armed failpoints", "parameters": [admin_hdr],
                     "responses": {"200": _json(_ref("Failpoints"), "Armed"), **admin_errors}},
@@ -257,7 +302,9 @@ def document() -> dict[str, Any]:
                      "parameters": [admin_hdr],
                      "requestBody": {"required": True, "content": {
                          "application/json": {"schema": _ref("FailpointsRequest")}}},
-                     "responses": {"200": _json(_ref("Failpoints"), "Armed"), **admin_errors}},
+                     "responses": {"200": _json(_ref("Failpoints"), "Armed"),
+                                   "413": _COMMON["413"], "415": _COMMON["415"],
+                                   **admin_errors}},
         },
         "/admin/recover": {"post": {
             "summary": "Run every sweeper once now (force: ignore staleness; only when idle)",
@@ -271,12 +318,17 @@ def document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Introspection"), "The door's answers"),
                           **admin_errors}}},
     }
+    for item in paths.values():  # any request may carry a header aiohttp cannot parse
+        for op in item.values():
+            op["responses"].setdefault("400", _UNPARSABLE)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Booking target service", "version": "1.0.0",
                  "description": "Ticketing API with three coordination strategies (lock, saga,"
                                 " 2pc). Errors are RFC 9457 problem details with a stable"
-                                " `code`."},
+                                " `code`. A method that a path does not list answers 405"
+                                " with an `Allow` header naming the ones it does (RFC 9110)."
+                                " Request bodies are `application/json` in UTF-8."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {

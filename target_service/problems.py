@@ -50,7 +50,8 @@ class Problem(Exception):
     """An expected error answer: ``Problem("SEAT_UNAVAILABLE", "seat A-1 is sold")``."""
 
     def __init__(self, code: str, detail: str, *, status: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         default_status, title = CODES[code]
         super().__init__(f"{code}: {detail}")
         self.code = code
@@ -58,6 +59,8 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.extra = extra or {}
+        #: response headers the answer needs (``Allow`` on a 405, ``WWW-Authenticate`` on a 401)
+        self.headers = headers or {}
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         """The problem JSON object."""
@@ -76,9 +79,14 @@ class Problem(Exception):
 
 def problem_response(problem: Problem, instance: str | None = None,
                      headers: dict[str, str] | None = None) -> web.Response:
-    """Render ``problem`` as an ``application/problem+json`` response."""
-    return json_response(problem.body(instance), status=problem.status,
-                         content_type=PROBLEM_CONTENT_TYPE, headers=headers)
+    """Render ``problem`` as an ``application/problem+json`` response (with its headers;
+    ``Connection: close`` also closes the connection once the answer is sent)."""
+    resp = json_response(problem.body(instance), status=problem.status,
+                         content_type=PROBLEM_CONTENT_TYPE,
+                         headers={**problem.headers, **(headers or {})} or None)
+    if resp.headers.get("Connection", "").lower() == "close":
+        resp.force_close()
+    return resp
 
 
 def json_response(body: Any, *, status: int = 200, content_type: str = "application/json",

@@ -36,9 +36,9 @@ class Api:
         self.token = token
 
     async def call(self, method: str, path: str, *, json: Any = None, key: str | None = None,
-                   token: str | None = None, headers: dict[str, str] | None = None,
+                   token: str | None = None, headers: dict[str, str | bytes] | None = None,
                    content: bytes | None = None, validate: bool = True) -> Resp:
-        h = dict(headers or {})
+        h: dict[str, str | bytes] = dict(headers or {})
         tok = token if token is not None else self.token
         if tok:
             h["Authorization"] = f"Bearer {tok}"
@@ -47,7 +47,8 @@ class Api:
         r = await self.http.request(method, path, json=json, headers=h, content=content)
         body = r.json() if r.content and "json" in r.headers.get("content-type", "") else r.text
         if validate:
-            check(method, path, r.status_code, r.headers.get("content-type", ""), body)
+            check(method, path, r.status_code, r.headers.get("content-type", ""), body,
+                  r.headers)
         return Resp(r.status_code, body, r.headers)
 
     async def new_customer(self) -> Api:

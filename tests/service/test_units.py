@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
+import jsonschema_rs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from target_service import twopc_log
@@ -15,7 +20,13 @@ from target_service.idempotency import fingerprint, validate_key
 from target_service.openapi import document
 from target_service.problems import CODES, Problem
 from target_service.redis_lock import make_owner, owner_instance
-from target_service.validation import _depth, confirm_request, order_request
+from target_service.validation import (
+    _depth,
+    _json_media_type,
+    confirm_request,
+    order_request,
+    storable,
+)
 
 ENV = {"SEATS_DSN": "postgresql://x/seats", "PAYMENTS_DSN": "postgresql://x/payments",
        "REDIS_URL": "redis://x", "PROVIDER_URL": "http://127.0.0.1:1/"}
@@ -118,3 +129,61 @@ def test_lock_owner_values_name_their_instance_and_are_unique() -> None:
     assert owner_instance(make_owner("12")) == "12"
     for other in ("", "abc", "i:x", "i1:", "x1:abc", "0123456789abcdef"):
         assert owner_instance(other) is None
+
+
+#: characters that matter to the rules: controls (NUL, C1), space, printable ASCII, Latin-1,
+#: and beyond (a document's pattern and the server's check must agree on every one)
+_CHARS = st.characters(codec="utf-8") | st.sampled_from("\x00\x01\x1f\x7f\x85\x9f \t\n~é€")
+
+
+def _documented(schema: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a value satisfies a schema of the document, with ECMA-262 regex semantics (the
+    Rust ``regex`` of jsonschema_rs: ``$`` is the end of the text, not before a newline)."""
+    return jsonschema_rs.validator_for(schema).is_valid  # type: ignore[no-any-return]
+
+
+def _accepts(check: Callable[[], object]) -> bool:
+    try:
+        check()
+    except Problem as p:
+        assert p.status == 400, p
+        return False
+    return True
+
+
+@given(st.text(_CHARS, max_size=300) | st.from_regex(r"[!-~][ -~]{0,300}", fullmatch=True))
+def test_the_documented_idempotency_key_is_the_servers_rule(key: str) -> None:
+    params = document()["paths"]["/api/orders"]["post"]["parameters"]
+    schema = next(p["schema"] for p in params if p["name"] == "Idempotency-Key")
+    assert _accepts(lambda: validate_key(key)) == _documented(schema)(key), repr(key)
+
+
+@given(st.text(_CHARS, max_size=80))
+def test_the_documented_ids_and_payment_token_are_the_servers_rules(text: str) -> None:
+    schemas = document()["components"]["schemas"]
+    event = schemas["OrderRequest"]["properties"]["event_id"]
+    seat = schemas["OrderRequest"]["properties"]["seats"]["items"]
+    token = schemas["ConfirmRequest"]["properties"]["payment_token"]
+    assert _accepts(lambda: order_request(
+        {"event_id": text, "seats": ["A-01"], "strategy": "saga"}, 10)) == _documented(event)(text)
+    assert _accepts(lambda: order_request(
+        {"event_id": "e", "seats": [text], "strategy": "saga"}, 10)) == _documented(seat)(text)
+    assert _accepts(lambda: confirm_request({"payment_token": text})) == _documented(token)(text)
+    path_event = next(p["schema"] for p in document()["paths"]["/api/events/{event_id}"]["get"][
+        "parameters"] if p["name"] == "event_id")
+    assert path_event == event  # a path's event id is the same name as a body's
+
+
+def test_text_that_postgres_cannot_store() -> None:
+    assert storable("evt_default") and storable("é€😀") and storable("")
+    for bad in ("\x00", "a\x00b", "\ud800", "x\udcf6"):
+        assert not storable(bad), repr(bad)
+
+
+def test_only_application_json_is_json() -> None:
+    for ok in ("application/json", "Application/JSON", "application/json; charset=utf-8",
+               'application/json;charset="UTF-8"', "application/json;"):
+        assert _json_media_type(ok), ok
+    for bad in ("application/jsonx", "application/json-patch+json", "application/problem+json",
+                "text/json", "application/json; charset=utf-16", "application/json; v=1", ""):
+        assert not _json_media_type(bad), bad
