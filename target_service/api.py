@@ -67,8 +67,12 @@ async def _idempotent(request: web.Request, customer_id: uuid.UUID, body: Any,
                             fingerprint(request.method, request.path, body))
     if not isinstance(got, Claim):
         deps.metrics.idempotency.labels("replayed").inc()
+        await deps.coverage.hit("idempotent-replay")
         return _respond(got.status, got.body, replayed=True)
     deps.metrics.idempotency.labels("resumed" if got.resumed else "new").inc()
+    if got.resumed:
+        await deps.coverage.hit("idempotency-key-resumed")
+    await deps.failpoints.hit("idempotency-before-effect")
     try:
         status, payload, stored = await op(got)
     except Problem as p:

@@ -96,13 +96,23 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
     return EXIT_OK if report["verdict"] == "pass" else EXIT_VIOLATION
 
 
+def coverage_cell(coverage: dict[str, Any] | None) -> str:
+    """How many of its dangerous situations a strategy reached; VACUOUS when it passed
+    without reaching any."""
+    if coverage is None:
+        return "-"
+    reached, missing = coverage["reached"], coverage["missing"]
+    text = f"{len(reached)}/{len(reached) + len(missing)}"
+    return f"[yellow]VACUOUS {text}[/]" if coverage["vacuous"] else text
+
+
 def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> None:
     """The summary table (stdout): one row per strategy, then every violated invariant."""
     console = Console(file=sys.stdout, highlight=False, width=max(110, Console().width))
     table = Table(title=f"run {report['run_id']}  (faults {report['faults']}, "
                         f"bug {report['bug'] or 'none'}, seed {report['seed']})")
     for column in ("strategy", "requests", "req/s", "p95 ms", "sold", "conflict",
-                   "declined", "unknown", "faults", "invariants"):
+                   "declined", "unknown", "faults", "invariants", "coverage"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     problems: list[str] = []
     for name, entry in report["strategies"].items():
@@ -114,12 +124,18 @@ def print_summary(report: dict[str, Any], run_dir: Path, written: list[str]) -> 
             *(str(outcomes[k]) for k in ("sold", "conflict", "payment_failed", "unknown")),
             str(len(entry["faults"])),
             f"[green]{ok}/{len(invs)} ok[/]" if ok == len(invs) else f"[red]{ok}/{len(invs)} ok[/]",
+            coverage_cell(entry.get("coverage")),
         )
         for inv in invs:
             if not inv["ok"]:
                 why = inv.get("error") or f"{inv['violations']} violations"
                 problems.append(f"{name}: {inv['name']}: {why}")
     console.print(table)
+    for name, entry in report["strategies"].items():
+        reached = (entry.get("coverage") or {}).get("reached") or {}
+        if reached:
+            console.print(f"  {name} reached: " + ", ".join(
+                f"{k} x{v}" for k, v in sorted(reached.items())))
     for line in problems:
         console.print(f"  [red]✗[/] {line}")
     verdict = report["verdict"]

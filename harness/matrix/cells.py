@@ -66,7 +66,9 @@ def cell_entry(cell: Cell, report: dict[str, Any], cell_dir: Path, duration_s: f
         "report": f"cells/{cell.id}/report.html",
     }
     if cell.bug is None:
-        entry["verdict"] = "pass" if not broken else "fail"
+        coverage = report["strategies"].get(cell.strategy, {}).get("coverage") or {}
+        entry["verdict"] = ("fail" if broken else
+                            "vacuous" if coverage.get("vacuous") else "pass")
         return entry
     caught_by = [n for n in broken if n in cell.expect]
     entry.update(bug=cell.bug, expect=list(cell.expect), caught=bool(caught_by),

@@ -56,6 +56,8 @@ def normalise(report: dict[str, Any]) -> dict[str, Any]:
             "faults": list(entry.get("faults", [])),
             "invariants": _invariants(list(entry.get("invariants", []))),
         }
+        if isinstance(entry.get("coverage"), dict):
+            strategies[name]["coverage"] = entry["coverage"]
     verdict = "pass" if strategies and all(
         inv["ok"] for s in strategies.values() for inv in s["invariants"]) else "fail"
     out = {k: report[k] for k in TOP_KEYS if k not in ("verdict", "strategies")}

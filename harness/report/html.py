@@ -81,6 +81,7 @@ def view(report: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             "held": sum(1 for i in invs if i["ok"]), "total": len(invs),
             "charts": _charts(points, windows, float(report.get("duration_s") or 0.0)),
             "has_points": bool(points),
+            "coverage": entry.get("coverage"),
         })
         for inv in invs:
             if not inv["ok"]:

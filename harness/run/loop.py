@@ -10,7 +10,8 @@ the report (CONTRACT.md section 7). Per strategy, one after another on fresh dat
    runs beside it and logs ``faults-<strategy>.jsonl``;
 3. the load stops; every fault is healed (also when anything above failed: ``finally``);
 4. recovery runs until the system settles (bounded), then every invariant is checked over the
-   databases and that strategy's history.
+   databases and that strategy's history, and the service's coverage counts are read (which
+   dangerous situations the run reached; :mod:`harness.run.coverage`).
 
 Afterwards the per-process histories are merged in time order into ``history.jsonl`` and the
 fault logs into ``faults.jsonl`` (every line names its strategy).
@@ -30,6 +31,7 @@ from typing import Any
 from harness import history as hist
 from harness.errors import HarnessError
 from harness.run import parts
+from harness.run.coverage import coverage_of, strategy_verdict
 from harness.run.load_stats import load_summary
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
@@ -37,6 +39,7 @@ from harness.run.scenario import Scenario
 from harness.run.settle import settle
 from harness.stack import ServiceSettings, Stack, StackState
 from locustfiles.workload import Workload
+from target_service.introspection import coverage_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,10 +263,12 @@ async def run_strategy(
               for e in hist.read(path)]
     progress.phase(f"{strategy}: checking invariants")
     invariants = await parts.check(state, events, strategy)
+    counts = await coverage_counts(state.dsn("seats"))
     return {
         "load": load_summary(Path(f"{plan.csv_prefix}_stats.csv"), events),
         "faults": windows,
         "invariants": invariants,
+        "coverage": coverage_of(strategy, counts, strategy_verdict(invariants)),
         "settle": {"settled": settled.settled, "seconds": round(settled.seconds, 3),
                    "pending": settled.pending, "errors": settled.errors},
     }
@@ -311,7 +316,7 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
     finally:
         merge_files(paths, tuple(strategies) or scenario.strategies)
     report_strategies = {
-        name: {k: v for k, v in entry.items() if k in ("load", "faults", "invariants")}
+        name: {k: v for k, v in entry.items() if k in ("load", "faults", "invariants", "coverage")}
         for name, entry in strategies.items()
     }
     verdict = "pass" if all(
