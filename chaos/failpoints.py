@@ -84,6 +84,25 @@ async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
         await arm_in_table(state, name, remaining)
 
 
+async def arm_action(state: StackState, name: str, *, remaining: int | None, action: str,
+                     seconds: float | None, instance: str | None) -> None:
+    """Arm ``name`` with an ``action`` chosen now (``crash``, ``delay`` or ``pause`` for
+    ``seconds``) for one service ``instance`` (None: every process); like :func:`arm`, falls
+    back to the shared table when no process answers."""
+    arming = {"remaining": remaining, "action": action, "seconds": seconds, "instance": instance}
+    try:
+        await _admin(state, {"arm": {name: arming}})
+    except FailpointError:
+        await _sql(
+            state,
+            "INSERT INTO failpoints (name, remaining, action, seconds, instance)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
+            " remaining = EXCLUDED.remaining, action = EXCLUDED.action,"
+            " seconds = EXCLUDED.seconds, instance = EXCLUDED.instance, armed_at = now()",
+            name, remaining, action, seconds, instance,
+        )
+
+
 async def arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
     """Arm ``name`` in the shared table only: every service process fires it from its next poll
     (``FAILPOINT_POLL_S``) on, and no call waits on a paused process that the kernel picked."""

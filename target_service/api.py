@@ -12,6 +12,7 @@ from aiohttp import web
 from target_service.auth import Authenticator
 from target_service.cancel import cancel
 from target_service.context import Deps
+from target_service.coverage import hold_lapsed
 from target_service.db import DB_ERRORS
 from target_service.idempotency import Claim, IdempotencyStore, fingerprint, validate_key
 from target_service.orders import (
@@ -248,6 +249,8 @@ async def order_action(request: web.Request) -> web.Response:
             written = await strategy.confirm(order, token)
             return 202, written or await _render(request, order.order_id), False
         if action == "finalize":
+            if hold_lapsed(order):
+                await deps.coverage.hit("hold-expired-while-authorized")
             written = await strategy.finalize(order)
             return 200, written or await _render(request, order.order_id), False
         await cancel(deps, order, request.app[STRATS]["2pc"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -67,9 +68,20 @@ SITUATIONS: dict[str, Situation] = {s.name: s for s in [
     Situation("idempotency-key-resumed", _ALL,
               "a retry took over the Idempotency-Key of a request that died or hung"),
     Situation("hold-expired-while-authorized", _ALL,
-              "a seat hold expired while its payment authorization was still outstanding"),
+              "a buyer came to finalize an order whose hold had expired with its payment"
+              " authorization outstanding (the expiry raced the buyer)"),
     *_crash_situations(),
 ]}
+
+
+def hold_lapsed(order: Any) -> bool:
+    """Whether ``order`` (a finalize just arrived for it) lost its hold to the expiry while
+    authorized: EXPIRED, or AUTHORIZED past its hold and not finalizing."""
+    if order.status == "EXPIRED":
+        return True
+    return (order.status == "AUTHORIZED" and order.finalize_started_at is None
+            and order.hold_expires_at is not None
+            and order.hold_expires_at <= datetime.now(UTC))
 
 
 def situations_for(strategy: str) -> tuple[str, ...]:

@@ -83,7 +83,6 @@ class Sweepers:
                 try:
                     if await self.twopc.close(order, "EXPIRED"):
                         rep.expired += 1
-                        await d.coverage.hit("hold-expired-while-authorized")
                 except Problem:
                     pass
                 continue
@@ -98,7 +97,6 @@ class Sweepers:
                     raise Problem("ORDER_BUSY", "saga moved")  # rolls the expiry back
             rep.expired += 1
             d.metrics.sweeper.labels("expiry", "expired").inc()
-            await d.coverage.hit("hold-expired-while-authorized")
             await d.failpoints.hit("expiry-after-close")
             if await finish_void(d, order, saga) is not None:
                 rep.voids_finished += 1

@@ -131,7 +131,8 @@ def schedules_for(scenario: Scenario) -> dict[str, list[Any]]:
             scenario.faults, scenario.schedule, seed=scenario.seed,
             duration_s=scenario.duration_s, strategy=strategy,
             lock_lease_s=lock_lease_s(scenario),
-            target_processes=scenario.service.target_processes)
+            target_processes=scenario.service.target_processes,
+            service_env=service_settings(scenario).extra_env)
         for strategy in scenario.strategies
     }
 

@@ -14,7 +14,7 @@ import importlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -45,6 +45,7 @@ def optional(name: str) -> ModuleType | None:
 def build_schedule(
     name: str, inline: Sequence[Any] | None, *, seed: int, duration_s: float,
     strategy: str, lock_lease_s: float | None, target_processes: int,
+    service_env: Mapping[str, str] | None = None,
 ) -> list[Any]:
     """The fault schedule of one strategy's load (validated; bad input is exit 2)."""
     if inline is not None:
@@ -54,7 +55,7 @@ def build_schedule(
         return []
     built: list[Any] = schedules.build(
         name, seed=seed, duration_s=duration_s, strategy=strategy,
-        lock_lease_s=lock_lease_s, target_processes=target_processes)
+        lock_lease_s=lock_lease_s, target_processes=target_processes, service_env=service_env)
     return built
 
 
