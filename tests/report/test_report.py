@@ -259,3 +259,24 @@ def test_console_summary_shows_verdict_and_counts() -> None:
     assert "lock: no_double_sold_seats: 3 violations" in text
     assert "saga: no_in_doubt_transactions: error: TimeoutError" in text
     assert text.rstrip().endswith("verdict: fail")
+
+
+def test_coverage_is_kept_in_the_report_and_shown_with_a_vacuous_pass(run_dir: Path) -> None:
+    report = sample_report()
+    report["strategies"]["lock"]["coverage"] = {
+        "reached": {"lease-expired-in-critical-section": 3}, "missing": ["lease-taken-over"],
+        "vacuous": False}
+    report["strategies"]["saga"]["coverage"] = {
+        "reached": {}, "missing": ["idempotent-replay"], "vacuous": True}
+    write_report(run_dir, report)
+    doc = json.loads((run_dir / "report.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["strategies"]["lock"]["coverage"]["reached"] == {
+        "lease-expired-in-critical-section": 3}
+    assert doc["strategies"]["saga"]["coverage"]["vacuous"] is True
+    html = (run_dir / "report.html").read_text()
+    assert "VACUOUS" in html and "lease-expired-in-critical-section x3" in html
+    bad = copy.deepcopy(doc)
+    bad["strategies"]["lock"]["coverage"]["reached"]["lease-taken-over"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)
