@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def main() -> int:
         for bug, strategy in plan:
             o = run_one(bug, strategy, seed, args.duration, out)
             outcomes.append(o)
-            print(json.dumps(o.__dict__), flush=True)
+            print(json.dumps(asdict(o)), flush=True)
     print(table(outcomes))
     return 0
 

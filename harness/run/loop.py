@@ -31,6 +31,7 @@ from typing import Any
 from harness import history as hist
 from harness.errors import HarnessError
 from harness.run import parts
+from harness.run.contention import contention, hot_seats
 from harness.run.coverage import coverage_of, strategy_verdict
 from harness.run.load_stats import load_summary
 from harness.run.locust_proc import LocustPlan, LocustProcesses
@@ -272,6 +273,10 @@ async def run_strategy(
         "coverage": coverage_of(strategy, counts, strategy_verdict(invariants)),
         "settle": {"settled": settled.settled, "seconds": round(settled.seconds, 3),
                    "pending": settled.pending, "errors": settled.errors},
+        "contention": contention(
+            events, start=min((e["time"] for e in events), default=0.0),
+            duration_s=scenario.duration_s,
+            hot=hot_seats(scenario.workload.event_id, scenario.workload.hot_section)),
     }
 
 
@@ -324,6 +329,8 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
         inv["ok"] for entry in strategies.values() for inv in entry["invariants"]) else "fail"
     (run_dir / "settle.json").write_text(json.dumps(
         {name: entry["settle"] for name, entry in strategies.items()}, indent=2))
+    (run_dir / "contention.json").write_text(json.dumps(
+        {name: entry["contention"] for name, entry in strategies.items()}, indent=2))
     return {
         "schema": 1, "run_id": run_id, "seed": scenario.seed, "scenario": scenario.name,
         "bug": scenario.bug, "faults": scenario.faults, "started_at": started_at,
