@@ -81,6 +81,20 @@ async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
         await arm_in_table(state, name, remaining)
 
 
+async def arm_action(state: StackState, name: str, *, remaining: int | None, action: str,
+                     seconds: float | None, instance: str | None) -> None:
+    """Arm ``name`` with an ``action`` chosen now (``crash``, ``delay`` or ``pause`` for
+    ``seconds``) for one service ``instance`` (None: every process); like :func:`arm`, falls
+    back to the shared table when no process answers."""
+    arming = {"remaining": remaining, "action": action, "seconds": seconds, "instance": instance}
+    try:
+        await _admin(state, {"arm": {name: arming}})
+    except FailpointError:
+        await _door(introspection.arm_failpoint(
+            state.stores(), name, remaining, action=action, seconds=seconds,
+            instance=instance), state)
+
+
 async def arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
     """Arm ``name`` through the door only: every service process fires it from its next poll
     on, and no call waits on a paused process that the kernel picked."""

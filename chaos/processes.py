@@ -37,8 +37,31 @@ async def processes(ctx: ChaosContext) -> list[ProcessInfo]:
     return await asyncio.to_thread(ctx.supervisor.processes)
 
 
+#: how long a process fault waits for its target to finish (re)starting, e.g. after a crash
+#: or kill of an overlapping window of a composed schedule
+RESTARTING_WAIT_S = 15.0
+_RESTARTING = ("STARTING", "BACKOFF")
+
+
 async def resolve(ctx: ChaosContext, target: str) -> ProcessInfo:
-    """The RUNNING process ``target`` names (``target``: a seeded pick of the target group)."""
+    """The RUNNING process ``target`` names (``target``: a seeded pick of the target group);
+    a target still (re)starting is waited for up to ``RESTARTING_WAIT_S``."""
+    deadline = time.monotonic() + RESTARTING_WAIT_S
+    while True:
+        try:
+            return await _resolve_once(ctx, target)
+        except _Restarting:
+            if time.monotonic() >= deadline:
+                raise ProcessTargetError(f"{target!r} did not finish restarting within"
+                                         f" {RESTARTING_WAIT_S:g}s") from None
+            await asyncio.sleep(0.2)
+
+
+class _Restarting(Exception):
+    """Every candidate is (re)starting: try again shortly."""
+
+
+async def _resolve_once(ctx: ChaosContext, target: str) -> ProcessInfo:
     procs = [p for p in await processes(ctx) if p.group in ("target", "provider")]
     if target == "target":
         candidates = sorted((p for p in procs if p.group == "target"), key=lambda p: p.name)
@@ -48,6 +71,8 @@ async def resolve(ctx: ChaosContext, target: str) -> ProcessInfo:
         known = ", ".join(sorted(p.name for p in procs)) or "none"
         raise ProcessTargetError(f"no process {target!r} in the stack (processes: {known})")
     running = [p for p in candidates if p.state == "RUNNING" and p.pid]
+    if not running and any(p.state in _RESTARTING for p in candidates):
+        raise _Restarting(target)
     if not running:
         states = ", ".join(f"{p.name}={p.state}" for p in candidates)
         raise ProcessTargetError(f"{target!r} is not running ({states})")

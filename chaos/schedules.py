@@ -4,22 +4,34 @@
 
 * every fault lies inside the load window ``[lead, duration - tail]``: the first seconds run
   without faults (a baseline), and the last quarter (at most 15 s) is left for recovery under load;
-* the same (name, seed, duration, strategy, lease) always gives the same schedule; all randomness
-  (``mixed``'s sequence, magnitudes, which process) comes from the seed;
+* the same (name, seed, duration, strategy, service clocks) always gives the same schedule; all
+  randomness (``mixed``'s composition, magnitudes, which process, which failpoint) comes from
+  the seed, and every drawn value is in the entry's params (so ``faults.jsonl`` records it);
+* ``explore`` arms a random failpoint of the strategy with a random action (delay, pause past
+  the lock lease, crash) for a random service process, its durations scaled to the service's own
+  clocks (lock lease, hold TTL, saga stale time, provider timeout: read from the service's
+  door, never copied); it knows no bug;
+* ``mixed`` is dense and composed (Jepsen's combined nemesis): two lanes run at once, network
+  faults on the links and process faults (pause, kill, failpoint crash, exploration) on the
+  service, so families overlap; windows start every few seconds; each lane first draws every
+  family that applies to the strategy (a 60 s run exercises all of them, see
+  :func:`families_for`), then random ones. It holds no white-box adversary: its pause is a plain
+  SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chaos.errors import ScheduleError, UnknownFault
 from chaos.schedule_types import Schedule, ScheduledFault
-from target_service.introspection import clocks
+from target_service.introspection import Clocks, clocks, exploration_failpoints
 
 __all__ = ["SCHEDULES", "Schedule", "ScheduleSpec", "ScheduledFault", "build", "window"]
 
@@ -33,6 +45,7 @@ class BuildInput:
     lock_lease_s: float
     target_processes: int
     rng: random.Random
+    clocks: Clocks
 
 
 #: (input, start, length, label, episode index) -> the entries of one episode
@@ -156,6 +169,85 @@ def _relay_length(inp: BuildInput) -> tuple[float, float]:
     return (round(6 * inp.lock_lease_s + 1.0, 3), round(9 * inp.lock_lease_s + 1.0, 3))
 
 
+def _generic_pause(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """SIGSTOP a random service process for the whole window (no aim: mixed's pause)."""
+    target = f"target-{inp.rng.randrange(inp.target_processes)}"
+    return [ScheduledFault(start, length, "pause", target, {}, label)]
+
+
+#: exploration: relative weight of each action, and how much a step is delayed or paused
+ACTION_WEIGHTS = {"delay": 4, "pause": 3, "crash": 2}
+#: a pause lasts a random multiple of the lock lease in this range (past the lease)
+PAUSE_LEASES = (1.5, 4.0)
+#: a delay is a random fraction of a random service clock in this range
+DELAY_FRACTION = (0.5, 1.5)
+#: the longest pause or delay an exploration window draws (seconds)
+EXPLORE_MAX_S = 20.0
+
+
+def _draw_exploration(inp: BuildInput) -> tuple[str, dict[str, object], float]:
+    """(failpoint, params, the shortest window it needs): one random failpoint of the
+    strategy, a random action and process, durations scaled to the service's clocks."""
+    rng, c = inp.rng, inp.clocks
+    strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
+    point = rng.choice(sorted({p for s in strategies for p in exploration_failpoints(s)}))
+    action = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
+    if action == "pause":
+        seconds = c.lock_lease_s * rng.uniform(*PAUSE_LEASES)
+        stale = c.saga_stale_s * rng.uniform(1.05, 1.3)
+        if rng.random() < 0.25 and stale <= EXPLORE_MAX_S:  # the sweeper takes a live saga over
+            seconds = stale
+        count = 1
+    elif action == "delay":
+        clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
+        seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
+        count = rng.randint(1, 20)
+    else:
+        seconds, count = 0.0, 1
+    instance = rng.randrange(inp.target_processes) if rng.random() < 0.7 else -1
+    seconds = round(min(seconds, EXPLORE_MAX_S), 3)
+    params: dict[str, object] = {"action": action, "seconds": seconds, "count": count,
+                                 "instance": instance}
+    return point, params, seconds + 1.0
+
+
+def _explore(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """One exploration in a window of ``length`` (a longer pause or delay is cut to fit: the
+    fault heals at the end of its window)."""
+    point, params, _ = _draw_exploration(inp)
+    params["seconds"] = round(min(float(str(params["seconds"])), max(0.5, length - 1.0)), 3)
+    return [ScheduledFault(start, length, "explore", point, params, label)]
+
+
+def _explore_lane(inp: BuildInput) -> Schedule:
+    """``explore`` on its own: back-to-back windows, a new exploration every few seconds."""
+    lead, end = window(inp.duration_s)
+    out: Schedule = []
+    t = _ms_up(lead)
+    for _ in range(1000):  # bounded: t grows by >= 3.5 s per round
+        point, params, need = _draw_exploration(inp)
+        length = max(need, inp.rng.uniform(*MIXED_LENGTH))
+        if t + length > end:
+            if out or end - t < 2.0:
+                break
+            length = end - t  # a run too short for this draw still explores, cut to fit
+            params["seconds"] = round(min(float(str(params["seconds"])),
+                                          max(0.5, length - 1.0)), 3)
+        out.append(ScheduledFault(t, _ms_down(length), "explore", point, params, "explore"))
+        t = _ms_up(t + length + inp.rng.uniform(*MIXED_GAP))
+    return out
+
+
+def _explore_length(inp: BuildInput) -> tuple[float, float]:
+    """A pause past four leases fits, with a second to spare."""
+    need = round(PAUSE_LEASES[1] * inp.clocks.lock_lease_s + 1.0, 3)
+    return need, need
+
+
 # --- the table ------------------------------------------------------------------------------
 _SPECS = (
     ScheduleSpec("none", "no faults: the baseline"),
@@ -184,7 +276,11 @@ _SPECS = (
     ScheduleSpec("coordinator-crash",
                  "the service dies at a failpoint: between 2PC prepare and commit first",
                  _crash, preferred_s=8),
-    ScheduleSpec("mixed", "a seeded random sequence of the schedules above"),
+    ScheduleSpec("explore", "a random failpoint of the strategy delays, pauses past the lock"
+                 " lease or crashes a random service process (BUGGIFY; knows no bug)",
+                 _explore, span=_explore_length),
+    ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
+                 " faults and exploration on the service, every family of the strategy first"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
@@ -194,9 +290,47 @@ _SPECS = (
 #: schedule name -> spec, in docs/contract.md section 5.1 order
 SCHEDULES: dict[str, ScheduleSpec] = {spec.name: spec for spec in _SPECS}
 
+#: fault family -> its schedules, per lane of ``mixed`` (a lane's episodes never overlap; the
+#: lanes do). ``service-pause`` in mixed is the plain pause of :func:`_generic_pause`.
+NETWORK_FAMILIES: dict[str, tuple[str, ...]] = {
+    "redis": ("redis-partition", "redis-latency"),
+    "payments": ("payments-partition", "payments-latency", "payments-blackhole"),
+    "client": ("target-blackhole",),
+    "database": ("pg-latency", "pg-reset"),
+}
+PROCESS_FAMILIES: dict[str, tuple[str, ...]] = {
+    "pause": ("service-pause",),
+    "kill": ("service-kill",),
+    "crash": ("coordinator-crash",),
+    "explore": ("explore",),
+}
+#: the families that cannot matter to a strategy (it never uses that link)
+NOT_FOR: dict[str, frozenset[str]] = {
+    "saga": frozenset({"redis"}),
+    "2pc": frozenset({"redis", "payments"}),
+}
 #: what ``mixed`` draws from
-MIXABLE: tuple[str, ...] = tuple(n for n, spec in SCHEDULES.items()
-                                 if n not in ("none", "mixed") and not spec.white_box)
+MIXABLE: tuple[str, ...] = tuple(
+    n for fams in (NETWORK_FAMILIES, PROCESS_FAMILIES) for names in fams.values() for n in names)
+#: a window of the mixed lanes lasts this long (seconds; a pause at least its own shortest)
+MIXED_LENGTH = (3.0, 6.0)
+#: and the next window of a lane starts this long after the previous one ended
+MIXED_GAP = (0.5, 2.5)
+
+
+def families_for(strategy: str | None) -> tuple[str, ...]:
+    """The fault families of ``mixed`` that apply to ``strategy`` (None: all)."""
+    skip = NOT_FOR.get(strategy or "", frozenset())
+    return tuple(f for f in (*NETWORK_FAMILIES, *PROCESS_FAMILIES) if f not in skip)
+
+
+def family_of(label: str) -> str:
+    """The family of a schedule label drawn by ``mixed``."""
+    for fams in (NETWORK_FAMILIES, PROCESS_FAMILIES):
+        for family, names in fams.items():
+            if label in names:
+                return family
+    raise KeyError(label)
 
 
 # --- building -------------------------------------------------------------------------------
@@ -233,30 +367,52 @@ def _repeat(spec: ScheduleSpec, inp: BuildInput, *, max_episodes: int = 3) -> Sc
     return out
 
 
-def _mixed(inp: BuildInput) -> Schedule:
-    """Non-overlapping episodes of randomly drawn schedules, separated by random gaps."""
-    lead, end = window(inp.duration_s)
+def _mixed_shortest(inp: BuildInput, name: str) -> float:
+    """The shortest useful window of ``name`` in mixed (its plain pause: 3 leases + 1 s)."""
+    if name == "service-pause":
+        return round(3 * inp.lock_lease_s + 1.0, 3)
+    return SCHEDULES[name].length(inp)[0]
+
+
+def _mixed_episode(name: str) -> Episode:
+    return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
+
+
+def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, end: float
+          ) -> Schedule:
+    """Back-to-back windows of this lane's families: each applicable family once (seeded
+    order), then random ones, until the fault window is full."""
+    skip = NOT_FOR.get(inp.strategy or "", frozenset())
+    mine = [f for f in families if f not in skip]
+    first = inp.rng.sample(mine, len(mine))
     out: Schedule = []
-    t = lead
     index: dict[str, int] = {}
-    for _ in range(1000):  # bounded: t grows by >= 1 s per round
-        fitting = [n for n in MIXABLE if SCHEDULES[n].length(inp)[0] <= end - t]
-        if not fitting:
-            break
-        name = inp.rng.choice(fitting)
-        spec = SCHEDULES[name]
-        shortest, preferred = spec.length(inp)
-        length = inp.rng.uniform(max(shortest, preferred / 2), preferred)
-        length = max(shortest, min(length, end - t))
+    t = _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1]))
+    for round_ in range(1000):  # bounded: t grows by >= 0.5 s per round
+        family = first[round_] if round_ < len(first) else inp.rng.choice(mine)
+        name = inp.rng.choice(families[family])
+        shortest = _mixed_shortest(inp, name)
+        length = max(shortest, inp.rng.uniform(*MIXED_LENGTH))
+        if t + length > end:
+            fitting = [f for f in mine if any(
+                _mixed_shortest(inp, n) <= end - t for n in families[f])]
+            if round_ >= len(first) or not fitting:
+                break
+            continue  # this family does not fit any more; the next one may
         i = index.get(name, 0)
         index[name] = i + 1
-        start = _ms_up(t)
-        length = _ms_down(min(length, end - start))
-        if length < shortest:
+        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, i))
+        t = _ms_up(t + length + inp.rng.uniform(*MIXED_GAP))
+        if t >= end:
             break
-        out.extend(_episode(spec)(inp, start, length, name, i))
-        t = start + length + inp.rng.uniform(1.0, 4.0)
     return out
+
+
+def _mixed(inp: BuildInput) -> Schedule:
+    """Two overlapping lanes: network faults on the links, process faults on the service."""
+    lead, end = window(inp.duration_s)
+    entries = _lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
+    return sorted(entries, key=lambda e: (e.start_s, e.target))
 
 
 def build(
@@ -267,27 +423,35 @@ def build(
     strategy: str | None,
     lock_lease_s: float | None = None,
     target_processes: int = 2,
+    service_env: Mapping[str, str] | None = None,
 ) -> Schedule:
     """The schedule ``name`` for a load of ``duration_s`` seconds (see the module's guarantees).
 
     ``strategy`` (``lock``/``saga``/``2pc``, or None/``all``) aims strategy-specific faults;
     ``lock_lease_s`` is the service's lock lease (default: the service's default lease);
-    ``target_processes`` how many target-service processes the process faults choose from.
+    ``target_processes`` how many target-service processes the process faults choose from;
+    ``service_env`` the service's tuning variables (its clocks, read through its door).
     """
     spec = SCHEDULES.get(name)
     if spec is None:
         raise UnknownFault(f"unknown fault schedule {name!r}; valid: {', '.join(SCHEDULES)}")
     if duration_s <= 0:
         raise ScheduleError(f"schedule {name!r}: the duration must be positive, not {duration_s}")
+    clk = clocks(service_env)
+    if lock_lease_s is not None:
+        clk = dataclasses.replace(clk, lock_lease_s=lock_lease_s)
     inp = BuildInput(
         duration_s=float(duration_s),
         strategy=None if strategy in (None, "all") else strategy,
-        lock_lease_s=lock_lease_s if lock_lease_s is not None else clocks().lock_lease_s,
+        lock_lease_s=clk.lock_lease_s,
         target_processes=max(1, target_processes),
         rng=random.Random(f"{name}:{seed}"),
+        clocks=clk,
     )
     if name == "none":
         return []
     if name == "mixed":
         return _mixed(inp)
+    if name == "explore":  # dense: a new failpoint every few seconds
+        return _explore_lane(inp)
     return _repeat(spec, inp)

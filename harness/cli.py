@@ -31,6 +31,7 @@ HANDLERS: dict[str, str] = {
     "chaos": "harness.commands.chaos_cmd:chaos",
     "faults": "harness.commands.chaos_cmd:faults",
     "bugs": "harness.commands.bugs_cmd:bugs",
+    "coverage": "harness.commands.coverage_cmd:coverage",
     "ui": "harness.commands.ui_cmd:ui",
     "report": "harness.commands.report_cmd:report",
     "matrix": "harness.commands.matrix_cmd:matrix",
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default reports/<run-id>-shrink)")
     sub.add_parser("faults", help="list the fault schedules")
     sub.add_parser("bugs", help="list the seeded bugs")
+    sub.add_parser("coverage", help="list, per strategy, the dangerous situations a run counts")
     return parser
 
 

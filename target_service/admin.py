@@ -1,8 +1,10 @@
 """Admin endpoints (``X-Admin-Token`` = ``HARNESS_ADMIN_TOKEN``; disabled when it is empty).
 
 ``POST /admin/failpoints`` ``{"enable": [..], "disable": [..], "count": N, "clear": bool}`` or
-``{"arm": {name: N | null}, "disarm": [..]}`` arms failpoints for every process through the
-shared ``failpoints`` table (N: fire at most N times in total; null or 0: every hit).
+``{"arm": {name: N | null | {"remaining": N, "action": "crash"|"delay"|"pause", "seconds": S,
+"instance": "<TARGET_INSTANCE>"}}, "disarm": [..]}`` arms failpoints for every process (or the
+one ``instance``) through the shared ``failpoints`` table (N: fire at most N times in total;
+null or 0: every hit; no action: the failpoint's default, see ``failpoints.default_action``).
 An optional ``"not_after": <unix seconds>`` makes the change all-or-nothing against the database
 clock: served later (a request the kernel queued on a paused process, served after the caller
 gave up and someone healed), it changes nothing and answers 409 ``REQUEST_EXPIRED``.
@@ -22,7 +24,7 @@ from aiohttp import web
 
 from target_service import introspection
 from target_service.api import DEPS
-from target_service.failpoints import FAILPOINTS
+from target_service.failpoints import ACTIONS, FAILPOINTS, Arm
 from target_service.problems import Problem, json_response
 from target_service.sweepers import Sweepers
 from target_service.validation import read_json
@@ -43,8 +45,33 @@ def _check(request: web.Request) -> None:
 async def refresh_failpoints(request_app: web.Application) -> None:
     """Reload the shared armed set into this process."""
     deps = request_app[DEPS]
-    rows = await deps.seats.fetch("SELECT name, remaining FROM failpoints")
-    deps.failpoints.update_shared({r["name"]: r["remaining"] for r in rows})
+    rows = await deps.seats.fetch(
+        "SELECT name, remaining, action, seconds, instance FROM failpoints")
+    deps.failpoints.update_shared({
+        r["name"]: Arm(r["remaining"], r["action"], r["seconds"], r["instance"]) for r in rows})
+
+
+def _arming(value: Any) -> Arm:
+    """An ``arm`` entry -> :class:`Arm`; 400 for anything else."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return Arm(remaining=value or None)
+    if not isinstance(value, dict) or set(value) - {"remaining", "action", "seconds",
+                                                     "instance"}:
+        raise Problem("BAD_REQUEST", "arm must map failpoint names to a count, null or"
+                      " {remaining, action, seconds, instance}")
+    remaining, action = value.get("remaining"), value.get("action")
+    seconds, instance = value.get("seconds"), value.get("instance")
+    if remaining is not None and (not isinstance(remaining, int) or isinstance(remaining, bool)
+                                  or remaining < 0):
+        raise Problem("BAD_REQUEST", "remaining must be a count >= 0 or null")
+    if action is not None and action not in ACTIONS:
+        raise Problem("BAD_REQUEST", f"action must be one of {list(ACTIONS)} or null")
+    if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool)
+                                or not 0 <= seconds <= 600):
+        raise Problem("BAD_REQUEST", "seconds must be a number from 0 to 600 or null")
+    if instance is not None and (not isinstance(instance, str) or not 0 < len(instance) <= 64):
+        raise Problem("BAD_REQUEST", "instance must be a service instance name or null")
+    return Arm(remaining or None, action, None if seconds is None else float(seconds), instance)
 
 
 def _state(request: web.Request) -> dict[str, Any]:
@@ -62,21 +89,20 @@ async def get_failpoints(request: web.Request) -> web.Response:
 async def set_failpoints(request: web.Request) -> web.Response:
     _check(request)
     deps = request.app[DEPS]
-    body = await read_json(request, max_bytes=4096, max_depth=3)
+    body = await read_json(request, max_bytes=4096, max_depth=4)
     extra = set(body) - {"enable", "disable", "count", "clear", "arm", "disarm", "not_after"}
     if extra:
         raise Problem("BAD_REQUEST", f"unknown fields: {sorted(extra)}")
-    arm = body.get("arm", {})
-    if not isinstance(arm, dict) or not all(
-            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-            for v in arm.values()):
+    raw_arm = body.get("arm", {})
+    if not isinstance(raw_arm, dict):
         raise Problem("BAD_REQUEST", "arm must map failpoint names to a count or null")
+    arm = {name: _arming(v) for name, v in raw_arm.items()}
     enable, disable, disarm = (body.get(k, []) for k in ("enable", "disable", "disarm"))
     if not all(isinstance(v, list) for v in (enable, disable, disarm)):
         raise Problem("BAD_REQUEST", "enable/disable/disarm must be arrays of names")
     disable = disable + disarm
     count = body.get("count")
-    counted = [(n, count) for n in enable] + [(n, c or None) for n, c in arm.items()]
+    counted = [(n, Arm(remaining=count)) for n in enable] + list(arm.items())
     enable = enable + list(arm)
     for name_list in (enable, disable):
         if not isinstance(name_list, list) or not all(isinstance(n, str) for n in name_list):
@@ -96,11 +122,13 @@ async def set_failpoints(request: web.Request) -> web.Response:
             await conn.execute("DELETE FROM failpoints")
         if disable:
             await conn.execute("DELETE FROM failpoints WHERE name = ANY($1::text[])", disable)
-        for name, remaining in counted:
+        for name, a in counted:
             await conn.execute(
-                "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
-                " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
-                name, remaining)
+                "INSERT INTO failpoints (name, remaining, action, seconds, instance)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
+                " remaining = EXCLUDED.remaining, action = EXCLUDED.action,"
+                " seconds = EXCLUDED.seconds, instance = EXCLUDED.instance, armed_at = now()",
+                name, a.remaining, a.action, a.seconds, a.instance)
         # Last, so that only the commit itself can still be late (heal_all disarms again).
         late = None if not_after is None else await conn.fetchval(
             "SELECT extract(epoch FROM clock_timestamp()) - $1::float8", float(not_after))

@@ -12,6 +12,7 @@ from aiohttp import web
 from target_service.auth import Authenticator
 from target_service.cancel import cancel
 from target_service.context import Deps
+from target_service.coverage import hold_lapsed
 from target_service.db import DB_ERRORS
 from target_service.idempotency import Claim, IdempotencyStore, fingerprint, validate_key
 from target_service.orders import (
@@ -67,8 +68,12 @@ async def _idempotent(request: web.Request, customer_id: uuid.UUID, body: Any,
                             fingerprint(request.method, request.path, body))
     if not isinstance(got, Claim):
         deps.metrics.idempotency.labels("replayed").inc()
+        await deps.coverage.hit("idempotent-replay")
         return _respond(got.status, got.body, replayed=True)
     deps.metrics.idempotency.labels("resumed" if got.resumed else "new").inc()
+    if got.resumed:
+        await deps.coverage.hit("idempotency-key-resumed")
+    await deps.failpoints.hit("idempotency-before-effect")
     try:
         status, payload, stored = await op(got)
     except Problem as p:
@@ -260,6 +265,8 @@ async def order_action(request: web.Request) -> web.Response:
             written = await strategy.confirm(order, token)
             return 202, written or await _render(request, order.order_id), False
         if action == "finalize":
+            if hold_lapsed(order):
+                await deps.coverage.hit("hold-expired-while-authorized")
             written = await strategy.finalize(order)
             return 200, written or await _render(request, order.order_id), False
         await cancel(deps, order, request.app[STRATS]["2pc"])

@@ -16,6 +16,7 @@ from target_service import admin, api, db
 from target_service.auth import Authenticator
 from target_service.config import Settings
 from target_service.context import Deps
+from target_service.coverage import CoverageRecorder
 from target_service.failpoints import Failpoints
 from target_service.idempotency import IdempotencyStore
 from target_service.metrics import Metrics
@@ -121,12 +122,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                               socket_connect_timeout=s.redis_timeout_s)
     provider = ProviderClient(s.provider_url, s.provider_timeout_s)
     await provider.start()
-    failpoints = Failpoints(s.failpoints)
+    failpoints = Failpoints(s.failpoints, instance=s.instance)
+    coverage = CoverageRecorder(seats)
     deps = Deps(settings=s, seats=seats, payments=payments, redis=redis, provider=provider,
                 locks=LockManager(redis, s.lock_lease_ms, instance=s.instance,
                                   unsafe_release=s.has_bug("lock-unsafe-release")),
-                failpoints=failpoints, metrics=Metrics(s.instance))
+                failpoints=failpoints, metrics=Metrics(s.instance), coverage=coverage)
     failpoints.set_consumer(lambda name: _consume_failpoint(deps, name))
+    failpoints.set_on_fire(coverage.failpoint_fired)
     app[api.DEPS] = deps
     app[api.AUTH] = Authenticator(seats)
     app[api.IDEM] = IdempotencyStore(seats, ttl_s=s.idempotency_ttl_s,

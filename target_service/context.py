@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_service.config import Settings
+from target_service.coverage import CoverageRecorder
 from target_service.failpoints import Failpoints
 from target_service.metrics import Metrics
 from target_service.provider_client import ProviderClient
@@ -24,6 +25,7 @@ class Deps:
     locks: LockManager
     failpoints: Failpoints
     metrics: Metrics
+    coverage: CoverageRecorder
 
     def bug(self, name: str) -> bool:
         """Whether seeded bug ``name`` is on."""

@@ -3,7 +3,10 @@
 Armed two ways: ``HARNESS_FAILPOINTS`` (this process, every hit) or ``POST /admin/failpoints``,
 which writes the shared ``failpoints`` table that every process polls; a table entry may carry a
 ``remaining`` count, decremented atomically in Postgres on each hit, so "fire once" means once
-across all processes.
+across all processes. A table entry may also choose its action when armed (:class:`Arm`):
+``crash``, ``delay`` (sleep ``seconds``: the event loop keeps running) or ``pause`` (SIGSTOP
+this process; the chaos layer continues it), and the one ``instance`` that fires it; without
+an action a failpoint does its default (:func:`default_action`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +36,83 @@ FAILPOINTS: dict[str, str] = {
     "lock-pause-before-write": "SIGSTOP this process before the fenced write (a real pause; the"
     " chaos layer's pause fault continues it)",
     "provider-after-authorize": "(provider) crash after the authorization is committed",
+    "lock-after-acquire": "crash holding the seat locks, before the claim and the seat check",
+    "lock-before-release": "crash after the seat write, before the locks are released",
+    "confirm-before-compensate": "crash after a failed authorize, before the compensation",
+    "void-before-call": "crash before the void (or refund) of a compensation is sent",
+    "finalize-before-capture": "crash after the finalize is recorded, before the capture",
+    "expiry-after-close": "crash after an expired hold is closed, before its void",
+    "sweeper-after-takeover": "crash after the sweeper took a stale saga over, before re-driving",
+    "2pc-after-commit": "crash after both participants committed, before completion is logged",
+    "idempotency-before-effect": "crash after the Idempotency-Key is claimed, before the effect",
+}
+
+_ALL = frozenset({"lock", "saga", "2pc"})
+_SAGAS = frozenset({"lock", "saga"})
+#: failpoint -> the strategies whose requests or recovery pass it (exploration picks from these)
+FAILPOINT_STRATEGIES: dict[str, frozenset[str]] = {
+    "2pc-after-prepare": frozenset({"2pc"}),
+    "2pc-after-decision": frozenset({"2pc"}),
+    "2pc-after-first-commit": frozenset({"2pc"}),
+    "2pc-after-commit": frozenset({"2pc"}),
+    "saga-after-reserve": frozenset({"saga"}),
+    "saga-after-authorize": frozenset({"saga"}),
+    "finalize-after-capture": _SAGAS,
+    "finalize-before-capture": _SAGAS,
+    "lock-after-authorize": frozenset({"lock"}),
+    "lock-after-acquire": frozenset({"lock"}),
+    "lock-before-release": frozenset({"lock"}),
+    "lock-stall-before-write": frozenset({"lock"}),
+    "lock-pause-before-write": frozenset({"lock"}),
+    "confirm-before-compensate": _SAGAS,
+    "void-before-call": _SAGAS,
+    "expiry-after-close": _ALL,
+    "sweeper-after-takeover": _SAGAS,
+    "idempotency-after-effect": _ALL,
+    "idempotency-before-effect": _ALL,
+    "provider-after-authorize": _SAGAS,
 }
 
 STALLS = frozenset({"lock-stall-before-write"})
 #: Failpoints at which the process stops itself: the event loop freezes for real (no timers, no
 #: lease renewal) until a SIGCONT, exactly as if it had been paused from outside at that step.
 SELF_STOPS = frozenset({"lock-pause-before-write"})
-#: A shared self-stop fires only on a firing just taken in Postgres, and only if taking it took
-#: at most this long (asked to answered, read by this process). So every self-stop happens
-#: within this window after its firing committed, and a firing committed before a disarm
-#: cannot stop a process later: e.g. an answer read after this very process was frozen by
-#: another request's self-stop and continued (it would freeze again with nobody to continue
-#: it). Whoever disarms and continues watches this long for late self-stops, no longer.
+#: A shared self-stop (any shared arming whose action is ``pause``) stops the process only on a
+#: firing just taken in Postgres, and only if taking it (and recording it) took at most this
+#: long, read by this process. So every self-stop happens within this window after its firing
+#: committed, and a firing committed before a disarm cannot stop a process later: e.g. an
+#: answer read after this very process was frozen by another request's self-stop and
+#: continued (it would freeze again with nobody to continue it). Whoever disarms and continues
+#: watches this long for late self-stops, no longer.
 SELF_STOP_WINDOW_S = 0.5
 CRASH_EXIT_CODE = 137
+ACTIONS = ("crash", "delay", "pause")
+
+
+def default_action(name: str) -> str:
+    """What ``name`` does when armed without an action: stall, self-stop or crash."""
+    if name in STALLS:
+        return "stall"
+    if name in SELF_STOPS:
+        return "pause"
+    return "crash"
+
+
+def failpoints_of(strategy: str) -> tuple[str, ...]:
+    """The service-process failpoints a request or the recovery of ``strategy`` passes."""
+    return tuple(sorted(n for n, s in FAILPOINT_STRATEGIES.items()
+                        if strategy in s and not n.startswith("provider-")))
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """One shared arming: firings left (None: every hit), action (None: the default), the
+    delay or pause length, and the one instance that fires it (None: every process)."""
+
+    remaining: int | None = None
+    action: str | None = None
+    seconds: float | None = None
+    instance: str | None = None
 
 
 def parse_failpoints(raw: str) -> frozenset[str]:
@@ -69,24 +136,39 @@ def crash(name: str) -> None:
 class Failpoints:
     """The armed set of one process: static (env) plus shared (polled from the database)."""
 
-    def __init__(self, static: frozenset[str]) -> None:
+    def __init__(self, static: frozenset[str], *, instance: str = "0") -> None:
         self._static = static
-        self._shared: dict[str, int | None] = {}
+        self._instance = instance
+        self._shared: dict[str, Arm] = {}
         self._consume: Callable[[str], Awaitable[bool]] | None = None
+        self._on_fire: Callable[[str, str], Awaitable[None]] | None = None
 
     def set_consumer(self, consume: Callable[[str], Awaitable[bool]]) -> None:
         """``consume(name)`` atomically takes one firing of a counted shared failpoint."""
         self._consume = consume
 
-    def update_shared(self, armed: dict[str, int | None]) -> None:
-        """Replace the shared set (from the ``failpoints`` table)."""
-        self._shared = {k: v for k, v in armed.items() if k in FAILPOINTS}
+    def set_on_fire(self, on_fire: Callable[[str, str], Awaitable[None]]) -> None:
+        """``on_fire(name, action)`` is awaited when a failpoint fires, before it acts (so a
+        crash is recorded before the process dies); its errors are ignored."""
+        self._on_fire = on_fire
+
+    def update_shared(self, armed: Mapping[str, int | Arm | None]) -> None:
+        """Replace the shared set (from the ``failpoints`` table); an entry aimed at another
+        instance is not armed here."""
+        shared = {k: v if isinstance(v, Arm) else Arm(remaining=v)
+                  for k, v in armed.items() if k in FAILPOINTS}
+        self._shared = {k: v for k, v in shared.items()
+                        if v.instance is None or v.instance == self._instance}
 
     def armed(self) -> dict[str, int | None]:
         """Every armed name with its remaining count (None = unlimited)."""
         out: dict[str, int | None] = dict.fromkeys(self._static)
-        out.update(self._shared)
+        out.update({k: v.remaining for k, v in self._shared.items()})
         return out
+
+    def _action(self, name: str) -> str:
+        arm = self._shared.get(name) if name not in self._static else None
+        return (arm.action if arm is not None else None) or default_action(name)
 
     async def should_fire(self, name: str) -> bool:
         """Whether ``name`` fires now (taking one count of a counted shared failpoint; a
@@ -95,7 +177,7 @@ class Failpoints:
             return True
         if name not in self._shared:
             return False
-        if self._shared[name] is None and name not in SELF_STOPS:
+        if self._shared[name].remaining is None and self._action(name) != "pause":
             return True
         if self._consume is None:
             return False
@@ -106,24 +188,34 @@ class Failpoints:
             return False
 
     async def hit(self, name: str, *, stall_s: float = 0.0) -> None:
-        """Fire ``name`` if armed: crash, or (for stall failpoints) sleep ``stall_s``."""
+        """Fire ``name`` if armed: its armed action, else its default (crash; a stall
+        failpoint sleeps ``stall_s``; a self-stop failpoint stops this process)."""
         if name not in self._static and name not in self._shared:
             return
+        arm = self._shared.get(name) if name not in self._static else None
         asked = time.monotonic()
         if not await self.should_fire(name):
             return
-        if name in SELF_STOPS and name not in self._static:
+        action = self._action(name)
+        if self._on_fire is not None:
+            try:
+                await asyncio.wait_for(self._on_fire(name, action), 1.0)
+            except Exception:  # recording must never change what the failpoint does
+                log.warning("failpoint %s: could not record the firing", name)
+        if action == "stall":
+            log.warning("failpoint %s: stalling %.1fs", name, stall_s)
+            await asyncio.sleep(stall_s)
+        elif action == "delay":
+            seconds = arm.seconds if arm is not None and arm.seconds is not None else stall_s
+            log.warning("failpoint %s: delaying %.2fs", name, seconds)
+            await asyncio.sleep(seconds)
+        elif action == "pause":
             late = time.monotonic() - asked
-            if late > SELF_STOP_WINDOW_S:
+            if arm is not None and late > SELF_STOP_WINDOW_S:
                 log.warning("failpoint %s: firing answered %.3f s after it was asked:"
                             " dropped", name, late)
                 return
-        if name in STALLS:
-            log.warning("failpoint %s: stalling %.1fs", name, stall_s)
-            await asyncio.sleep(stall_s)
-            return
-        if name in SELF_STOPS:
             log.warning("failpoint %s: SIGSTOP until continued", name)
             os.kill(os.getpid(), signal.SIGSTOP)
-            return
-        crash(name)
+        else:
+            crash(name)

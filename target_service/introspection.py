@@ -23,7 +23,13 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from target_service.config import Settings, tuning
-from target_service.failpoints import FAILPOINTS, SELF_STOP_WINDOW_S
+from target_service.coverage import SITUATIONS, read_counts, situations_for
+from target_service.failpoints import (
+    FAILPOINTS,
+    SELF_STOP_WINDOW_S,
+    default_action,
+    failpoints_of,
+)
 from target_service.redis_lock import keys_for, owner_instance
 
 CALL_TIMEOUT_S = 5.0
@@ -97,14 +103,19 @@ async def armed_failpoints(stores: Stores) -> dict[str, int | None]:
     return {str(r["name"]): r["remaining"] for r in rows}
 
 
-async def arm_failpoint(stores: Stores, name: str, remaining: int | None) -> None:
-    """Arm ``name`` for every process from its next poll on (``remaining`` firings in all)."""
+async def arm_failpoint(stores: Stores, name: str, remaining: int | None, *,
+                        action: str | None = None, seconds: float | None = None,
+                        instance: str | None = None) -> None:
+    """Arm ``name`` for every process (or one ``instance``) from its next poll on:
+    ``remaining`` firings in all, doing ``action`` (None: its default) for ``seconds``."""
     if name not in FAILPOINTS:
         raise ValueError(f"unknown failpoint {name!r}; known: {', '.join(sorted(FAILPOINTS))}")
     await _seats(stores, "execute",
-                 "INSERT INTO failpoints (name, remaining) VALUES ($1, $2) ON CONFLICT (name)"
-                 " DO UPDATE SET remaining = EXCLUDED.remaining, armed_at = now()",
-                 name, remaining)
+                 "INSERT INTO failpoints (name, remaining, action, seconds, instance)"
+                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
+                 " remaining = EXCLUDED.remaining, action = EXCLUDED.action,"
+                 " seconds = EXCLUDED.seconds, instance = EXCLUDED.instance, armed_at = now()",
+                 name, remaining, action, seconds, instance)
 
 
 async def disarm_failpoint(stores: Stores, name: str) -> None:
@@ -377,3 +388,25 @@ async def snapshot(settings: Settings, *, max_locks: int = 1000) -> dict[str, An
             "pending": asdict(await pending_work(stores)),
             "locks": [{"event_id": h.seat.event_id, "seat_id": h.seat.seat_id,
                        "owner": h.owner, "instance": h.instance} for h in holds]}
+
+
+# --- coverage (the dangerous situations a run produced; target_service/coverage.py) ----------
+async def coverage_counts(seats_dsn: str) -> dict[str, int]:
+    """Situation -> how often it happened since the last ``reset_data``."""
+    return await read_counts(seats_dsn)
+
+
+def coverage_situations(strategy: str) -> tuple[str, ...]:
+    """The situations that apply to ``strategy`` (what a run of it should reach)."""
+    return situations_for(strategy)
+
+
+def situation_doc(name: str) -> str:
+    """One line saying what situation ``name`` is."""
+    return SITUATIONS[name].doc
+
+
+# --- exploration (the steps where a crash, pause or delay matters) -------------------------
+def exploration_failpoints(strategy: str) -> dict[str, str]:
+    """Failpoint -> its default action, for every failpoint of ``strategy``'s steps."""
+    return {name: default_action(name) for name in failpoints_of(strategy)}

@@ -35,6 +35,7 @@ async def fail_confirm(deps: Deps, order: Order, saga: Saga, code: str, detail: 
     Returns the saga after the attempt (state DONE, or COMPENSATING if the void is still owed),
     None if another actor owns the saga now.
     """
+    await deps.failpoints.hit("confirm-before-compensate")
     async with deps.seats.acquire() as conn, conn.transaction():
         nxt = await saga_store.advance(conn, saga, state="COMPENSATING" if void else "DONE",
                                        step="SEATS_RELEASED" if release else "FAILED",
@@ -58,6 +59,7 @@ async def finish_void(deps: Deps, order: Order, saga: Saga) -> Saga | None:
     A CAPTURED payment cannot be voided: it is refunded instead, unless bug
     ``capture-not-durable`` is on.
     """
+    await deps.failpoints.hit("void-before-call")
     if saga.phase == "CONFIRM" or not (saga.payment_id or order.payment_id):
         res = await deps.provider.void_by_key(saga.auth_key, order.order_id)
     else:
@@ -69,6 +71,8 @@ async def finish_void(deps: Deps, order: Order, saga: Saga) -> Saga | None:
                 and res.payment.get("status") == "CAPTURED")
     # BUG capture-not-durable: a captured order whose SOLD write was lost is expired and
     # its money kept: nothing repairs it. The correct service refunds it.
+    if captured:
+        await deps.coverage.hit("void-found-capture")
     if captured and not deps.bug("capture-not-durable"):
         assert res.payment is not None
         ref = await deps.provider.refund(str(res.payment["payment_id"]),
@@ -114,6 +118,7 @@ async def capture_and_issue(deps: Deps, order: Order, saga: Saga | None
 
     Returns the SOLD order's API body when this call wrote it (None: read it back)."""
     pid = order.payment_id or ""
+    await deps.failpoints.hit("finalize-before-capture")
     res = await deps.provider.capture(pid, f"capture-{order.order_id}")
     if res.kind == "unknown":
         raise unavailable("the payment provider")

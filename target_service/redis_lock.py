@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,8 @@ class SeatLocks:
     #: take-over seats whose fence token Postgres now holds (the old holder can no longer write)
     fenced: set[str] = field(default_factory=set)
     lost: bool = False
+    #: ``time.monotonic()`` when the leases were last (re)started: every lease lasts from then
+    renewed_at: float = 0.0
 
     def may_forget_takeover(self, seat: str) -> bool:
         """Whether releasing ``seat`` may drop its lease record: not while a take-over of it
@@ -116,7 +119,7 @@ class LockManager:
         Raises :class:`LockUnavailable` when Redis fails; whatever was acquired is released
         best-effort (an unreleased lock expires after its lease).
         """
-        locks = SeatLocks(event_id, make_owner(self.instance))
+        locks = SeatLocks(event_id, make_owner(self.instance), renewed_at=time.monotonic())
         try:
             for seat in sorted(seat_ids):
                 res = await self._acquire(keys=list(keys_for(event_id, seat)),
@@ -148,6 +151,7 @@ class LockManager:
 
     async def renew(self, locks: SeatLocks) -> bool:
         """Extend every lease; False (and ``locks.lost``) if any is no longer ours."""
+        started = time.monotonic()
         try:
             for seat in locks.tokens:
                 ok = await self._renew(keys=[keys_for(locks.event_id, seat)[0]],
@@ -156,7 +160,14 @@ class LockManager:
                     locks.lost = True
         except Exception:
             locks.lost = True
+        if not locks.lost:
+            locks.renewed_at = started
         return not locks.lost
+
+    def lapsed(self, locks: SeatLocks) -> bool:
+        """Whether a lease of ``locks`` ran out (or was lost) since it was last renewed: true
+        when the holder is still inside its critical section after its lease expired."""
+        return locks.lost or time.monotonic() - locks.renewed_at > self.lease_ms / 1000
 
     @contextlib.asynccontextmanager
     async def renewing(self, locks: SeatLocks) -> Any:

@@ -82,7 +82,7 @@ def events_for(event_id: str) -> tuple[EventSpec, ...]:
 
 _SEATS_TABLES = ("tickets", "order_seats", "saga_log", "sagas", "twopc_decisions",
                  "twopc_applied", "idempotency_keys", "orders", "customers", "seats", "events",
-                 "failpoints")
+                 "failpoints", "coverage")
 _PAYMENTS_TABLES = ("payments", "provider_idempotency", "twopc_applied")
 
 
@@ -141,7 +141,8 @@ async def reset_data(seats_dsn: str, payments_dsn: str, *,
 
     Applies migrations first (so it works on empty databases), rolls back our in-doubt prepared
     transactions (their locks would block the wipe), truncates every run table (customers,
-    orders, tickets, idempotency records, logs, the provider ledger, armed failpoints) and
+    orders, tickets, idempotency records, logs, the provider ledger, armed failpoints, coverage
+    counts) and
     inserts ``event_seed``, then analyzes what it inserted (so the services plan their seat
     lookups from its statistics, not from the previous seed's). With ``redis_url``,
     also deletes the seat lock/lease keys (fence counters are kept: they must stay monotonic).

@@ -97,6 +97,7 @@ class Sweepers:
                     raise Problem("ORDER_BUSY", "saga moved")  # rolls the expiry back
             rep.expired += 1
             d.metrics.sweeper.labels("expiry", "expired").inc()
+            await d.failpoints.hit("expiry-after-close")
             if await finish_void(d, order, saga) is not None:
                 rep.voids_finished += 1
 
@@ -112,6 +113,7 @@ class Sweepers:
                 order = await fetch_order(conn, s.order_id)
             if saga is None or order is None:
                 continue
+            await d.failpoints.hit("sweeper-after-takeover")
             try:
                 await self._redrive(saga, order, rep)
             except Problem as exc:
@@ -122,6 +124,7 @@ class Sweepers:
     async def _redrive(self, saga: saga_store.Saga, order: Any, rep: SweepReport) -> None:
         d = self.deps
         if saga.state == "COMPENSATING":
+            await d.coverage.hit("compensation-retried")
             if await finish_void(d, order, saga) is not None:
                 rep.voids_finished += 1
             return
@@ -142,6 +145,7 @@ class Sweepers:
                                "confirm abandoned (process died or stalled); compensated",
                                void=True)
             rep.sagas_compensated += 1
+            await d.coverage.hit("stale-confirm-compensated")
             return
         if saga.phase == "FINALIZE":
             d.metrics.sweeper.labels("sagas", "roll_forward").inc()
@@ -151,6 +155,7 @@ class Sweepers:
                 return
             await capture_and_issue(d, order, saga)
             rep.sagas_rolled_forward += 1
+            await d.coverage.hit("stale-finalize-rolled-forward")
             return
         if await finish_void(d, order, saga) is not None:
             rep.voids_finished += 1
@@ -181,8 +186,10 @@ class Sweepers:
             d.metrics.twopc_recovered.labels(decision).inc()
             if decision == "COMMIT":
                 rep.twopc_committed += 1
+                await d.coverage.hit("in-doubt-committed-by-recovery")
             else:
                 rep.twopc_aborted += 1
+                await d.coverage.hit("in-doubt-aborted-by-recovery")
 
     async def purge_idempotency(self, rep: SweepReport, force: bool) -> None:
         res = await self.deps.seats.execute(

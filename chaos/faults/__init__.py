@@ -15,6 +15,7 @@ from chaos.faults.bandwidth import Bandwidth
 from chaos.faults.base import Fault
 from chaos.faults.blackhole import Blackhole
 from chaos.faults.crash import Crash
+from chaos.faults.explore import Explore
 from chaos.faults.half_open import HalfOpen
 from chaos.faults.kill import Kill
 from chaos.faults.latency import Latency
@@ -43,6 +44,7 @@ FAULTS: dict[str, type[AnyFault]] = {
     "kill": Kill,
     "crash": Crash,
     "lock-takeover-relay": LockTakeoverRelay,
+    "explore": Explore,
 }
 
 

@@ -67,10 +67,13 @@ def print_summary(doc: dict[str, Any], matrix_dir: Path) -> None:
     out = sys.stdout
     grid = doc["grid"]
     if grid["runs"]:
-        print(f"correct cells: {grid['passed']}/{grid['runs']} passed", file=out)
+        print(f"correct cells: {grid['passed']}/{grid['runs']} passed, "
+              f"{grid.get('vacuous', 0)} vacuous (passed without reaching danger)", file=out)
         for strategy, row in grid["table"].items():
             for schedule, c in row.items():
-                mark = "ok  " if c["passed"] == c["runs"] else "FAIL"
+                vac = c.get("vacuous", 0)
+                mark = ("ok  " if c["passed"] == c["runs"] else
+                        "VAC " if c["passed"] + vac == c["runs"] else "FAIL")
                 broken = f"  broken: {', '.join(c['broken'])}" if c["broken"] else ""
                 print(f"  {mark} {strategy:5} {schedule:19} {c['passed']}/{c['runs']}  "
                       f"{c['rps']:7.1f} req/s  p99 {c['p99_ms']:>6} ms{broken}", file=out)

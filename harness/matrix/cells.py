@@ -71,7 +71,8 @@ def cell_entry(cell: Cell, report: Report, cell_dir: Path, duration_s: float,
         "report": f"cells/{cell.id}/report.html",
     }
     if cell.bug is None:
-        entry["verdict"] = "pass" if not broken else "fail"
+        vacuous = result is not None and result.coverage is not None and result.coverage.vacuous
+        entry["verdict"] = "fail" if broken else "vacuous" if vacuous else "pass"
         return entry
     caught_by = [n for n in broken if n in cell.expect]
     entry.update(bug=cell.bug, expect=list(cell.expect), caught=bool(caught_by),

@@ -36,6 +36,7 @@ def grid_summary(cells: Sequence[dict[str, Any]], plan: MatrixPlan) -> dict[str,
             broken = sorted({n for c in mine for n in c["broken"]})
             row[schedule] = {
                 "runs": len(mine), "passed": sum(1 for c in mine if c["verdict"] == "pass"),
+                "vacuous": sum(1 for c in mine if c["verdict"] == "vacuous"),
                 "broken": broken, "errors": [c["error"] for c in mine if "error" in c],
                 "rps": round(statistics.fmean(c["rps"] for c in mine), 2),
                 "p99_ms": max(c["p99_ms"] for c in mine),
@@ -44,7 +45,9 @@ def grid_summary(cells: Sequence[dict[str, Any]], plan: MatrixPlan) -> dict[str,
         table[strategy] = row
     runs = sum(1 for c in cells if c["kind"] == "grid")
     passed = sum(1 for c in cells if c["kind"] == "grid" and c["verdict"] == "pass")
-    return {"table": table, "runs": runs, "passed": passed, "pass_rate": _rate(passed, runs)}
+    vacuous = sum(1 for c in cells if c["kind"] == "grid" and c["verdict"] == "vacuous")
+    return {"table": table, "runs": runs, "passed": passed, "vacuous": vacuous,
+            "pass_rate": _rate(passed, runs)}
 
 
 def bug_summary(cells: Sequence[dict[str, Any]], plan: MatrixPlan,
@@ -78,7 +81,9 @@ def matrix_document(matrix_id: str, plan: MatrixPlan, cells: Sequence[dict[str, 
     """The whole ``matrix.json`` (``complete`` False: interrupted, some cells did not run)."""
     grid = grid_summary(cells, plan)
     bugs = bug_summary(cells, plan)
-    failed = grid["passed"] < grid["runs"] or bugs["caught"] < bugs["runs"] or not complete
+    # a vacuous cell (passed without reaching danger) is no pass, and no failure either
+    failed = (grid["passed"] + grid["vacuous"] < grid["runs"] or bugs["caught"] < bugs["runs"]
+              or not complete)
     return {
         "schema": 1, "matrix_id": matrix_id, "started_at": started_at,
         "finished_at": finished_at, "complete": complete,

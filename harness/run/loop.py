@@ -10,7 +10,8 @@ the report (docs/contract.md section 7.2). Per strategy, one after another on fr
    runs beside it and logs ``faults-<strategy>.jsonl``;
 3. the load stops; every fault is healed (also when anything above failed: ``finally``);
 4. recovery runs until the system settles (bounded), then every invariant is checked over the
-   databases and that strategy's history.
+   databases and that strategy's history, and the service's coverage counts are read (which
+   dangerous situations the run reached; :mod:`harness.run.coverage`).
 
 Afterwards the per-process histories are merged in time order into ``history.jsonl`` and the
 fault logs into ``faults.jsonl`` (every line names its strategy).
@@ -42,6 +43,8 @@ from harness.report.model import (
     ThresholdResult,
 )
 from harness.run import scenario_toml
+from harness.run.contention import contention, hot_seats
+from harness.run.coverage import all_hold, coverage_of
 from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
@@ -55,7 +58,7 @@ from invariants import CheckContext, check_all
 from invariants.base import ALL_EXAMPLES
 from invariants.order_rows import order_rows
 from locustfiles.workload import Workload
-from target_service.introspection import clocks
+from target_service.introspection import clocks, coverage_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,8 @@ def schedules_for(scenario: Scenario) -> dict[str, list[ScheduledFault]]:
         strategy: list(fault_schedules.build(
             scenario.faults, seed=scenario.seed, duration_s=scenario.duration_s,
             strategy=strategy, lock_lease_s=lock_lease_s(scenario),
-            target_processes=scenario.service.target_processes))
+            target_processes=scenario.service.target_processes,
+            service_env=service_settings(scenario).extra_env))
         for strategy in scenario.strategies
     }
 
@@ -258,6 +262,8 @@ class StrategyRun:
     thresholds: tuple[ThresholdResult, ...]
     orders: dict[str, OrderStory]
     settled: SettleResult
+    #: per third of the load, the confirms' conflict and hold rates (``contention.json``)
+    contention: dict[str, Any]
 
 
 async def check(state: StackState, events: list[hist.HistoryEvent], strategy: str
@@ -349,14 +355,20 @@ async def run_strategy(
               for e in hist.read(path)]
     progress.phase(f"{strategy}: checking invariants")
     invariants = await check(state, events, strategy)
+    counts = await coverage_counts(state.dsn("seats"))
     orders = await stories(state, invariants, events, windows, load_wall0)
     total = read_stats(Path(f"{plan.csv_prefix}_stats.csv")).get("Aggregated")
     load = load_summary(total, events)
     thresholds = judge(strategy, scenario.thresholds,
                        LoadMeasures.of(load, total.failures if total else 0, events))
     return StrategyRun(
-        result=StrategyResult(load=load, faults=tuple(windows), invariants=invariants),
-        thresholds=tuple(thresholds), orders=orders, settled=settled)
+        result=StrategyResult(load=load, faults=tuple(windows), invariants=invariants,
+                              coverage=coverage_of(strategy, counts, all_hold(invariants))),
+        thresholds=tuple(thresholds), orders=orders, settled=settled,
+        contention=contention(
+            events, start=min((e["time"] for e in events), default=0.0),
+            duration_s=scenario.duration_s,
+            hot=hot_seats(scenario.workload.event_id, scenario.workload.hot_section)))
 
 
 def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:
@@ -410,6 +422,8 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
         {name: {"settled": r.settled.settled, "seconds": round(r.settled.seconds, 3),
                 "pending": r.settled.pending, "errors": r.settled.errors}
          for name, r in runs.items()}, indent=2))
+    (run_dir / "contention.json").write_text(json.dumps(
+        {name: r.contention for name, r in runs.items()}, indent=2))
     return Report(
         run_id=run_id, seed=scenario.seed, scenario=scenario.name, bug=scenario.bug,
         faults=scenario.faults, started_at=started_at, duration_s=float(scenario.duration_s),

@@ -58,6 +58,8 @@ class LockStrategy:
             if locks is not None:
                 d.metrics.lock_acquire.labels("acquired").inc()
                 d.metrics.lock_wait.observe(time.monotonic() - start)
+                if locks.takeovers:
+                    await d.coverage.hit("lease-taken-over")
                 return locks
             if time.monotonic() - start >= wait_s:
                 d.metrics.lock_acquire.labels("contended").inc()
@@ -103,11 +105,19 @@ class LockStrategy:
         locks = await self._lock(order, wait_s=0.0)
         try:
             async with d.locks.renewing(locks) as renewal:
+                await d.failpoints.hit("lock-after-acquire")
                 await self._confirm_locked(order, payment_token, locks, renewal)
+                await d.failpoints.hit("lock-before-release")
         except AlreadyConfirmed:
             return
         finally:
-            await d.locks.release(locks)
+            await self._leave(locks)
+
+    async def _leave(self, locks: SeatLocks) -> None:
+        """End a critical section: count a lease that ran out inside it, release the locks."""
+        if self.deps.locks.lapsed(locks):
+            await self.deps.coverage.hit("lease-expired-in-critical-section")
+        await self.deps.locks.release(locks)
 
     async def _confirm_locked(self, order: Order, payment_token: str, locks: SeatLocks,
                               renewal: asyncio.Task[None]) -> None:
@@ -132,6 +142,7 @@ class LockStrategy:
         if not free:
             if not claimed:
                 d.metrics.fence_rejections.inc()
+                await d.coverage.hit("takeover-fenced-live-holder")
             raise Problem("SEAT_UNAVAILABLE", "a requested seat is held or sold")
         hold_until = hold_deadline(d)
         res = await d.provider.authorize(key=order.auth_key, order_id=order.order_id,
@@ -172,6 +183,7 @@ class LockStrategy:
             pass
         # fenced out: a newer lock holder owns a seat; undo the authorization
         d.metrics.fence_rejections.inc()
+        await d.coverage.hit("takeover-fenced-live-holder")
         await fail_confirm(d, order, saga, "SEAT_UNAVAILABLE",
                            "the seat lock expired and another buyer took the seat", void=True,
                            release=False)
@@ -187,6 +199,7 @@ class LockStrategy:
                 async with d.seats.acquire() as conn, conn.transaction():
                     if not await self._claim(conn, locks):
                         d.metrics.fence_rejections.inc()
+                        await d.coverage.hit("takeover-fenced-live-holder")
                         raise Problem("ORDER_BUSY", "a newer lock holder owns a seat; retry")
                 locks.fenced.update(locks.takeovers)
                 if d.bug("capture-not-durable"):
@@ -197,7 +210,7 @@ class LockStrategy:
                 if saga is not None:
                     await capture_and_issue(d, order, saga)
         finally:
-            await d.locks.release(locks)
+            await self._leave(locks)
 
     async def _answer_from_state(self, order: Order) -> None:
         async with self.deps.seats.acquire() as conn:

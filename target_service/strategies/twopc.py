@@ -149,6 +149,7 @@ class TwoPhaseCommit:
         d.metrics.twopc.labels(phase, "COMMIT").inc()
         if not ok:
             raise unavailable("a database (the commit is decided and will be completed)")
+        await d.failpoints.hit("2pc-after-commit")
         try:
             await twopc_log.mark_completed(d.seats, gid)
         except DB_ERRORS:

@@ -417,3 +417,24 @@ def test_a_violation_no_order_dates_is_marked_at_the_check(run_dir: Path) -> Non
     # lock's double sale, at load (60 s) + settling (4.5 s), on both charts; saga's checker
     # error is no violation and gets no mark
     assert marks == [("64.5", "#v-lock-no_double_sold_seats")] * 2
+
+
+def test_coverage_is_kept_in_the_report_and_shown_with_a_vacuous_pass(run_dir: Path) -> None:
+    report = sample_report()
+    report["strategies"]["lock"]["coverage"] = {
+        "reached": {"lease-expired-in-critical-section": 3}, "missing": ["lease-taken-over"],
+        "vacuous": False}
+    report["strategies"]["saga"]["coverage"] = {
+        "reached": {}, "missing": ["idempotent-replay"], "vacuous": True}
+    write_report(run_dir, Report.from_json(report))
+    doc = json.loads((run_dir / "report.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["strategies"]["lock"]["coverage"]["reached"] == {
+        "lease-expired-in-critical-section": 3}
+    assert doc["strategies"]["saga"]["coverage"]["vacuous"] is True
+    html = (run_dir / "report.html").read_text()
+    assert "VACUOUS" in html and "lease-expired-in-critical-section x3" in html
+    bad = copy.deepcopy(doc)
+    bad["strategies"]["lock"]["coverage"]["reached"]["lease-taken-over"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)

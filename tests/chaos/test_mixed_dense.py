@@ -1,0 +1,91 @@
+"""The dense composed ``mixed`` and the ``explore`` schedule, on the built schedules (pure):
+every fault family of the strategy in a 60 s run, overlapping lanes, windows every few seconds,
+no white-box adversary, exploration scaled to the service's clocks and drawn from the seed."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from chaos.schedules import NOT_FOR, build, families_for, family_of, window
+from target_service.introspection import clocks, exploration_failpoints
+
+STRATEGIES = ("lock", "saga", "2pc")
+SEEDS = range(1, 9)
+NETWORK_FAULTS = {"partition", "latency", "half-open", "reset_peer"}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, seed: int) -> None:
+    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+    assert {family_of(e.name) for e in schedule} == set(families_for(strategy))
+    assert not NOT_FOR.get(strategy, frozenset()) & {family_of(e.name) for e in schedule}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int) -> None:
+    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+    lead, end = window(60)
+    for e in schedule:
+        assert lead <= e.start_s < e.end_s <= end + 1e-6, e
+        e.make()  # a valid fault
+    starts = sorted({e.start_s for e in schedule})
+    assert starts[0] - lead <= 3.0
+    assert max(b - a for a, b in itertools.pairwise(starts)) <= 10.0  # windows every few s
+    network = [e for e in schedule if e.fault in NETWORK_FAULTS]
+    process = [e for e in schedule if e.fault not in NETWORK_FAULTS]
+    overlaps = [(n, p) for n in network for p in process
+                if n.start_s < p.end_s and p.start_s < n.end_s]
+    assert overlaps, "a network fault must run during a process fault"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_mixed_holds_no_white_box_adversary(strategy: str) -> None:
+    for seed in SEEDS:
+        for e in build("mixed", seed=seed, duration_s=120, strategy=strategy):
+            assert "relay" not in e.params and "at" not in e.params, e
+            if e.fault == "pause":
+                assert e.target.startswith("target-") and e.params == {}
+
+
+def test_mixed_is_reproducible_from_its_seed() -> None:
+    def one(seed: int) -> list[dict[str, object]]:
+        return [e.to_json() for e in build("mixed", seed=seed, duration_s=60, strategy="saga")]
+
+    assert one(5) == one(5)
+    assert one(5) != one(6)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exploration_aims_at_its_strategy_and_scales_to_the_service_clocks(
+        strategy: str) -> None:
+    points = set(exploration_failpoints(strategy))
+    for lease_ms in ("2000", "500"):
+        env = {"LOCK_LEASE_MS": lease_ms}
+        lease = clocks(env).lock_lease_s
+        actions = set()
+        for seed in SEEDS:
+            for e in build("explore", seed=seed, duration_s=60, strategy=strategy,
+                           service_env=env):
+                assert e.fault == "explore" and e.target in points
+                action, seconds = e.params["action"], float(str(e.params["seconds"]))
+                actions.add(action)
+                assert seconds <= e.duration_s  # the fault heals at the end of its window
+                if action == "pause":
+                    assert seconds > lease  # past the lock lease
+        assert actions == {"crash", "delay", "pause"}
+
+
+def test_exploration_pause_length_follows_the_lease() -> None:
+    def pauses(lease_ms: str) -> list[float]:
+        return [float(str(e.params["seconds"]))
+                for seed in SEEDS
+                for e in build("explore", seed=seed, duration_s=60, strategy="lock",
+                               service_env={"LOCK_LEASE_MS": lease_ms, "SAGA_STALE_S": "100"})
+                if e.params["action"] == "pause"]
+
+    short, long = pauses("500"), pauses("2000")
+    assert short and long and max(short) < min(long)
