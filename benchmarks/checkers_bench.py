@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from harness.history import HistoryEvent, body_digest
+from harness.contract.history import HistoryEvent, body_digest
 from invariants import CheckContext, check_all
 from target_service.migrate import migrate
 

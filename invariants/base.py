@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
 from target_service.strategies import STRATEGIES
 
 if TYPE_CHECKING:

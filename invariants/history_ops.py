@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.history import Attempt, HistoryEvent
+from harness.contract.history import Attempt, HistoryEvent
 
 Outcome = Literal["ok", "fail", "info"]
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from harness.history import body_digest
+from harness.contract.history import body_digest
 from invariants import shared
 from invariants.base import CheckContext, Findings, Invariant
 from invariants.history_ops import Op, as_uuid, uuid_text

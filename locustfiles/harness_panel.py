@@ -32,9 +32,9 @@ from flask import Response, jsonify, request, send_file
 from locust import events
 from locust.env import Environment
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
+from harness.contract.outcomes import OUTCOME_NAMES, outcome_of
 from harness.paths import REPO_ROOT
-from harness.run.load_stats import OUTCOMES, outcome_of
 from locustfiles import invariants_tab
 from locustfiles.ui_session import load_session, read_active
 
@@ -131,7 +131,7 @@ def _add_panel(environment: Environment, **_: Any) -> None:
         return
     session = load_session()
     app = web_ui.app
-    outcomes = dict.fromkeys(OUTCOMES, 0)
+    outcomes = dict.fromkeys(OUTCOME_NAMES, 0)
 
     def count(event: HistoryEvent, **_: Any) -> None:
         outcome = outcome_of(event)
@@ -157,7 +157,7 @@ def _add_panel(environment: Environment, **_: Any) -> None:
             "violated": [{"name": n, "wall": w}
                          for n, w in (live.first_violated.items() if live else ())],
             "chart": chart_points(environment), **request_counts(environment),
-            "outcomes": [[k, outcomes[k]] for k in OUTCOMES],  # in the report's order
+            "outcomes": [[k, outcomes[k]] for k in OUTCOME_NAMES],  # in the report's order
         })
 
     @app.route("/harness/faults", methods=["POST"])

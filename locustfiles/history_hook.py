@@ -5,7 +5,7 @@ Importing this module registers three listeners (no subclassing of Locust's clas
 * ``init_command_line_parser`` adds ``--workload FILE`` (also ``$HARNESS_WORKLOAD``); in
   master/worker mode Locust forwards it from the master to every worker.
 * ``init`` adds a custom event ``environment.events.history``; the buyer fires it with one
-  :class:`~harness.history.HistoryEvent` per history line.
+  :class:`~harness.contract.history.HistoryEvent` per history line.
 * the listener appends each event to ``<history_dir>/history-<pid>.jsonl`` (opened on the first
   event, so a master without users writes no file) and ``quit`` (after every user
   has stopped) closes it.
@@ -24,7 +24,7 @@ from locust import events
 from locust.env import Environment
 from locust.event import EventHook
 
-from harness.history import HistoryEvent, HistoryWriter
+from harness.contract.history import HistoryEvent, HistoryWriter
 from harness.paths import REPORTS_DIR
 from locustfiles.workload import WORKLOAD_ENV, Workload
 

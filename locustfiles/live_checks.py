@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.history import merge
+from harness.contract.history import merge
 from harness.paths import REPO_ROOT
 from harness.ui.baseline import Baseline
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history import Attempt, HistoryEvent, Operation, body_digest
+from harness.contract.history import Attempt, HistoryEvent, Operation, body_digest
 from locustfiles.outcomes import AttemptResult, Kind, classify, history_type
 from locustfiles.retry import RetryPolicy
 

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness import history as hist
+from harness.contract import history as hist
 from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError, UsageError
 from harness.stack import Stack
 from invariants import CheckContext, InvariantResult, check_all

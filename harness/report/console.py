@@ -7,7 +7,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from harness.report.model import OUTCOME_NAMES, Report
+from harness.contract.outcomes import OUTCOME_NAMES
+from harness.report.model import Report
 
 
 def summary_table(report: Report) -> Table:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.runner import FaultWindow
+from harness.contract.outcomes import OUTCOME_NAMES
 from invariants import INVARIANT_NAMES
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 NOT_CHECKED = "not checked in this run"
 #: The report schema version (additions keep it; docs/contract.md section 7).
 SCHEMA = 1
-OUTCOME_NAMES = ("sold", "conflict", "payment_failed", "unknown")
 
 
 class ReportError(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
 from target_service.seed import events_for
 
 

@@ -36,8 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from chaos.active import active_faults
 from harness import live
+from harness.contract.outcomes import outcome_of
 from harness.report.model import StrategyResult
-from harness.run.load_stats import outcome_of
 from harness.run.progress import Tail
 from harness.run.settle import pending_work
 from harness.stack import Stack

@@ -2,12 +2,7 @@
 
 Pure file reading. ``load_summary`` gives the report's ``load`` entry (docs/contract.md 7.2):
 requests, requests/s and latency percentiles from Locust's aggregated row, and the outcomes
-counted from the history's completions:
-
-* ``sold``: a ``finalize`` that ended ``ok``;
-* ``conflict``: a completion that ended ``fail`` with ``SEAT_UNAVAILABLE`` (a seat lost to a rival);
-* ``payment_failed``: a completion that ended ``fail`` with ``PAYMENT_FAILED`` (a declined card);
-* ``unknown``: a completion that ended ``info`` (no answer, or a server error).
+counted from the history's completions (:mod:`harness.contract.outcomes`).
 """
 
 from __future__ import annotations
@@ -17,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.history import HistoryEvent
-from harness.report.model import OUTCOME_NAMES, Latency, LoadStats, Outcomes
-
-OUTCOMES = OUTCOME_NAMES  # the report model's list of outcome names
+from harness.contract.history import HistoryEvent
+from harness.contract.outcomes import count_outcomes
+from harness.report.model import Latency, LoadStats, Outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +52,6 @@ def read_stats(path: Path) -> dict[str, RequestStats]:
                 p50=_num(row, "50%"), p95=_num(row, "95%"), p99=_num(row, "99%"),
             )
     return rows
-
-
-def outcome_of(event: HistoryEvent) -> str | None:
-    """The business outcome a completion stands for, or None (an invoke, or not counted)."""
-    kind = event["type"]
-    if kind == "info":
-        return "unknown"
-    if kind == "ok":
-        return "sold" if event["op"] == "finalize" else None
-    if kind == "fail":
-        body = event.get("body")
-        code = body.get("code") if isinstance(body, dict) else None
-        if code == "SEAT_UNAVAILABLE":
-            return "conflict"
-        if code == "PAYMENT_FAILED":
-            return "payment_failed"
-    return None
-
-
-def count_outcomes(events: Iterable[HistoryEvent]) -> dict[str, int]:
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for event in events:
-        outcome = outcome_of(event)
-        if outcome is not None:
-            counts[outcome] += 1
-    return counts
 
 
 def load_summary(total: RequestStats | None, events: Iterable[HistoryEvent]) -> LoadStats:

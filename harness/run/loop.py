@@ -32,7 +32,7 @@ from chaos import schedules as fault_schedules
 from chaos.context import ChaosContext
 from chaos.runner import run_schedule
 from chaos.schedule_types import ScheduledFault, for_strategy
-from harness import history as hist
+from harness.contract import history as hist
 from harness.errors import HarnessError
 from harness.report.model import (
     FaultWindow,

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from harness.history import HistoryEvent
-from harness.run.load_stats import OUTCOMES, last_history_row, outcome_of
+from harness.contract.history import HistoryEvent
+from harness.contract.outcomes import OUTCOME_NAMES, outcome_of
+from harness.run.load_stats import last_history_row
 
 
 class Tail:
@@ -50,7 +51,7 @@ class LiveCounts:
         self.history_dir = history_dir
         self.faults = Tail(faults_log)
         self.tails: dict[Path, Tail] = {}
-        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self.outcomes = dict.fromkeys(OUTCOME_NAMES, 0)
         self.active: dict[str, str] = {}
 
     def refresh(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
 from harness.report.model import FaultWindow, InvariantOutcome, OrderStory, StoryEvent
 from invariants.order_rows import orders_named
 

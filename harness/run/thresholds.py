@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
 from harness.report.model import LoadStats, ThresholdResult
 
 

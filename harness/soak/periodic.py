@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import history as hist
-from harness.history import HistoryEvent
+from harness.contract import history as hist
+from harness.contract.history import HistoryEvent
 from harness.run.loop import MonitorContext
 
 #: Invariants that may be checked during the load, for every strategy.

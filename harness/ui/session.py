@@ -31,8 +31,8 @@ from typing import Any
 
 from chaos.faults import FAULTS
 from chaos.runner import FaultWindow
-from harness import history as hist
 from harness import live
+from harness.contract import history as hist
 from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError
 from harness.report import write_report
 from harness.report.model import (

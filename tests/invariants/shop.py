@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from harness.history import HistoryEvent, body_digest
+from harness.contract.history import HistoryEvent, body_digest
 from invariants import CheckContext, InvariantResult, check_all
 
 EVENT = "evt_default"

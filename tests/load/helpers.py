@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.history import HistoryEvent, read
+from harness.contract.history import HistoryEvent, read
 from harness.paths import REPO_ROOT
 from harness.run.load_stats import read_stats
 from tests.conftest import TEST_STATE_DIR

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.history import HistoryEvent
+from harness.contract.history import HistoryEvent
 from locustfiles.operation import OperationRunner, OperationSpec
 from locustfiles.outcomes import AttemptResult
 from locustfiles.retry import RetryPolicy

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import read
+from harness.contract.history import read
 from harness.paths import REPO_ROOT
 from harness.stack.toxiproxy import Toxiproxy
 from locustfiles.workload import RetrySettings, Workload

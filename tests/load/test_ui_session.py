@@ -20,8 +20,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from harness.contract.outcomes import OUTCOME_NAMES
 from harness.paths import REPO_ROOT
-from harness.run.load_stats import OUTCOMES
 from target_service.seed import reset_data
 from tests.conftest import TEST_STATE_DIR, StackHandle
 from tests.invariants.shop import Shop
@@ -130,7 +130,7 @@ async def test_a_fresh_stack_is_seeded_and_a_new_violation_fails_the_session(
     assert (row["violations"], row["before"]) == (1, 0)
     panel = await session.get("/harness/session")  # what the panel above Locust's UI shows
     assert (panel["strategy"], panel["bug"]) == ("saga", None)
-    assert [name for name, _ in panel["outcomes"]] == list(OUTCOMES)
+    assert [name for name, _ in panel["outcomes"]] == list(OUTCOME_NAMES)
     assert [v["name"] for v in panel["violated"]] == ["no_double_sold_seats"]
     code, report = await session.end()
     assert code == 1

@@ -76,10 +76,22 @@ def test_the_project_has_no_import_cycle() -> None:
     assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
 
 
-#: module prefix -> the prefixes it must not import: the service knows no harness, and the
-#: stack (processes, Toxiproxy, the one heal) sits below the fault layer
-BELOW = {"target_service": ("harness", "chaos", "invariants", "locustfiles"),
-         "harness.stack": ("chaos", "harness.run")}
+#: the harness's top: the CLI and what only it drives (run loop, report, matrix, soak, replay,
+#: UI); nothing below may import it
+_TOP = ("harness.cli", "harness.commands", "harness.run", "harness.report", "harness.matrix",
+        "harness.soak", "harness.replay", "harness.ui")
+#: module prefix -> the prefixes it must not import. The layers, bottom up: the contract's
+#: formats (the client history and its outcomes) import only each other; the service knows no
+#: harness; the stack (processes, Toxiproxy, the one heal) sits below the fault layer; the
+#: fault layer, the load and the checkers sit below the harness's top.
+BELOW = {"harness.contract": ("harness.stack", "chaos", "invariants", "locustfiles",
+                             "target_service", *_TOP),
+         "target_service": ("harness", "chaos", "invariants", "locustfiles"),
+         "harness.stack": ("chaos", *_TOP),
+         "chaos": _TOP,
+         # the web UI's Locust-side extension (invariants tab, panel) is part of `harness ui`
+         "locustfiles": tuple(p for p in _TOP if p != "harness.ui"),
+         "invariants": ("chaos", "locustfiles", *_TOP)}
 
 
 def _under(module: str, prefix: str) -> bool:
@@ -94,3 +106,11 @@ def test_the_layers_import_only_downwards() -> None:
         for low, banned in BELOW.items() if _under(name, low)
         for dep in _imports(name, path, modules) if any(_under(dep, b) for b in banned))
     assert wrong == []
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    """The rule table is live: a checker importing the run loop would be caught."""
+    modules = _modules()
+    assert any(_under("harness.run.loop", b) for b in BELOW["invariants"])
+    assert "harness.contract.history" in _imports(
+        "invariants.base", modules["invariants.base"], modules)
