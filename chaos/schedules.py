@@ -172,9 +172,11 @@ def _relay_length(inp: BuildInput) -> tuple[float, float]:
 def _generic_pause(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """SIGSTOP a random service process for the whole window (no aim: mixed's pause)."""
+    """SIGSTOP a random service process for the whole window (no aim: mixed's pause). It does
+    not wait for seat locks to be held first: under saga or 2pc none ever are, and the wait
+    (``lock_wait_s``) would eat most of the window."""
     target = f"target-{inp.rng.randrange(inp.target_processes)}"
-    return [ScheduledFault(start, length, "pause", target, {}, label)]
+    return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
 #: exploration: relative weight of each action, and how much a step is delayed or paused
