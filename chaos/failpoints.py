@@ -125,11 +125,6 @@ async def disarm_in_table(state: StackState, name: str) -> None:
     await _door(introspection.disarm_failpoint(state.stores(), name), state)
 
 
-async def disarm_all(state: StackState) -> list[str]:
-    """Disarm every failpoint; the names that were armed. Safe before the schema exists."""
-    return await introspection.disarm_all_failpoints(state.stores())
-
-
 async def armed(state: StackState) -> dict[str, int | None]:
     """The shared failpoint table: name -> remaining firings (None = unlimited)."""
     return await introspection.armed_failpoints(state.stores())

@@ -186,6 +186,16 @@ async def running_targets(ctx: ChaosContext) -> list[ProcessInfo]:
             if p.group == "target" and p.state == "RUNNING" and p.pid]
 
 
+#: after the window in which a late self-stop can still happen, look this much longer
+SELF_STOP_MARGIN_S = 0.25
+
+
+def self_stop_watch_s(ctx: ChaosContext) -> float:
+    """How long to watch for late self-stops after a disarm: the service's own
+    ``self_stop_window_s`` (its clocks, read through its door) and a margin."""
+    return ctx.state.clocks().self_stop_window_s + SELF_STOP_MARGIN_S
+
+
 async def continue_self_stops(ctx: ChaosContext, *, for_s: float,
                               keep: frozenset[int] = frozenset()) -> list[str]:
     """For ``for_s`` seconds, continue every target process that is (or gets) stopped, except

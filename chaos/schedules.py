@@ -172,9 +172,11 @@ def _relay_length(inp: BuildInput) -> tuple[float, float]:
 def _generic_pause(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """SIGSTOP a random service process for the whole window (no aim: mixed's pause)."""
+    """SIGSTOP a random service process for the whole window (no aim: mixed's pause). It does
+    not wait for seat locks to be held first: under saga or 2pc none ever are, and the wait
+    (``lock_wait_s``) would eat most of the window."""
     target = f"target-{inp.rng.randrange(inp.target_processes)}"
-    return [ScheduledFault(start, length, "pause", target, {}, label)]
+    return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
 #: exploration: relative weight of each action, and how much a step is delayed or paused
@@ -185,6 +187,8 @@ PAUSE_LEASES = (1.5, 4.0)
 DELAY_FRACTION = (0.5, 1.5)
 #: the longest pause or delay an exploration window draws (seconds)
 EXPLORE_MAX_S = 20.0
+#: the shortest exploration window (a cut-down delay or pause of at least half a second)
+EXPLORE_MIN_S = 2.0
 
 
 def _draw_exploration(inp: BuildInput) -> tuple[str, dict[str, object], float]:
@@ -226,13 +230,18 @@ def _explore(
 def _explore_lane(inp: BuildInput) -> Schedule:
     """``explore`` on its own: back-to-back windows, a new exploration every few seconds."""
     lead, end = window(inp.duration_s)
+    if end - _ms_up(lead) < EXPLORE_MIN_S:
+        raise ScheduleError(
+            f"schedule 'explore' needs a load of at least {math.ceil(EXPLORE_MIN_S / 0.6)}s "
+            f"(one {EXPLORE_MIN_S:g}s exploration inside the fault window); "
+            f"got --duration {inp.duration_s:g}s")
     out: Schedule = []
     t = _ms_up(lead)
     for _ in range(1000):  # bounded: t grows by >= 3.5 s per round
         point, params, need = _draw_exploration(inp)
         length = max(need, inp.rng.uniform(*MIXED_LENGTH))
         if t + length > end:
-            if out or end - t < 2.0:
+            if out or end - t < EXPLORE_MIN_S:
                 break
             length = end - t  # a run too short for this draw still explores, cut to fit
             params["seconds"] = round(min(float(str(params["seconds"])),

@@ -8,8 +8,9 @@ process stops itself there; this fault continues it ``seconds`` after it saw it 
 fires ``count`` times across the processes, in service process ``instance`` only (-1: any).
 
 It knows no bug and reads nothing of the service's state: it arms, watches its own processes'
-run state, and on ``stop`` always heals: disarm, continue every stopped target process, and
-wait until every target process runs again.
+run state, and on ``stop`` always heals: disarm, continue every stopped target process (after
+a ``pause``, also any that stops itself within the service's ``self_stop_window_s`` after the
+disarm), and wait until every target process runs again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from chaos import failpoints
 from chaos.context import ChaosContext
 from chaos.faults.base import Fault
 from chaos.params import FaultParams, param
-from chaos.processes import ProcessTargetError, is_stopped, processes, send, wait_group_running
+from chaos.processes import (
+    ProcessTargetError,
+    continue_self_stops,
+    is_stopped,
+    processes,
+    self_stop_watch_s,
+    send,
+    wait_group_running,
+)
 
 #: how often a pause's watcher looks at the target processes' run state
 WATCH_S = 0.1
@@ -102,12 +111,21 @@ class Explore(Fault[ExploreParams]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+        pause = self.params.action == "pause"
+        stuck: list[str] = []
         try:
-            await failpoints.disarm(ctx.state, self.target)
+            if pause:  # through the door: a frozen process may be the one an admin call reaches
+                await failpoints.disarm_in_table(ctx.state, self.target)
+            else:
+                await failpoints.disarm(ctx.state, self.target)
         finally:
             for pid in (await self._target_pids(ctx)).values():
                 if is_stopped(pid):
                     send(pid, signal.SIGCONT, ctx)
+            if pause:  # a firing taken before the disarm may stop a process a little later
+                stuck = await continue_self_stops(ctx, for_s=self_stop_watch_s(ctx))
+        if stuck:
+            raise ProcessTargetError(f"{', '.join(stuck)} did not continue")
         if not await wait_group_running(ctx, ("target",), within=self.params.restart_within_s):
             raise ProcessTargetError(
                 f"target processes not RUNNING within {self.params.restart_within_s:g}s")

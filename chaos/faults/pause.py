@@ -41,15 +41,13 @@ from chaos.processes import (
     is_stopped,
     resolve,
     running_targets,
+    self_stop_watch_s,
     send,
     wait_stopped_state,
 )
 from harness.stack.control import ProcessInfo
 from target_service import introspection
 from target_service.introspection import LockHold
-
-#: after the window in which a late self-stop can still happen, look this much longer
-WATCH_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +149,7 @@ class Pause(ProcessFault[PauseParams]):
             if self.pid is not None and not await continue_until_running(ctx, self.pid):
                 stuck.append(f"{self.process} (pid {self.pid})")
             if self._armed_at:  # a firing taken before the disarm may stop a process late
-                window = ctx.state.clocks().self_stop_window_s + WATCH_MARGIN_S
-                stuck += await continue_self_stops(ctx, for_s=window)
+                stuck += await continue_self_stops(ctx, for_s=self_stop_watch_s(ctx))
                 self._armed_at = False
             self.pid = None
             if stuck:

@@ -43,6 +43,7 @@ from chaos.processes import (
     continue_self_stops,
     is_stopped,
     running_targets,
+    self_stop_watch_s,
 )
 from harness.stack.control import ProcessInfo
 from target_service import introspection
@@ -52,8 +53,6 @@ MAX_PICKS_SEEN = 50
 #: stop cancels the rounds again this often until they end (3.11's wait_for, which asyncpg's
 #: timeouts use, can swallow a cancellation that lands as the awaited call completes)
 STOP_RECANCEL_S = 0.5
-#: after the window in which a late self-stop can still happen, look this much longer
-WATCH_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +215,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
             finally:
                 for r in self.rounds:
                     r.a_frozen, r.held = False, []
-                window = ctx.state.clocks().self_stop_window_s + WATCH_MARGIN_S
-                stuck = await continue_self_stops(ctx, for_s=window)
+                stuck = await continue_self_stops(ctx, for_s=self_stop_watch_s(ctx))
                 self.pid = None
         if stuck:
             raise ProcessTargetError(f"{', '.join(stuck)} did not continue")

@@ -72,7 +72,11 @@ def cell_entry(cell: Cell, report: Report, cell_dir: Path, duration_s: float,
     }
     if cell.bug is None:
         vacuous = result is not None and result.coverage is not None and result.coverage.vacuous
-        entry["verdict"] = "fail" if broken else "vacuous" if vacuous else "pass"
+        # a failed threshold of the scenario fails the cell as it fails the run (exit 1)
+        limits = [t.name for t in report.failed_thresholds]
+        if limits:
+            entry["failed_thresholds"] = limits
+        entry["verdict"] = "fail" if broken or limits else "vacuous" if vacuous else "pass"
         return entry
     caught_by = [n for n in broken if n in cell.expect]
     entry.update(bug=cell.bug, expect=list(cell.expect), caught=bool(caught_by),

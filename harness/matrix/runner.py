@@ -43,7 +43,8 @@ def _line(entry: dict[str, Any]) -> str:
     if "error" in entry:
         return f"ERROR {entry['error']}"
     if entry["kind"] == "grid":
-        broken = f" ({', '.join(entry['broken'])})" if entry["broken"] else ""
+        what = [*entry["broken"], *entry.get("failed_thresholds", ())]
+        broken = f" ({', '.join(what)})" if what else ""
         return f"{entry['verdict']}{broken}; {load}"
     if entry["caught"]:
         return (f"caught by {', '.join(entry['caught_by'])} at {entry['ttd_s']}s "

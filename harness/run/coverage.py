@@ -8,9 +8,9 @@ that can go wrong, so it is ``vacuous`` (the matrix does not count it as a pass)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from harness.report.model import Coverage, InvariantOutcome
+from harness.report.model import Coverage
 from target_service.introspection import coverage_situations
 
 
@@ -20,8 +20,3 @@ def coverage_of(strategy: str, counts: Mapping[str, int], passed: bool) -> Cover
     reached = {n: int(counts[n]) for n in names if counts.get(n, 0) > 0}
     missing = tuple(n for n in names if n not in reached)
     return Coverage(reached=reached, missing=missing, vacuous=passed and not reached)
-
-
-def all_hold(invariants: Sequence[InvariantOutcome]) -> bool:
-    """Every invariant of one strategy holds."""
-    return all(inv.ok for inv in invariants)

@@ -44,7 +44,7 @@ from harness.report.model import (
 )
 from harness.run import scenario_toml
 from harness.run.contention import contention, hot_seats
-from harness.run.coverage import all_hold, coverage_of
+from harness.run.coverage import coverage_of
 from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import LocustPlan, LocustProcesses
 from harness.run.progress import Progress
@@ -361,9 +361,11 @@ async def run_strategy(
     load = load_summary(total, events)
     thresholds = judge(strategy, scenario.thresholds,
                        LoadMeasures.of(load, total.failures if total else 0, events))
+    result = StrategyResult(load=load, faults=tuple(windows), invariants=invariants)
+    # vacuous is judged on the result's eight invariants (one the run lost counts as broken)
+    result = replace(result, coverage=coverage_of(strategy, counts, not result.broken))
     return StrategyRun(
-        result=StrategyResult(load=load, faults=tuple(windows), invariants=invariants,
-                              coverage=coverage_of(strategy, counts, all_hold(invariants))),
+        result=result,
         thresholds=tuple(thresholds), orders=orders, settled=settled,
         contention=contention(
             events, start=min((e["time"] for e in events), default=0.0),

@@ -4,7 +4,8 @@ Guarantee: ``scenario.parse(dump(s), path)`` gives ``s`` again (but for ``path``
 records its effective scenario as ``scenario.toml`` can be run again exactly
 (``harness replay``), and a shrunk scenario (``min.toml``) runs with ``harness run --scenario``.
 The keys come from the loader's own field tables, so a field added there is written here too.
-An inline schedule becomes ``[[faults]]`` tables (``faults = []`` when it is empty).
+An inline schedule becomes ``[[faults]]`` tables (``faults = []`` when it is empty), the
+scenario's limits a ``[thresholds]`` table.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def dump(scenario: Scenario, *, header: str = "") -> str:
         lines.append("")
         lines.append(f"[{table}]")
         lines.extend(f"{key} = {value(getattr(section, attr))}" for key, attr, _ in specs)
+    if scenario.thresholds:
+        lines.extend(["", "[thresholds]"])
+        lines.extend(f"{_key(k)} = {value(v)}" for k, v in scenario.thresholds.items())
     if inline and scenario.schedule:
         for text in faults_tables(scenario.schedule):
             lines.extend(["", text])

@@ -35,12 +35,7 @@ from harness import live
 from harness.contract import history as hist
 from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError
 from harness.report import write_report
-from harness.report.model import (
-    InvariantOutcome,
-    Report,
-    StrategyResult,
-    complete_invariants,
-)
+from harness.report.model import InvariantOutcome, Report, StrategyResult
 from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import BUYER, LOCUSTFILES
 from harness.run.loop import SETTLE_PROGRESS_S, workload_for
@@ -230,8 +225,7 @@ async def run_session(scenario: Scenario, strategy: str, stack: Stack, run_id: s
             faults=tuple(FaultWindow(str(w["name"]), str(w["target"]), float(w["start_s"]),
                                      duration_s if w["end_s"] is None else float(w["end_s"]))
                          for w in windows),
-            invariants=complete_invariants(
-                [InvariantOutcome.from_json(r, "check") for r in results]))},
+            invariants=tuple(InvariantOutcome.from_json(r, "check") for r in results))},
     )
     (run_dir / "settle.json").write_text(json.dumps({strategy: {
         "settled": settled.settled, "seconds": round(settled.seconds, 3),

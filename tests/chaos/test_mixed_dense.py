@@ -48,7 +48,8 @@ def test_mixed_holds_no_white_box_adversary(strategy: str) -> None:
         for e in build("mixed", seed=seed, duration_s=120, strategy=strategy):
             assert "relay" not in e.params and "at" not in e.params, e
             if e.fault == "pause":
-                assert e.target.startswith("target-") and e.params == {}
+                assert e.target.startswith("target-")
+                assert e.params == {"holding_locks": False}  # paused at once, not aimed
 
 
 def test_mixed_is_reproducible_from_its_seed() -> None:

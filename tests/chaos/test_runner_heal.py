@@ -21,6 +21,7 @@ from chaos.processes import processes
 from chaos.runner import run_schedule
 from harness.paths import REPO_ROOT
 from harness.stack.heal import heal_all, stopped_processes, verify_healed
+from target_service import introspection
 from tests.chaos.links import assert_healed, ctx_for, eventually
 from tests.conftest import StackHandle
 
@@ -211,7 +212,8 @@ async def test_an_arm_queued_on_paused_processes_stays_void_after_the_heal(
     try:  # every attempt times out, so the row goes straight into the table
         await failpoints.arm(stack.state, "finalize-after-capture", remaining=1)
         assert await failpoints.armed(stack.state) == {"finalize-after-capture": 1}
-        assert await failpoints.disarm_all(stack.state) == ["finalize-after-capture"]
+        disarmed = await introspection.disarm_all_failpoints(stack.state.stores())
+        assert disarmed == ["finalize-after-capture"]
     finally:
         for proc in targets:
             proc.resume()

@@ -26,14 +26,16 @@ def test_the_default_scenario_round_trips_through_toml() -> None:
     assert dataclasses.replace(again, path=original.path) == original
 
 
-def test_an_inline_schedule_with_strategies_and_env_round_trips() -> None:
+def test_an_inline_schedule_with_strategies_env_and_thresholds_round_trips() -> None:
     schedule = tuple(dataclasses.replace(e, strategy="lock")
                      for e in build("mixed", seed=3, duration_s=60, strategy="lock"))
     original = dataclasses.replace(
         scenarios.load(), faults=scenarios.INLINE, schedule=schedule, bug="lock-no-fencing",
-        service=dataclasses.replace(scenarios.load().service, env={"LOCK_LEASE_MS": "1000"}))
+        service=dataclasses.replace(scenarios.load().service, env={"LOCK_LEASE_MS": "1000"}),
+        thresholds={"p95_ms": 800.0, "unknown_share": 0.05, "min_rps": 2.0})
     text = dump(original)
     assert text.count("[[faults]]") == len(schedule) > 0
+    assert "[thresholds]" in text  # a replay judges the run's limits too
     again = scenarios.parse(text, Path("again.toml"))
     assert dataclasses.replace(again, path=None) == dataclasses.replace(original, path=None)
     empty = dataclasses.replace(original, schedule=())

@@ -1,18 +1,29 @@
 """Matrix shards (pure): the shares partition the plan, are stable and balanced; `--shard` is
-validated; merge refuses foreign, duplicated and missing shards naming the folder."""
+validated; merge refuses foreign, duplicated and missing shards naming the folder; a cell's
+verdict counts its thresholds."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from harness.errors import UsageError
+from harness.matrix.cells import cell_entry
 from harness.matrix.grid import matrix_document
 from harness.matrix.merge import merge
-from harness.matrix.plan import MatrixPlan, plan_from
+from harness.matrix.plan import Cell, MatrixPlan, plan_from
 from harness.matrix.shard import Shard, expected_cost, parse_shard, plan_id
+from harness.report.model import (
+    InvariantOutcome,
+    LoadStats,
+    Report,
+    StrategyResult,
+    ThresholdResult,
+)
+from invariants import INVARIANT_NAMES
 
 
 def plan(seeds: int = 3, duration: float = 30.0) -> MatrixPlan:
@@ -104,3 +115,17 @@ def test_merged_cells_follow_the_plan_order(tmp_path: Path) -> None:
     assert [c["id"] for c in doc["cells"]] == [c.id for c in p.cells()]
     assert doc["complete"] is True and doc["verdict"] == "pass" and "shard" not in doc
     assert json.loads((out / "matrix.json").read_text()) == doc
+
+
+def test_a_grid_cell_failed_by_a_threshold_fails_like_its_run(tmp_path: Path) -> None:
+    cell = Cell("saga", "none", 1)
+    result = StrategyResult(load=LoadStats(), invariants=tuple(
+        InvariantOutcome(n, ok=True) for n in INVARIANT_NAMES))
+    report = Report(run_id=cell.id, seed=1, scenario="default", bug=None, faults="none",
+                    started_at="", duration_s=30.0, strategies={"saga": result})
+    assert cell_entry(cell, report, tmp_path, 30.0, None)["verdict"] == "pass"
+    slow = dataclasses.replace(report, thresholds=(
+        ThresholdResult("saga/p95_ms", 1.0, 80.0, ok=False),))
+    entry = cell_entry(cell, slow, tmp_path, 30.0, None)
+    assert (slow.verdict, entry["verdict"], entry["failed_thresholds"]) == (
+        "fail", "fail", ["saga/p95_ms"])
