@@ -66,6 +66,8 @@ class ScheduleSpec:
     span: Callable[[BuildInput], tuple[float, float]] | None = None
     #: a white-box adversary (it steers one interleaving): its own schedule, never in ``mixed``
     white_box: bool = False
+    #: the strategies it can break (None: every one); building it for another is bad usage
+    strategies: frozenset[str] | None = None
 
     def length(self, inp: BuildInput) -> tuple[float, float]:
         """(shortest useful, preferred) episode length for this input."""
@@ -143,9 +145,7 @@ def _pause_holder(
 def _relay(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """The lock take-over relay (chaos/faults/relay.py); nothing for the other strategies."""
-    if inp.strategy != "lock":
-        return []
+    """The lock take-over relay (chaos/faults/relay.py)."""
     return [ScheduledFault(start, length, "lock-takeover-relay", "target", {}, label)]
 
 
@@ -293,7 +293,7 @@ _SPECS = (
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
-                 _relay, span=_relay_length, white_box=True),
+                 _relay, span=_relay_length, white_box=True, strategies=frozenset({"lock"})),
 )
 
 #: schedule name -> spec, in docs/contract.md section 5.1 order
@@ -340,6 +340,13 @@ def family_of(label: str) -> str:
             if label in names:
                 return family
     raise KeyError(label)
+
+
+def applies(name: str, strategy: str) -> bool:
+    """Whether schedule ``name`` can break ``strategy`` (a lock-only adversary cannot break a
+    saga: the matrix leaves such cells out, and ``build`` refuses them)."""
+    spec = SCHEDULES[name]
+    return spec.strategies is None or strategy in spec.strategies
 
 
 # --- building -------------------------------------------------------------------------------
@@ -446,6 +453,10 @@ def build(
         raise UnknownFault(f"unknown fault schedule {name!r}; valid: {', '.join(SCHEDULES)}")
     if duration_s <= 0:
         raise ScheduleError(f"schedule {name!r}: the duration must be positive, not {duration_s}")
+    if spec.strategies is not None and (strategy in (None, "all")
+                                        or strategy not in spec.strategies):
+        raise ScheduleError(f"schedule {name!r} applies only to --strategy "
+                            f"{' or '.join(sorted(spec.strategies))}, not {strategy or 'all'}")
     clk = clocks(service_env)
     if lock_lease_s is not None:
         clk = dataclasses.replace(clk, lock_lease_s=lock_lease_s)

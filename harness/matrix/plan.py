@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.schedules import SCHEDULES
+from chaos.schedules import SCHEDULES, applies
 from harness.errors import UsageError
 from invariants.catalog import CATCHES
 from target_service.strategies import STRATEGIES
@@ -59,9 +59,11 @@ class MatrixPlan:
     check_every_s: float
 
     def cells(self) -> list[Cell]:
-        """Grid cells (seed, strategy, schedule order), then bug cells (bug, seed order)."""
+        """Grid cells (seed, strategy, schedule order; only schedules that can break the
+        strategy), then bug cells (bug, seed order)."""
         grid = [Cell(strategy, schedule, seed) for seed in self.seeds
-                for strategy in self.strategies for schedule in self.schedules]
+                for strategy in self.strategies for schedule in self.schedules
+                if applies(schedule, strategy)]
         bugs = [Cell(CATCHES[bug].strategy, CATCHES[bug].faults, seed, bug,
                      CATCHES[bug].invariants) for bug in self.bugs for seed in self.seeds]
         return grid + bugs

@@ -237,7 +237,9 @@ def test_service_pause_is_a_generic_pause_and_the_relay_its_own_schedule() -> No
         assert all(f.duration_s == 3 * 2.0 + 1 for f in pauses)
     lock = build("lock-takeover-relay", seed=1, duration_s=60, strategy="lock")
     assert lock and all((f.fault, f.target) == ("lock-takeover-relay", "target") for f in lock)
-    assert build("lock-takeover-relay", seed=1, duration_s=60, strategy="saga") == []
+    for other in ("saga", "2pc", None):  # lock only: anything else is bad usage (exit 2)
+        with pytest.raises(ScheduleError, match="applies only to --strategy lock"):
+            build("lock-takeover-relay", seed=1, duration_s=60, strategy=other)
     # at least three more leases for the successor and a third buyer, up to six more when the
     # window has room (further rounds)
     assert all(f.duration_s == 9 * 2.0 + 1 for f in lock)

@@ -24,6 +24,7 @@ from harness.report.model import (
     ThresholdResult,
 )
 from invariants import INVARIANT_NAMES
+from target_service.strategies import STRATEGIES
 
 
 def plan(seeds: int = 3, duration: float = 30.0) -> MatrixPlan:
@@ -129,3 +130,11 @@ def test_a_grid_cell_failed_by_a_threshold_fails_like_its_run(tmp_path: Path) ->
     entry = cell_entry(cell, slow, tmp_path, 30.0, None)
     assert (slow.verdict, entry["verdict"], entry["failed_thresholds"]) == (
         "fail", "fail", ["saga/p95_ms"])
+
+
+def test_the_grid_leaves_out_a_schedule_that_cannot_break_the_strategy() -> None:
+    cells = plan(1).cells()
+    relay = {c.strategy for c in cells if c.kind == "grid" and c.schedule == "lock-takeover-relay"}
+    assert relay == {"lock"}  # a lock-only adversary: no saga or 2pc cell that runs no fault
+    assert {c.strategy for c in cells if c.kind == "grid" and c.schedule == "mixed"} == set(
+        STRATEGIES)
