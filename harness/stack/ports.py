@@ -38,8 +38,10 @@ from harness.topology import PORT_BLOCK, PORT_OFFSETS, ports_for
 
 HOST = "127.0.0.1"
 
-#: Where the automatic search for a free block starts and ends.
-AUTO_FIRST, AUTO_LAST = 20000, 40000
+#: Where the automatic search for a free block starts and ends: below the kernel's usual
+#: ephemeral range (Linux: from 32768), from which every outgoing connection takes its local
+#: port, so no client socket of the machine holds a port of a block the search just found free.
+AUTO_FIRST, AUTO_LAST = 20000, 32760
 
 #: One file per claimed block, shared by every stack on this machine.
 CLAIMS_DIR = Path(tempfile.gettempdir()) / "harness-port-claims-v2"

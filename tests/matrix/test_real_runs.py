@@ -51,8 +51,11 @@ async def test_a_tiny_matrix_writes_both_grids_and_its_exit_code(
     if bug_cell["caught"]:
         assert bug_cell["ttd_s"] is not None and bug_cell["ttd_s"] > 0
         assert bug_cell["detected_by"] in ("periodic", "final")
-    # the verdict follows the cells: any failed correct cell or missed bug fails the matrix
-    failed = (doc["grid"]["passed"] < doc["grid"]["runs"]
+    # the verdict follows the cells: any failed correct cell or missed bug fails the matrix; a
+    # vacuous cell (a pass that reached no danger, as every cell under `none`) is no pass and
+    # no failure
+    assert doc["cells"][0]["verdict"] == "vacuous"
+    failed = (doc["grid"]["passed"] + doc["grid"]["vacuous"] < doc["grid"]["runs"]
               or doc["bugs"]["caught"] < doc["bugs"]["runs"])
     assert doc["verdict"] == ("fail" if failed else "pass")
     for cell in doc["cells"]:

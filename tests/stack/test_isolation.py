@@ -25,8 +25,10 @@ from harness.paths import REPO_ROOT
 from harness.stack import Stack
 from harness.stack.binaries import find_all
 from harness.stack.cleanup import stack_processes
-from harness.stack.ports import AUTO_LAST, find_free_block, owner_of, port_is_free
+from harness.stack.ports import find_free_block, owner_of, port_is_free
 from tests.conftest import StackHandle
+from tests.ports import STOP as SPARE_STOP
+from tests.ports import spare
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
@@ -156,7 +158,7 @@ async def test_an_up_meeting_a_foreign_listener_fails_naming_it_and_touches_noth
     and the other stack are left running."""
     state_dir = tmp_path / "state"
     state_dir.mkdir()
-    base = find_free_block(start=AUTO_LAST + 4000, stop=60000, owner=state_dir)["postgres"]
+    base = find_free_block(start=spare(4), stop=SPARE_STOP, owner=state_dir)["postgres"]
     port = base + 1
     others_before = stack.stack.status()
     redis_server = find_all().redis_server

@@ -16,8 +16,10 @@ import pytest
 
 from harness.paths import REPO_ROOT
 from harness.stack.cleanup import stack_processes
-from harness.stack.ports import AUTO_LAST, find_free_block, owner_of, port_is_free
+from harness.stack.ports import find_free_block, owner_of, port_is_free
 from tests.conftest import exclusive_state_dir
+from tests.ports import STOP as SPARE_STOP
+from tests.ports import spare
 
 LIFECYCLE_DIR, LIFECYCLE_PRIVATE = exclusive_state_dir("lifecycle")
 RESTART_DIR, RESTART_PRIVATE = exclusive_state_dir("restart")
@@ -41,7 +43,7 @@ def test_up_twice_down_twice_and_crash_leftovers_are_cleaned() -> None:
     state_dir = LIFECYCLE_DIR
     # A block beyond the automatic range (20000-40000), so no other stack on this machine can
     # take its ports between our `down` and the check that they are free.
-    base = find_free_block(start=AUTO_LAST + 1000, stop=60000)["postgres"]
+    base = find_free_block(start=spare(1), stop=SPARE_STOP)["postgres"]
     first = harness("up", "--base-port", str(base), state_dir=state_dir)
     assert first.returncode == 0, first.stderr
     try:
@@ -129,7 +131,7 @@ def test_a_new_bug_from_another_shell_restarts_only_the_apps(tmp_path: Path) -> 
 
 
 def test_a_taken_port_is_exit_3_with_advice(tmp_path: Path) -> None:
-    block = find_free_block(start=AUTO_LAST + 2000, stop=60000)
+    block = find_free_block(start=spare(2), stop=SPARE_STOP)
     base = block["postgres"]
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", block["toxiproxy"]))

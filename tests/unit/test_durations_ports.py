@@ -18,7 +18,6 @@ from harness.errors import StackError
 from harness.paths import REPO_ROOT
 from harness.stack.listeners import Listener, describe_owner, listeners
 from harness.stack.ports import (
-    AUTO_LAST,
     check_block,
     claim,
     claim_explicit,
@@ -28,6 +27,8 @@ from harness.stack.ports import (
     release,
 )
 from harness.topology import PORT_BLOCK, PORT_OFFSETS
+from tests.ports import STOP as SPARE_STOP
+from tests.ports import spare
 
 
 @pytest.mark.parametrize(
@@ -75,13 +76,13 @@ def test_a_claim_being_set_up_is_kept_until_its_folder_is_gone(tmp_path: Path) -
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    block = find_free_block(start=AUTO_LAST + 3000, stop=60000, owner=first)
+    block = find_free_block(start=spare(3), stop=SPARE_STOP, owner=first)
     base = block["postgres"]
     try:
         assert claim(base, first)  # claiming again for the same owner is fine
         # no stack.json yet, but its claimant (this process) lives: still being set up
         assert not claim(base, second)
-        assert find_free_block(start=base, stop=60000, owner=second)["postgres"] != base
+        assert find_free_block(start=base, stop=SPARE_STOP, owner=second)["postgres"] != base
         shutil.rmtree(first)  # the owner's state folder is gone: the claim is stale
         assert claim(base, second)
         assert owner_of(base).owner == second  # type: ignore[union-attr]
@@ -89,7 +90,7 @@ def test_a_claim_being_set_up_is_kept_until_its_folder_is_gone(tmp_path: Path) -
         release(first)
         release(second)
     assert owner_of(base) is None
-    assert owner_of(find_free_block(start=base, stop=60000)["postgres"]) is None
+    assert owner_of(find_free_block(start=base, stop=SPARE_STOP)["postgres"]) is None
 
 
 def test_a_claim_outlives_its_claimant_while_the_stack_json_names_the_block(
@@ -98,7 +99,7 @@ def test_a_claim_outlives_its_claimant_while_the_stack_json_names_the_block(
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    base = find_free_block(start=AUTO_LAST + 5000, stop=60000)["postgres"]
+    base = find_free_block(start=spare(5), stop=SPARE_STOP)["postgres"]
     try:
         _claim_from_a_process_that_exits(base, first)
         _save_stack_json(first, base)  # `up` finished: the CLI is gone, the stack runs
@@ -123,10 +124,10 @@ def test_a_claim_outlives_its_claimant_while_the_stack_json_names_the_block(
 def test_an_unaligned_explicit_block_keeps_both_blocks_it_overlaps_from_the_automatic_choice(
     tmp_path: Path,
 ) -> None:
-    base = find_free_block(start=AUTO_LAST + 9000, stop=60000)["postgres"]
+    base = find_free_block(start=spare(9), stop=SPARE_STOP)["postgres"]
     try:
         claim_explicit(base + PORT_BLOCK // 2, tmp_path)
-        assert find_free_block(start=base, stop=60000, owner=tmp_path / "other")["postgres"] \
+        assert find_free_block(start=base, stop=SPARE_STOP, owner=tmp_path / "other")["postgres"] \
             >= base + 2 * PORT_BLOCK
     finally:
         release(tmp_path)
@@ -134,7 +135,7 @@ def test_an_unaligned_explicit_block_keeps_both_blocks_it_overlaps_from_the_auto
 
 
 def test_an_explicit_block_with_a_taken_port_is_not_kept_claimed(tmp_path: Path) -> None:
-    block = find_free_block(start=AUTO_LAST + 7000, stop=60000)
+    block = find_free_block(start=spare(7), stop=SPARE_STOP)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", block["target"]))
         sock.listen()
