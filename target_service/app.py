@@ -8,11 +8,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from target_service import admin, api, db
+from target_service import admin, api, db, redis_lock
 from target_service.auth import Authenticator
 from target_service.config import Settings
 from target_service.context import Deps
@@ -118,8 +117,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                                  lock_timeout_ms=s.lock_timeout_ms)
     payments = await db.create_pool(s.payments_dsn, max_size=max(2, s.db_pool_max // 2),
                                     timeout_s=s.db_timeout_s, lock_timeout_ms=s.lock_timeout_ms)
-    redis = aioredis.from_url(s.redis_url, socket_timeout=s.redis_timeout_s,
-                              socket_connect_timeout=s.redis_timeout_s)
+    redis = redis_lock.connect(s.redis_url, s.redis_timeout_s)
     provider = ProviderClient(s.provider_url, s.provider_timeout_s)
     await provider.start()
     failpoints = Failpoints(s.failpoints, instance=s.instance)

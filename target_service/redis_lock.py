@@ -7,6 +7,14 @@ order; it returns the new fencing token and whether the acquirer *took over* an 
 (the previous holder may still be alive and must be fenced off by a claim in Postgres before
 reading). Release and renewal check the owner (Lua).
 
+Every script may run twice: the client retries a command whose connection failed (a pooled
+connection the peer closed during a fault; :func:`connect`), and the first run may have been
+applied with only its answer lost. Release and renewal are idempotent. Acquisition recognises
+its own earlier success by the owner value (unique per acquisition) and answers the token it
+got then: while that lock exists nobody else can have INCRed the fence counter. Whether that
+first run took over an expired lease is then unknown, so the seat counts as taken over (and is
+fenced in Postgres, harmless when nobody held it before) and is marked ``recovered``.
+
 Owner values are ``i<instance>:<random>`` (``instance`` is the process's ``TARGET_INSTANCE``):
 unique per acquisition, and they name the process that holds the lock, so the chaos layer can
 freeze exactly a lock holder (``chaos/faults/pause.py``). :func:`owner_instance` parses one.
@@ -23,10 +31,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 log = logging.getLogger(__name__)
 
 _ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then return {tonumber(redis.call('GET', KEYS[3])), -1} end
+if held then return false end
 local takeover = redis.call('EXISTS', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
@@ -71,6 +86,23 @@ def keys_for(event_id: str, seat_id: str) -> tuple[str, str, str]:
             f"fence:seat:{event_id}:{seat_id}")
 
 
+#: Retries of a command whose connection failed: a reconnect each; a real outage still fails
+#: fast (refused), and a timeout is never retried (the service's 503 stays bounded by it).
+CONNECTION_RETRIES = 2
+
+
+def connect(url: str, timeout_s: float) -> aioredis.Redis:
+    """The service's Redis client: socket timeouts, and a command whose connection failed
+    (e.g. a pooled connection the peer or Toxiproxy closed while idle; its close can cross the
+    next command) is retried on a fresh connection instead of failing the request. Safe only
+    because every script of :class:`LockManager` may run twice (see the module docstring)."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.05), CONNECTION_RETRIES,
+                  supported_errors=(RedisConnectionError,))
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=retry)
+    return client
+
+
 class LockUnavailable(Exception):
     """Redis could not be reached (the caller answers 503)."""
 
@@ -85,6 +117,9 @@ class SeatLocks:
     takeovers: set[str] = field(default_factory=set)
     #: take-over seats whose fence token Postgres now holds (the old holder can no longer write)
     fenced: set[str] = field(default_factory=set)
+    #: seats whose acquisition answer was lost and recovered on a retry: counted as take-overs
+    #: (fenced) since whether the first run took one over is unknown
+    recovered: set[str] = field(default_factory=set)
     lost: bool = False
     #: ``time.monotonic()`` when the leases were last (re)started: every lease lasts from then
     renewed_at: float = 0.0
@@ -128,6 +163,8 @@ class LockManager:
                     await self.release(locks)
                     return None
                 locks.tokens[seat] = int(res[0])
+                if int(res[1]) < 0:
+                    locks.recovered.add(seat)
                 if int(res[1]):
                     locks.takeovers.add(seat)
         except Exception as exc:

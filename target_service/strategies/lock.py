@@ -12,6 +12,7 @@ Finalize holds the locks too, claims taken-over seats, and sells only seats the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import suppress
 from datetime import datetime
@@ -31,6 +32,8 @@ from target_service.strategies.base import (
     lock_pending,
     unavailable,
 )
+
+log = logging.getLogger(__name__)
 
 
 class LockStrategy:
@@ -53,12 +56,13 @@ class LockStrategy:
             try:
                 locks = await d.locks.acquire(order.event_id, order.seats)
             except LockUnavailable as exc:
+                log.warning("seat locks unavailable: %s", exc)
                 d.metrics.lock_acquire.labels("unavailable").inc()
                 raise unavailable("Redis") from exc
             if locks is not None:
                 d.metrics.lock_acquire.labels("acquired").inc()
                 d.metrics.lock_wait.observe(time.monotonic() - start)
-                if locks.takeovers:
+                if locks.takeovers - locks.recovered:  # a recovered one may be none
                     await d.coverage.hit("lease-taken-over")
                 return locks
             if time.monotonic() - start >= wait_s:
