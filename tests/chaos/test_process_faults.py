@@ -13,6 +13,7 @@ from chaos import failpoints
 from chaos.context import ChaosContext
 from chaos.faults import AnyFault, make
 from chaos.processes import is_dead, processes
+from target_service import introspection
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, assert_healed, ctx_for
 from tests.conftest import StackHandle
@@ -116,6 +117,12 @@ async def test_pause_of_target_freezes_the_process_that_holds_the_locks(
     async with Buyer(stack.target_url) as buyer, ctx_for(stack.state) as ctx:
         order = await buyer.order(["A-03", "A-04"], "lock")
         confirm = asyncio.create_task(buyer.confirm(order))
+        # the confirm takes its two locks one after the other: pause only once it holds both
+        # (the slow provider keeps them 2.5 s), or the pause may freeze it holding the first
+        for _ in range(200):  # bounded: 10 s
+            if len(await introspection.lock_holds(stack.state.stores())) == 2:
+                break
+            await asyncio.sleep(0.05)
         fault = make("pause", "target", {"holding_locks": True, "lock_wait_s": 10})
         await fault.start(ctx)
         try:
