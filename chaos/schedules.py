@@ -223,6 +223,16 @@ def _draw_exploration(inp: BuildInput) -> tuple[list[tuple[str, dict[str, object
     share = rng.uniform(*ARM_SHARE)
     chosen = [p for p in points if rng.random() < share] or [rng.choice(points)]
     arms = [(p, _draw_action(inp)) for p in chosen]
+    # One pause per window, of one process: a process stops at the first armed pause it
+    # reaches (so several would all land on the earliest step), and the others keep serving
+    # (a minority paused, as Jepsen's nemeses do). The other pause draws become delays.
+    pauses = [i for i, (_, a) in enumerate(arms) if a["action"] == "pause"]
+    if pauses:
+        keep = rng.choice(pauses)
+        arms[keep][1]["instance"] = rng.randrange(inp.target_processes)
+        for i in pauses:
+            while i != keep and arms[i][1]["action"] == "pause":
+                arms[i] = (arms[i][0], _draw_action(inp))
     return arms, max(float(str(a["seconds"])) for _, a in arms) + 1.0
 
 
