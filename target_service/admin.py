@@ -150,6 +150,10 @@ async def recover(request: web.Request) -> web.Response:
     return json_response(dataclasses.asdict(rep))
 
 
+#: the most free seats (in seeded sizes of the section) an on-sale call may ask for
+MAX_LOW_WATER = 16
+
+
 async def on_sale(request: web.Request) -> web.Response:
     _check(request)
     deps = request.app[DEPS]
@@ -161,8 +165,8 @@ async def on_sale(request: web.Request) -> web.Response:
     if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
         raise Problem("BAD_REQUEST", "event_id must be a non-empty string of at most 64")
     if (not isinstance(low_water, int | float) or isinstance(low_water, bool)
-            or not 0 <= low_water <= 1):
-        raise Problem("BAD_REQUEST", "low_water must be a number from 0 to 1")
+            or not 0 <= low_water <= MAX_LOW_WATER):
+        raise Problem("BAD_REQUEST", f"low_water must be a number from 0 to {MAX_LOW_WATER}")
     spec = rolling.spec_of(event_id)
     if spec is None:
         raise Problem("EVENT_NOT_FOUND", f"no seeded event {event_id!r}")

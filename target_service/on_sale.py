@@ -2,7 +2,7 @@
 
 Protects the run's meaning, not the data: buyers must always have free seats to fight over,
 from a 20-second run to a 30-minute soak (issue 16). When a section of an event has fewer free
-seats than ``low_water`` times its seeded size, one more *wave* of it goes on sale: the
+seats than ``low_water`` times its seeded size, *waves* of it go on sale until it has: the
 section's seeded rows again, labelled ``<row><wave>`` (``A2``, ``B2``, then ``A3``...), same
 seats per row and price. The event's capacity grows in the same transaction, so the seats
 still add up to it. Calls are serialized per event (the event row is locked), so two service
@@ -11,6 +11,7 @@ processes never open the same wave twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,9 @@ def base_row(row_label: str) -> str:
 
 async def open_waves(conn: Any, spec: EventSpec, low_water: float
                      ) -> tuple[list[Opened], dict[str, int]]:
-    """Put one more wave of every section of ``spec`` below ``low_water`` on sale (one
-    transaction); what opened and each section's free seats afterwards. LookupError: the
+    """Put waves of every section of ``spec`` below ``low_water`` on sale, as many as bring it
+    back to ``low_water`` of its seeded size (at least one; ``low_water`` may exceed 1: one
+    transaction); what opened, each section's free seats afterwards. LookupError: the
     event is not in the database."""
     async with conn.transaction():
         if await conn.fetchval("SELECT true FROM events WHERE event_id = $1 FOR UPDATE",
@@ -64,14 +66,16 @@ async def open_waves(conn: Any, spec: EventSpec, low_water: float
             free[sec.name] = n_free
             if n_free >= low_water * size:
                 continue
-            wave = n_rows // len(sec.rows) + 1
-            seats = wave_seats(sec, wave)
-            await conn.copy_records_to_table(
-                "seats", records=[(spec.event_id, *s) for s in seats],
-                columns=["event_id", "seat_id", "section", "row_label", "seat_number",
-                         "price_cents"])
-            opened.append(Opened(sec.name, wave, len(seats)))
-            free[sec.name] = n_free + len(seats)
+            first = n_rows // len(sec.rows) + 1
+            waves = max(1, math.ceil((low_water * size - n_free) / size))
+            for wave in range(first, first + waves):
+                seats = wave_seats(sec, wave)
+                await conn.copy_records_to_table(
+                    "seats", records=[(spec.event_id, *s) for s in seats],
+                    columns=["event_id", "seat_id", "section", "row_label", "seat_number",
+                             "price_cents"])
+                opened.append(Opened(sec.name, wave, len(seats)))
+                free[sec.name] += len(seats)
         if opened:
             await conn.execute("UPDATE events SET capacity = capacity + $2 WHERE event_id = $1",
                                spec.event_id, sum(o.seats for o in opened))

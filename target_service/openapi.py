@@ -218,7 +218,7 @@ def document() -> dict[str, Any]:
         "OnSaleRequest": {
             "type": "object", "additionalProperties": False, "required": ["event_id"],
             "properties": {"event_id": {"type": "string", "minLength": 1, "maxLength": 64},
-                           "low_water": {"type": "number", "minimum": 0, "maximum": 1}}},
+                           "low_water": {"type": "number", "minimum": 0, "maximum": 16}}},
         "OnSaleReport": {"type": "object", "additionalProperties": True,
                          "required": ["event_id", "opened", "free"],
                          "properties": {"opened": {"type": "array"},

@@ -332,7 +332,8 @@ async def run_strategy(
             watcher = asyncio.create_task(monitor(MonitorContext(
                 strategy, state, stack, history_dir, t0, stop)))
         supply_task = asyncio.create_task(run_supply(
-            scenario.supply, state, scenario.workload.event_id, t0=t0, stop=stop))
+            scenario.supply, state, scenario.workload.event_id, scenario.workload.hot_section,
+            t0=t0, stop=stop))
         faults_task = asyncio.create_task(run_faults(
             schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed,
             strategy=strategy))

@@ -50,7 +50,7 @@ class SupplySection:
     against ``low_water`` (a share of each section's seeded size)."""
 
     on_sale: str = "rolling"
-    every_s: float = 1.0
+    every_s: float = 0.5
     low_water: float = 0.5
 
 
@@ -266,7 +266,7 @@ _SECTIONS: dict[str, tuple[type[Any], tuple[tuple[str, str, Check], ...]]] = {
     "supply": (SupplySection, (
         ("on_sale", "on_sale", _choice(*ON_SALES)),
         ("every", "every_s", _positive_duration),
-        ("low_water", "low_water", _number(0, 1)),
+        ("low_water", "low_water", _number(0, 16)),
     )),
     "service": (ServiceSection, (
         ("hold_ttl", "hold_ttl_s", _positive_duration),

@@ -34,11 +34,14 @@ async def test_a_wave_opens_only_below_the_low_water_and_the_capacity_follows(
     assert {s["seat_id"] for s in seat_map} >= {"A2-01", "A2-20"}
     again = await on_sale(api, stack, {"event_id": "evt_small", "low_water": 0.5})
     assert again.body["opened"] == []  # 29 free of a seeded 20: nothing runs low
+    more = await on_sale(api, stack, {"event_id": "evt_small", "low_water": 3})
+    assert [o["wave"] for o in more.body["opened"]] == [3, 4]  # 29 + 2 waves >= 3 sizes
+    assert more.body["free"] == {"FLOOR": 69}
 
 
 async def test_bad_on_sale_requests_are_4xx_problems(api: Api, stack: Any) -> None:
     for body, status in (({"event_id": "evt_nope"}, 404), ({"event_id": 3}, 400),
-                         ({"event_id": "evt_small", "low_water": 2}, 400),
+                         ({"event_id": "evt_small", "low_water": 17}, 400),
                          ({"event_id": "evt_small", "x": 1}, 400)):
         r = await on_sale(api, stack, body)
         assert r.status == status, (body, r.body)
