@@ -265,11 +265,15 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     out: Schedule = []
     t = _ms_up(lead)
     # a window as long as mixed's others, and at least a pause just past the lease: a set of
-    # many failpoints would otherwise wait for its longest draw (cut to fit instead)
+    # many failpoints would otherwise wait for its longest delay (cut to fit instead)
     shortest = _ms_up(PAUSE_LEASES[0] * inp.clocks.lock_lease_s + 1.0)
     for _ in range(1000):  # bounded: t grows by >= 3.5 s per round
         arms, _ = _draw_exploration(inp)
-        length = max(shortest, inp.rng.uniform(*MIXED_LENGTH))
+        # the window fits its one pause whole (a pause cut to just past the lease leaves a
+        # rival no time to act on the lapsed lease); delays are cut to fit
+        pause = max((float(str(a["seconds"])) + 1.0 for _, a in arms
+                     if a["action"] == "pause"), default=0.0)
+        length = max(shortest, pause, inp.rng.uniform(*MIXED_LENGTH))
         if t + length > end:
             if out or end - t < 2.0:
                 break
