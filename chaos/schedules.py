@@ -7,13 +7,15 @@
 * the same (name, seed, duration, strategy, service clocks) always gives the same schedule; all
   randomness (``mixed``'s composition, magnitudes, which process, which failpoint) comes from
   the seed, and every drawn value is in the entry's params (so ``faults.jsonl`` records it);
-* ``explore`` arms a random failpoint of the strategy with a random action (delay, pause past
-  the lock lease, crash) for a random service process, its durations scaled to the service's own
+* ``explore`` (BUGGIFY) arms, in each window, every failpoint of the strategy with one seeded
+  probability, each with a random action (delay, pause past the lock lease, crash, equally
+  likely) for a random service process, its durations scaled to the service's own
   clocks (lock lease, hold TTL, saga stale time, provider timeout: read from the service's
   door, never copied); it knows no bug;
-* ``mixed`` is dense and composed (Jepsen's combined nemesis): two lanes run at once, network
-  faults on the links and process faults (pause, kill, failpoint crash, exploration) on the
-  service, so families overlap; windows start every few seconds; each lane first draws every
+* ``mixed`` is dense and composed (Jepsen's combined nemesis): three lanes run at once, network
+  faults on the links, process faults (pause, kill, failpoint crash, exploration) on the
+  service, and an exploration lane (a new set of armed failpoints every few seconds), so
+  families overlap; windows start every few seconds; each lane first draws every
   family that applies to the strategy (a 60 s run exercises all of them, see
   :func:`families_for`), then random ones. It holds no white-box adversary: its pause is a plain
   SIGSTOP of a random process;
@@ -179,8 +181,11 @@ def _generic_pause(
     return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
-#: exploration: relative weight of each action, and how much a step is delayed or paused
-ACTION_WEIGHTS = {"delay": 4, "pause": 3, "crash": 2}
+#: exploration: the actions a failpoint may take, each as likely as the others
+ACTIONS = ("delay", "pause", "crash")
+#: each exploration window arms every failpoint of the strategy with one probability, drawn
+#: per window from this range (BUGGIFY: several failpoints at once, none named)
+ARM_SHARE = (0.3, 0.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease)
 PAUSE_LEASES = (1.5, 4.0)
 #: a delay is a random fraction of a random service clock in this range
@@ -191,13 +196,11 @@ EXPLORE_MAX_S = 20.0
 EXPLORE_MIN_S = 2.0
 
 
-def _draw_exploration(inp: BuildInput) -> tuple[str, dict[str, object], float]:
-    """(failpoint, params, the shortest window it needs): one random failpoint of the
-    strategy, a random action and process, durations scaled to the service's clocks."""
+def _draw_action(inp: BuildInput) -> dict[str, object]:
+    """A random action for one failpoint, its duration scaled to the service's clocks, and a
+    random process."""
     rng, c = inp.rng, inp.clocks
-    strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
-    point = rng.choice(sorted({p for s in strategies for p in exploration_failpoints(s)}))
-    action = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
+    action = rng.choice(ACTIONS)
     if action == "pause":
         seconds = c.lock_lease_s * rng.uniform(*PAUSE_LEASES)
         stale = c.saga_stale_s * rng.uniform(1.05, 1.3)
@@ -211,42 +214,80 @@ def _draw_exploration(inp: BuildInput) -> tuple[str, dict[str, object], float]:
     else:
         seconds, count = 0.0, 1
     instance = rng.randrange(inp.target_processes) if rng.random() < 0.7 else -1
-    seconds = round(min(seconds, EXPLORE_MAX_S), 3)
-    params: dict[str, object] = {"action": action, "seconds": seconds, "count": count,
-                                 "instance": instance}
-    return point, params, seconds + 1.0
+    return {"action": action, "seconds": round(min(seconds, EXPLORE_MAX_S), 3), "count": count,
+            "instance": instance}
+
+
+def _draw_exploration(inp: BuildInput) -> tuple[list[tuple[str, dict[str, object]]], float]:
+    """([(failpoint, params)], the shortest window they need): every failpoint of the strategy
+    armed with one seeded probability (at least one), each with its own random action."""
+    rng = inp.rng
+    strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
+    points = sorted({p for s in strategies for p in exploration_failpoints(s)})
+    share = rng.uniform(*ARM_SHARE)
+    chosen = [p for p in points if rng.random() < share] or [rng.choice(points)]
+    arms = [(p, _draw_action(inp)) for p in chosen]
+    # One pause per window, of one process: a process stops at the first armed pause it
+    # reaches (so several would all land on the earliest step), and the others keep serving
+    # (a minority paused, as Jepsen's nemeses do). The other pause draws become delays.
+    pauses = [i for i, (_, a) in enumerate(arms) if a["action"] == "pause"]
+    if pauses:
+        keep = rng.choice(pauses)
+        arms[keep][1]["instance"] = rng.randrange(inp.target_processes)
+        for i in pauses:
+            while i != keep and arms[i][1]["action"] == "pause":
+                arms[i] = (arms[i][0], _draw_action(inp))
+    return arms, max(float(str(a["seconds"])) for _, a in arms) + 1.0
+
+
+def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,
+                         length: float, label: str) -> list[ScheduledFault]:
+    """One window's entries (a pause or delay longer than the window is cut to fit: the fault
+    heals at the end of its window)."""
+    out = []
+    for point, params in arms:
+        seconds = round(min(float(str(params["seconds"])), max(0.5, length - 1.0)), 3)
+        out.append(ScheduledFault(start, length, "explore", point,
+                                  {**params, "seconds": seconds}, label))
+    return out
 
 
 def _explore(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """One exploration in a window of ``length`` (a longer pause or delay is cut to fit: the
-    fault heals at the end of its window)."""
-    point, params, _ = _draw_exploration(inp)
-    params["seconds"] = round(min(float(str(params["seconds"])), max(0.5, length - 1.0)), 3)
-    return [ScheduledFault(start, length, "explore", point, params, label)]
+    """One exploration window of ``length``."""
+    arms, _ = _draw_exploration(inp)
+    return _exploration_entries(arms, start, length, label)
 
 
-def _explore_lane(inp: BuildInput) -> Schedule:
-    """``explore`` on its own: back-to-back windows, a new exploration every few seconds."""
-    lead, end = window(inp.duration_s)
-    if end - _ms_up(lead) < EXPLORE_MIN_S:
-        raise ScheduleError(
-            f"schedule 'explore' needs a load of at least {math.ceil(EXPLORE_MIN_S / 0.6)}s "
-            f"(one {EXPLORE_MIN_S:g}s exploration inside the fault window); "
-            f"got --duration {inp.duration_s:g}s")
+def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None
+                  ) -> Schedule:
+    """Back-to-back exploration windows, a new set of failpoints every few seconds (the
+    ``explore`` schedule; a lane of ``mixed``)."""
+    if lead is None or end is None:
+        lead, end = window(inp.duration_s)
+        if end - _ms_up(lead) < EXPLORE_MIN_S:
+            raise ScheduleError(
+                f"schedule 'explore' needs a load of at least {math.ceil(EXPLORE_MIN_S / 0.6)}s "
+                f"(one {EXPLORE_MIN_S:g}s exploration inside the fault window); "
+                f"got --duration {inp.duration_s:g}s")
     out: Schedule = []
     t = _ms_up(lead)
+    # a window as long as mixed's others, and at least a pause just past the lease: a set of
+    # many failpoints would otherwise wait for its longest delay (cut to fit instead)
+    shortest = _ms_up(PAUSE_LEASES[0] * inp.clocks.lock_lease_s + 1.0)
     for _ in range(1000):  # bounded: t grows by >= 3.5 s per round
-        point, params, need = _draw_exploration(inp)
-        length = max(need, inp.rng.uniform(*MIXED_LENGTH))
+        arms, _ = _draw_exploration(inp)
+        # the window fits its one pause whole (a pause cut to just past the lease leaves a
+        # rival no time to act on the lapsed lease); delays are cut to fit
+        pause = max((float(str(a["seconds"])) + 1.0 for _, a in arms
+                     if a["action"] == "pause"), default=0.0)
+        length = max(shortest, pause, inp.rng.uniform(*MIXED_LENGTH))
         if t + length > end:
             if out or end - t < EXPLORE_MIN_S:
                 break
             length = end - t  # a run too short for this draw still explores, cut to fit
-            params["seconds"] = round(min(float(str(params["seconds"])),
-                                          max(0.5, length - 1.0)), 3)
-        out.append(ScheduledFault(t, _ms_down(length), "explore", point, params, "explore"))
+        out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
         t = _ms_up(t + length + inp.rng.uniform(*MIXED_GAP))
     return out
 
@@ -285,11 +326,13 @@ _SPECS = (
     ScheduleSpec("coordinator-crash",
                  "the service dies at a failpoint: between 2PC prepare and commit first",
                  _crash, preferred_s=8),
-    ScheduleSpec("explore", "a random failpoint of the strategy delays, pauses past the lock"
-                 " lease or crashes a random service process (BUGGIFY; knows no bug)",
+    ScheduleSpec("explore", "every few seconds, several random failpoints of the strategy each"
+                 " delay, pause past the lock lease or crash a random service process (BUGGIFY;"
+                 " knows no bug)",
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
-                 " faults and exploration on the service, every family of the strategy first"),
+                 " faults and a lane of exploration on the service, every family of the"
+                 " strategy first"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
@@ -425,9 +468,11 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
 
 
 def _mixed(inp: BuildInput) -> Schedule:
-    """Two overlapping lanes: network faults on the links, process faults on the service."""
+    """Three overlapping lanes: network faults on the links, process faults on the service,
+    and failpoint exploration (several failpoints armed per window, every few seconds)."""
     lead, end = window(inp.duration_s)
-    entries = _lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
+    entries = (_lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
+               + _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end))
     return sorted(entries, key=lambda e: (e.start_s, e.target))
 
 

@@ -8,6 +8,9 @@ null or 0: every hit; no action: the failpoint's default, see ``failpoints.defau
 An optional ``"not_after": <unix seconds>`` makes the change all-or-nothing against the database
 clock: served later (a request the kernel queued on a paused process, served after the caller
 gave up and someone healed), it changes nothing and answers 409 ``REQUEST_EXPIRED``.
+``POST /admin/on-sale`` ``{"event_id": E, "low_water": 0.5}`` opens one more wave of every
+section of E whose free seats fell below ``low_water`` of its seeded size (rolling on-sales,
+``target_service/on_sale.py``); the harness calls it on a timer during the load.
 ``POST /admin/recover[?force=1]`` runs every sweeper once. ``GET /admin/introspect`` answers
 what the introspection door (``target_service/introspection.py``) answers: clocks, armed
 failpoints, pending work, seat locks held.
@@ -23,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from target_service import introspection
+from target_service import on_sale as rolling
 from target_service.api import DEPS
 from target_service.failpoints import ACTIONS, FAILPOINTS, Arm
 from target_service.problems import Problem, json_response
@@ -144,6 +148,35 @@ async def recover(request: web.Request) -> web.Response:
     force = request.query.get("force", "") not in ("", "0", "false")
     rep = await request.app[SWEEPERS].sweep(force=force)
     return json_response(dataclasses.asdict(rep))
+
+
+#: the most free seats (in seeded sizes of the section) an on-sale call may ask for
+MAX_LOW_WATER = 16
+
+
+async def on_sale(request: web.Request) -> web.Response:
+    _check(request)
+    deps = request.app[DEPS]
+    body = await read_json(request, max_bytes=4096, max_depth=2)
+    extra = set(body) - {"event_id", "low_water"}
+    if extra:
+        raise Problem("BAD_REQUEST", f"unknown fields: {sorted(extra)}")
+    event_id, low_water = body.get("event_id"), body.get("low_water", 0.5)
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
+        raise Problem("BAD_REQUEST", "event_id must be a non-empty string of at most 64")
+    if (not isinstance(low_water, int | float) or isinstance(low_water, bool)
+            or not 0 <= low_water <= MAX_LOW_WATER):
+        raise Problem("BAD_REQUEST", f"low_water must be a number from 0 to {MAX_LOW_WATER}")
+    spec = rolling.spec_of(event_id)
+    if spec is None:
+        raise Problem("EVENT_NOT_FOUND", f"no seeded event {event_id!r}")
+    try:
+        async with deps.seats.acquire() as conn:
+            opened, free = await rolling.open_waves(conn, spec, float(low_water))
+    except LookupError:
+        raise Problem("EVENT_NOT_FOUND", f"no event {event_id!r} in the database") from None
+    return json_response({"event_id": event_id, "opened": [dataclasses.asdict(o) for o in opened],
+                          "free": free})
 
 
 async def introspect(request: web.Request) -> web.Response:

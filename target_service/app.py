@@ -176,6 +176,7 @@ def create_app(settings: Settings) -> web.Application:
     r.add_get("/admin/failpoints", admin.get_failpoints)
     r.add_post("/admin/failpoints", admin.set_failpoints)
     r.add_post("/admin/recover", admin.recover)
+    r.add_post("/admin/on-sale", admin.on_sale)
     r.add_get("/admin/introspect", admin.introspect)
     return app
 

@@ -215,6 +215,15 @@ def document() -> dict[str, Any]:
                               "failpoints": {"type": "object"},
                               "pending": {"type": "object"},
                               "locks": {"type": "array", "items": {"type": "object"}}}},
+        "OnSaleRequest": {
+            "type": "object", "additionalProperties": False, "required": ["event_id"],
+            "properties": {"event_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                           "low_water": {"type": "number", "minimum": 0, "maximum": 16}}},
+        "OnSaleReport": {"type": "object", "additionalProperties": True,
+                         "required": ["event_id", "opened", "free"],
+                         "properties": {"opened": {"type": "array"},
+                                        "free": {"type": "object", "additionalProperties": {
+                                            "type": "integer"}}}},
         "RecoverReport": {"type": "object", "additionalProperties": True,
                           "required": ["errors"],
                           "properties": {"errors": {"type": "array",
@@ -312,6 +321,14 @@ def document() -> dict[str, Any]:
                            {"name": "force", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": _json(_ref("RecoverReport"), "What was done"),
                           **admin_errors}}},
+        "/admin/on-sale": {"post": {
+            "summary": "Open one more wave of every section of an event low on free seats",
+            "parameters": [admin_hdr],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("OnSaleRequest")}}},
+            "responses": {"200": _json(_ref("OnSaleReport"), "What went on sale"),
+                          "404": _problem("No such event (EVENT_NOT_FOUND)"),
+                          "413": _COMMON["413"], "415": _COMMON["415"], **admin_errors}}},
         "/admin/introspect": {"get": {
             "summary": "What the service holds: clocks, failpoints, pending work, seat locks",
             "parameters": [admin_hdr],

@@ -7,6 +7,7 @@ has recovered when the fault ends; otherwise FaultError.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,12 @@ class KillParams(FaultParams):
     )
 
 
+#: how often a process fault looks its target up again when it died just before the signal
+GONE_RETRIES = 3
+#: and how long it waits before (supervisord notices a death within a moment)
+GONE_WAIT_S = 0.5
+
+
 class Kill(ProcessFault[KillParams]):
     """The process dies without cleanup (SIGKILL); the others keep serving."""
 
@@ -39,10 +46,16 @@ class Kill(ProcessFault[KillParams]):
         self.new_pid: int | None = None
 
     async def _apply(self, ctx: ChaosContext) -> None:
-        proc = await resolve(ctx, self.target)
-        self.pid, self.process = proc.pid, proc.name
-        if not send(proc.pid, signal.SIGKILL, ctx):
-            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
+        for attempt in range(1, GONE_RETRIES + 1):
+            proc = await resolve(ctx, self.target)
+            self.pid, self.process = proc.pid, proc.name
+            if send(proc.pid, signal.SIGKILL, ctx):
+                break
+            # died between the look-up and the signal (another fault crashed it): once
+            # restarted, it is the target again
+            if attempt == GONE_RETRIES:
+                raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
+            await asyncio.sleep(GONE_WAIT_S)
         if not await wait_dead(proc.pid):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) survived SIGKILL")
 

@@ -32,6 +32,7 @@ import redis.exceptions
 
 from chaos import failpoints
 from chaos.context import ChaosContext
+from chaos.faults.kill import GONE_RETRIES, GONE_WAIT_S
 from chaos.faults.process import ProcessFault
 from chaos.params import FaultParams, param
 from chaos.processes import (
@@ -132,7 +133,15 @@ class Pause(ProcessFault[PauseParams]):
         if self._holds and proc.group == "target":
             self.held_by_paused = introspection.holds_by_instance(self._holds)[
                 proc.name.removeprefix("target-")]
-        if not send(proc.pid, signal.SIGSTOP, ctx):
+        for _ in range(GONE_RETRIES):
+            if send(proc.pid, signal.SIGSTOP, ctx):
+                break
+            # died between the look-up and the signal (another fault crashed it): once
+            # restarted, the named process is the target again
+            await asyncio.sleep(GONE_WAIT_S)
+            proc = await resolve(ctx, proc.name)
+            self.pid, self.process = proc.pid, proc.name
+        else:
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
         if not await wait_stopped_state(proc.pid, True):
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")

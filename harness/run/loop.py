@@ -43,7 +43,7 @@ from harness.report.model import (
     ThresholdResult,
 )
 from harness.run import scenario_toml
-from harness.run.contention import contention, hot_seats
+from harness.run.contention import contention, hot_rows
 from harness.run.coverage import coverage_of
 from harness.run.load_stats import load_summary, read_stats
 from harness.run.locust_proc import LocustPlan, LocustProcesses
@@ -51,6 +51,7 @@ from harness.run.progress import Progress
 from harness.run.scenario import Scenario
 from harness.run.settle import SettleResult, settle
 from harness.run.stories import build_stories, named_orders
+from harness.run.supply import SupplyLog, run_supply
 from harness.run.thresholds import LoadMeasures, judge
 from harness.stack import ServiceSettings, Stack, StackState
 from harness.stack.heal import heal_all
@@ -322,6 +323,7 @@ async def run_strategy(
         f"{f' with {scenario.workers} workers' if scenario.workers else ''}; "
         f"faults: {', '.join(labels) if labels else 'none'}")
     windows: list[FaultWindow] = []
+    supplied = SupplyLog()
     watcher: asyncio.Task[None] | None = None
     try:
         t0, load_wall0 = time.monotonic(), time.time()
@@ -329,6 +331,9 @@ async def run_strategy(
         if monitor is not None:
             watcher = asyncio.create_task(monitor(MonitorContext(
                 strategy, state, stack, history_dir, t0, stop)))
+        supply_task = asyncio.create_task(run_supply(
+            scenario.supply, state, scenario.workload.event_id, scenario.workload.hot_section,
+            t0=t0, stop=stop))
         faults_task = asyncio.create_task(run_faults(
             schedule, state, faults_log=faults_log, t0=t0, stop=stop, seed=scenario.seed,
             strategy=strategy))
@@ -340,6 +345,7 @@ async def run_strategy(
             stop.set()
             await watch
             windows = await faults_ended(faults_task, strategy, faults_log)
+            supplied = await supply_task
             await _finish_monitor(watcher, progress)
     finally:
         if watcher is not None and not watcher.done():
@@ -370,7 +376,8 @@ async def run_strategy(
         contention=contention(
             events, start=min((e["time"] for e in events), default=0.0),
             duration_s=scenario.duration_s,
-            hot=hot_seats(scenario.workload.event_id, scenario.workload.hot_section)))
+            hot=hot_rows(scenario.workload.event_id, scenario.workload.hot_section))
+        | {"supply": {"on_sale": scenario.supply.on_sale, **supplied.summary()}})
 
 
 def merge_files(paths: RunPaths, strategies: tuple[str, ...]) -> int:

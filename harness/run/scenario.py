@@ -44,6 +44,20 @@ class SettleSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SupplySection:
+    """The ``[supply]`` table: ``on_sale`` ``rolling`` (new waves open while the load runs) or
+    ``none`` (only the seeded seats: a long run sells out), checked every ``every_s`` seconds
+    against ``low_water`` (a share of each section's seeded size)."""
+
+    on_sale: str = "rolling"
+    every_s: float = 0.5
+    low_water: float = 0.5
+
+
+ON_SALES = ("rolling", "none")
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSection:
     """Service tuning for the run (``[service]``); changing it restarts the service."""
 
@@ -74,6 +88,7 @@ class Scenario:
     retry: RetrySettings = field(default_factory=RetrySettings)
     settle: SettleSection = field(default_factory=SettleSection)
     service: ServiceSection = field(default_factory=ServiceSection)
+    supply: SupplySection = field(default_factory=SupplySection)
     #: an inline schedule (``[[faults]]`` tables; then ``faults`` is ``"inline"``)
     schedule: tuple[Any, ...] | None = None
     #: ``[thresholds]``: name -> limit (harness/run/thresholds.py), judged per strategy
@@ -247,6 +262,11 @@ _SECTIONS: dict[str, tuple[type[Any], tuple[tuple[str, str, Check], ...]]] = {
     "settle": (SettleSection, (
         ("timeout", "timeout_s", _duration),
         ("wait_for_holds", "wait_for_holds", _bool),
+    )),
+    "supply": (SupplySection, (
+        ("on_sale", "on_sale", _choice(*ON_SALES)),
+        ("every", "every_s", _positive_duration),
+        ("low_water", "low_water", _number(0, 16)),
     )),
     "service": (ServiceSection, (
         ("hold_ttl", "hold_ttl_s", _positive_duration),
