@@ -354,8 +354,10 @@ PROCESS_FAMILIES: dict[str, tuple[str, ...]] = {
     "pause": ("service-pause",),
     "kill": ("service-kill",),
     "crash": ("coordinator-crash",),
-    "explore": ("explore",),
 }
+#: the third lane: failpoint exploration (its own lane, so it overlaps the process faults)
+EXPLORE_FAMILIES: dict[str, tuple[str, ...]] = {"explore": ("explore",)}
+_LANES = (NETWORK_FAMILIES, PROCESS_FAMILIES, EXPLORE_FAMILIES)
 #: the families that cannot matter to a strategy (it never uses that link)
 NOT_FOR: dict[str, frozenset[str]] = {
     "saga": frozenset({"redis"}),
@@ -363,7 +365,7 @@ NOT_FOR: dict[str, frozenset[str]] = {
 }
 #: what ``mixed`` draws from
 MIXABLE: tuple[str, ...] = tuple(
-    n for fams in (NETWORK_FAMILIES, PROCESS_FAMILIES) for names in fams.values() for n in names)
+    n for fams in _LANES for names in fams.values() for n in names)
 #: a window of the mixed lanes lasts this long (seconds; a pause at least its own shortest)
 MIXED_LENGTH = (3.0, 6.0)
 #: and the next window of a lane starts this long after the previous one ended
@@ -373,12 +375,12 @@ MIXED_GAP = (0.5, 2.5)
 def families_for(strategy: str | None) -> tuple[str, ...]:
     """The fault families of ``mixed`` that apply to ``strategy`` (None: all)."""
     skip = NOT_FOR.get(strategy or "", frozenset())
-    return tuple(f for f in (*NETWORK_FAMILIES, *PROCESS_FAMILIES) if f not in skip)
+    return tuple(f for fams in _LANES for f in fams if f not in skip)
 
 
 def family_of(label: str) -> str:
     """The family of a schedule label drawn by ``mixed``."""
-    for fams in (NETWORK_FAMILIES, PROCESS_FAMILIES):
+    for fams in _LANES:
         for family, names in fams.items():
             if label in names:
                 return family
@@ -471,9 +473,15 @@ def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
     and failpoint exploration (several failpoints armed per window, every few seconds)."""
     lead, end = window(inp.duration_s)
-    entries = (_lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
-               + _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end))
-    return sorted(entries, key=lambda e: (e.start_s, e.target))
+    faults = _lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
+    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end)
+    # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
+    # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
+    crashes = [e for e in faults if e.fault == "crash"]
+    explored = [e for e in explored if not any(
+        c.target == e.target and c.start_s < e.start_s + e.duration_s
+        and e.start_s < c.start_s + c.duration_s for c in crashes)]
+    return sorted(faults + explored, key=lambda e: (e.start_s, e.target))
 
 
 def build(
