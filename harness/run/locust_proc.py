@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -85,6 +86,19 @@ class LocustPlan:
         return self.duration_s + self.stop_timeout_s + STARTUP_GRACE_S
 
 
+#: prctl(2) option: the signal this process gets when the thread that forked it ends
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Run in a Locust child before it execs: on Linux it gets SIGTERM when the harness that
+    started it dies, even by SIGKILL, so a killed run or UI session never leaves Locust behind
+    (still serving its web port and load). Locust runs in its own session (Ctrl-C reaches the
+    harness, which stops it in order), so a process-group kill would not reach it."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocustProcesses:
     """The Locust processes of one strategy's load."""
 
@@ -109,6 +123,7 @@ class LocustProcesses:
             return await asyncio.create_subprocess_exec(
                 *cmd, stdout=fh, stderr=asyncio.subprocess.STDOUT, cwd=REPO_ROOT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     @property

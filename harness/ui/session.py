@@ -37,7 +37,7 @@ from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError
 from harness.report import write_report
 from harness.report.model import InvariantOutcome, Report, StrategyResult
 from harness.run.load_stats import load_summary, read_stats
-from harness.run.locust_proc import BUYER, LOCUSTFILES
+from harness.run.locust_proc import BUYER, LOCUSTFILES, die_with_parent
 from harness.run.loop import SETTLE_PROGRESS_S, workload_for
 from harness.run.progress import Progress
 from harness.run.scenario import Scenario
@@ -179,7 +179,8 @@ async def run_session(scenario: Scenario, strategy: str, stack: Stack, run_id: s
     env = {**os.environ, "HARNESS_STATE_DIR": str(state.state_dir),
            SESSION_ENV: str(paths.session_file)}
     t0 = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(*cmd, env=env, start_new_session=True)
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, start_new_session=True,
+                                                preexec_fn=die_with_parent)
     watcher = FaultWatcher(state, log=paths.faults_log, snapshot=paths.active_file, t0=t0,
                            every_s=FAULT_POLL_S)
     stop = asyncio.Event()

@@ -22,6 +22,7 @@ import pytest_asyncio
 
 from harness.contract.outcomes import OUTCOME_NAMES
 from harness.paths import REPO_ROOT
+from harness.stack.ports import port_is_free
 from target_service.seed import reset_data
 from tests.conftest import TEST_STATE_DIR, StackHandle
 from tests.invariants.shop import Shop
@@ -190,3 +191,20 @@ async def test_damage_from_before_the_session_is_not_counted(
 
 def report_dir(report: dict[str, Any]) -> Path:
     return REPO_ROOT / "reports" / str(report["run_id"])
+
+
+async def test_a_killed_session_leaves_no_locust_behind(
+        stack: StackHandle, ui_session: Any) -> None:
+    """SIGKILL of `harness ui` (no chance to stop Locust in order): Locust, in a session of its
+    own, still goes with it, and the web port is free for the next session."""
+    session = await ui_session()
+    os.killpg(session.proc.pid, signal.SIGKILL)  # the harness's own group: not Locust's
+    await session.proc.wait()
+    for _ in range(POLLS):  # bounded: until Locust has exited and let its web port go
+        if port_is_free(stack.state.ports["locust_web"]):
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        raise AssertionError("Locust still holds the web port after its harness was killed")
+    with pytest.raises(httpx.HTTPError):
+        await session.get("/harness/session")
