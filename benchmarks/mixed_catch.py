@@ -12,6 +12,7 @@ Usage, with the stack up (``harness up``)::
 
     .venv/bin/python benchmarks/mixed_catch.py [--seeds 3] [--first-seed 1] [--duration 60s]
         [--bugs a,b] [--strategies lock,saga,2pc] [--out reports/mixed-catch]
+        [--state-dir DIR]
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ class Outcome:
     wall_s: float
 
 
-def run_one(bug: str | None, strategy: str, seed: int, duration: str, out: Path) -> Outcome:
+def run_one(bug: str | None, strategy: str, seed: int, duration: str, out: Path,
+            state_dir: str | None = None) -> Outcome:
     folder = out / f"{bug or 'correct'}-{strategy}-s{seed}"
-    cmd = [str(HARNESS), "run", "--strategy", strategy, "--faults", "mixed",
+    cmd = [str(HARNESS), *(["--state-dir", state_dir] if state_dir else []),
+           "run", "--strategy", strategy, "--faults", "mixed",
            "--duration", duration, "--seed", str(seed), "--out", str(folder)]
     if bug:
         cmd += ["--bug", bug]
@@ -105,6 +108,7 @@ def main() -> int:
     ap.add_argument("--strategies", default="lock,saga,2pc",
                     help="correct-code runs ('' for none)")
     ap.add_argument("--out", default="reports/mixed-catch")
+    ap.add_argument("--state-dir", default=None, help="the stack's state folder (harness's)")
     args = ap.parse_args()
     parse_duration(args.duration)
     out = Path(args.out)
@@ -116,7 +120,7 @@ def main() -> int:
     outcomes: list[Outcome] = []
     for seed in seeds:  # seed-major: an interrupted measurement still covers every bug
         for bug, strategy in plan:
-            o = run_one(bug, strategy, seed, args.duration, out)
+            o = run_one(bug, strategy, seed, args.duration, out, args.state_dir)
             outcomes.append(o)
             print(json.dumps(asdict(o)), flush=True)
     print(table(outcomes))

@@ -7,9 +7,10 @@
 * the same (name, seed, duration, strategy, service clocks) always gives the same schedule; all
   randomness (``mixed``'s composition, magnitudes, which process, which failpoint) comes from
   the seed, and every drawn value is in the entry's params (so ``faults.jsonl`` records it);
-* ``explore`` (BUGGIFY) arms, in each window, every failpoint of the strategy with one seeded
-  probability, each with a random action (delay, pause past the lock lease, crash, equally
-  likely) for a random service process, its durations scaled to the service's own
+* ``explore`` (BUGGIFY) pauses, in each window, one random service process past the lock lease
+  at one failpoint (the windows take the strategy's failpoints in a seeded order that visits
+  each before any twice) and arms every other failpoint of the strategy with one seeded
+  probability, each with a random delay or crash; durations are scaled to the service's own
   clocks (lock lease, hold TTL, saga stale time, provider timeout: read from the service's
   door, never copied); it knows no bug;
 * ``mixed`` is dense and composed (Jepsen's combined nemesis): three lanes run at once, network
@@ -181,33 +182,43 @@ def _generic_pause(
     return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
-#: exploration: the actions a failpoint may take, each as likely as the others
-ACTIONS = ("delay", "pause", "crash")
+#: exploration: the actions an armed failpoint other than the window's pause may take
+ACTIONS = ("delay", "crash")
 #: each exploration window arms every failpoint of the strategy with one probability, drawn
 #: per window from this range (BUGGIFY: several failpoints at once, none named)
 ARM_SHARE = (0.3, 0.7)
-#: a pause lasts a random multiple of the lock lease in this range (past the lease)
-PAUSE_LEASES = (1.5, 4.0)
+#: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
+#: past it, when a successor may still be mid-step as the paused process resumes, to long
+#: past it, when successors have finished)
+PAUSE_LEASES = (1.2, 4.0)
 #: a delay is a random fraction of a random service clock in this range
 DELAY_FRACTION = (0.5, 1.5)
 #: the longest pause or delay an exploration window draws (seconds)
 EXPLORE_MAX_S = 20.0
 #: the shortest exploration window (a cut-down delay or pause of at least half a second)
 EXPLORE_MIN_S = 2.0
+#: the next exploration window starts this long after the previous one ended (seconds)
+EXPLORE_GAP = (0.3, 1.5)
+
+
+def _draw_pause(inp: BuildInput) -> dict[str, object]:
+    """A pause of one random process past the lock lease (now and then past the saga stale
+    time, when the sweeper takes a live saga over)."""
+    rng, c = inp.rng, inp.clocks
+    seconds = c.lock_lease_s * rng.uniform(*PAUSE_LEASES)
+    stale = c.saga_stale_s * rng.uniform(1.05, 1.3)
+    if rng.random() < 0.2 and stale <= EXPLORE_MAX_S:
+        seconds = stale
+    return {"action": "pause", "seconds": round(min(seconds, EXPLORE_MAX_S), 3), "count": 1,
+            "instance": rng.randrange(inp.target_processes)}
 
 
 def _draw_action(inp: BuildInput) -> dict[str, object]:
-    """A random action for one failpoint, its duration scaled to the service's clocks, and a
-    random process."""
+    """A delay or a crash for one failpoint, a delay's length scaled to a random service
+    clock, in one random process or any."""
     rng, c = inp.rng, inp.clocks
     action = rng.choice(ACTIONS)
-    if action == "pause":
-        seconds = c.lock_lease_s * rng.uniform(*PAUSE_LEASES)
-        stale = c.saga_stale_s * rng.uniform(1.05, 1.3)
-        if rng.random() < 0.25 and stale <= EXPLORE_MAX_S:  # the sweeper takes a live saga over
-            seconds = stale
-        count = 1
-    elif action == "delay":
+    if action == "delay":
         clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
         seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
         count = rng.randint(1, 20)
@@ -218,26 +229,43 @@ def _draw_action(inp: BuildInput) -> dict[str, object]:
             "instance": instance}
 
 
-def _draw_exploration(inp: BuildInput) -> tuple[list[tuple[str, dict[str, object]]], float]:
-    """([(failpoint, params)], the shortest window they need): every failpoint of the strategy
-    armed with one seeded probability (at least one), each with its own random action."""
-    rng = inp.rng
+def _points(inp: BuildInput) -> list[str]:
     strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
-    points = sorted({p for s in strategies for p in exploration_failpoints(s)})
+    return sorted({p for s in strategies for p in exploration_failpoints(s)})
+
+
+def _pause_order(inp: BuildInput) -> Callable[[], str]:
+    """The failpoint of each window's pause: a seeded shuffle of the strategy's failpoints,
+    reshuffled when used up, so a run pauses at every failpoint before any one twice (as
+    ``mixed`` draws every family first): a short run still spreads its few pauses over the
+    steps instead of drawing some twice and others never."""
+    points = _points(inp)
+    order: list[str] = []
+
+    def next_point() -> str:
+        if not order:
+            order.extend(inp.rng.sample(points, len(points)))
+        return order.pop(0)
+    return next_point
+
+
+def _draw_exploration(inp: BuildInput, pause_at: str | None = None
+                      ) -> list[tuple[str, dict[str, object]]]:
+    """[(failpoint, params)] of one window: a pause of one process at ``pause_at`` (default:
+    a random failpoint), and every other failpoint of the strategy armed with one seeded
+    probability, each with its own random delay or crash.
+
+    One pause per window, of one process: a process stops at the first pause it reaches (so
+    several would all land on the earliest step), and the other keeps serving (a minority
+    paused, as Jepsen's nemeses do)."""
+    rng = inp.rng
+    points = _points(inp)
+    if pause_at is None:
+        pause_at = rng.choice(points)
     share = rng.uniform(*ARM_SHARE)
-    chosen = [p for p in points if rng.random() < share] or [rng.choice(points)]
-    arms = [(p, _draw_action(inp)) for p in chosen]
-    # One pause per window, of one process: a process stops at the first armed pause it
-    # reaches (so several would all land on the earliest step), and the others keep serving
-    # (a minority paused, as Jepsen's nemeses do). The other pause draws become delays.
-    pauses = [i for i, (_, a) in enumerate(arms) if a["action"] == "pause"]
-    if pauses:
-        keep = rng.choice(pauses)
-        arms[keep][1]["instance"] = rng.randrange(inp.target_processes)
-        for i in pauses:
-            while i != keep and arms[i][1]["action"] == "pause":
-                arms[i] = (arms[i][0], _draw_action(inp))
-    return arms, max(float(str(a["seconds"])) for _, a in arms) + 1.0
+    arms = [(pause_at, _draw_pause(inp))]
+    arms += [(p, _draw_action(inp)) for p in points if p != pause_at and rng.random() < share]
+    return arms
 
 
 def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,
@@ -249,21 +277,21 @@ def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float
         seconds = round(min(float(str(params["seconds"])), max(0.5, length - 1.0)), 3)
         out.append(ScheduledFault(start, length, "explore", point,
                                   {**params, "seconds": seconds}, label))
-    return out
+    return sorted(out, key=lambda e: e.target)
 
 
 def _explore(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
     """One exploration window of ``length``."""
-    arms, _ = _draw_exploration(inp)
-    return _exploration_entries(arms, start, length, label)
+    return _exploration_entries(_draw_exploration(inp), start, length, label)
 
 
-def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None
-                  ) -> Schedule:
-    """Back-to-back exploration windows, a new set of failpoints every few seconds (the
-    ``explore`` schedule; a lane of ``mixed``)."""
+def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
+                  busy: list[tuple[float, float]] | None = None) -> Schedule:
+    """Back-to-back exploration windows, a new set of failpoints every few seconds, each
+    window's pause at the next failpoint of :func:`_pause_order` (the ``explore`` schedule;
+    a lane of ``mixed``). No window overlaps a ``busy`` interval: it is drawn again after it."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
         if end - _ms_up(lead) < EXPLORE_MIN_S:
@@ -273,22 +301,25 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
                 f"got --duration {inp.duration_s:g}s")
     out: Schedule = []
     t = _ms_up(lead)
-    # a window as long as mixed's others, and at least a pause just past the lease: a set of
-    # many failpoints would otherwise wait for its longest delay (cut to fit instead)
-    shortest = _ms_up(PAUSE_LEASES[0] * inp.clocks.lock_lease_s + 1.0)
-    for _ in range(1000):  # bounded: t grows by >= 3.5 s per round
-        arms, _ = _draw_exploration(inp)
-        # the window fits its one pause whole (a pause cut to just past the lease leaves a
-        # rival no time to act on the lapsed lease); delays are cut to fit
-        pause = max((float(str(a["seconds"])) + 1.0 for _, a in arms
-                     if a["action"] == "pause"), default=0.0)
-        length = max(shortest, pause, inp.rng.uniform(*MIXED_LENGTH))
+    next_pause = _pause_order(inp)
+    pause_at = next_pause()
+    for _ in range(1000):  # bounded: t grows by >= 0.3 s per round
+        arms = _draw_exploration(inp, pause_at)
+        # the window fits its pause whole (a pause cut to just past the lease leaves a rival
+        # no time to act on the lapsed lease); delays are cut to fit
+        pause = float(str(arms[0][1]["seconds"])) + 1.0
+        length = max(pause, inp.rng.uniform(*MIXED_LENGTH))
+        clash = [b for a, b in busy or () if a < t + length and t < b]
+        if clash:  # start after the other lane's process fault (draws stay seeded)
+            t = _ms_up(max(clash) + inp.rng.uniform(*EXPLORE_GAP))
+            continue
         if t + length > end:
             if out or end - t < EXPLORE_MIN_S:
                 break
             length = end - t  # a run too short for this draw still explores, cut to fit
         out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
-        t = _ms_up(t + length + inp.rng.uniform(*MIXED_GAP))
+        t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
+        pause_at = next_pause()
     return out
 
 
@@ -368,6 +399,8 @@ MIXABLE: tuple[str, ...] = tuple(
     n for fams in _LANES for names in fams.values() for n in names)
 #: a window of the mixed lanes lasts this long (seconds; a pause at least its own shortest)
 MIXED_LENGTH = (3.0, 6.0)
+#: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
+KILL_LENGTH = (1.5, 3.0)
 #: and the next window of a lane starts this long after the previous one ended
 MIXED_GAP = (0.5, 2.5)
 
@@ -439,10 +472,10 @@ def _mixed_episode(name: str) -> Episode:
     return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
 
 
-def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, end: float
-          ) -> Schedule:
+def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, end: float,
+          *, fill: bool = True) -> Schedule:
     """Back-to-back windows of this lane's families: each applicable family once (seeded
-    order), then random ones, until the fault window is full."""
+    order), then (``fill``) random ones, until the fault window is full."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     mine = [f for f in families if f not in skip]
     first = inp.rng.sample(mine, len(mine))
@@ -453,13 +486,16 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
         family = first[round_] if round_ < len(first) else inp.rng.choice(mine)
         name = inp.rng.choice(families[family])
         shortest = _mixed_shortest(inp, name)
-        length = max(shortest, inp.rng.uniform(*MIXED_LENGTH))
+        length = max(shortest, inp.rng.uniform(*(KILL_LENGTH if name == "service-kill"
+                                                 else MIXED_LENGTH)))
         if t + length > end:
             fitting = [f for f in mine if any(
                 _mixed_shortest(inp, n) <= end - t for n in families[f])]
             if round_ >= len(first) or not fitting:
                 break
             continue  # this family does not fit any more; the next one may
+        if round_ >= len(first) and not fill:
+            break
         i = index.get(name, 0)
         index[name] = i + 1
         out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, i))
@@ -469,12 +505,25 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
     return out
 
 
+#: process faults that stop or kill a whole service process
+STOPPING = frozenset({"pause", "kill"})
+
+
 def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
-    and failpoint exploration (several failpoints armed per window, every few seconds)."""
+    and failpoint exploration (several failpoints armed per window, every few seconds).
+
+    At most one service process is stopped or killed at a time (as Jepsen's nemeses keep a
+    majority up): a paused process whose peer is paused too, or that is killed while paused,
+    meets no rival and writes nothing late, so the overlap would only hide what each shows.
+    So the process lane runs each of its families once, and the exploration lane (whose
+    windows each pause a process) fills the time around its pauses and kills."""
     lead, end = window(inp.duration_s)
-    faults = _lane(inp, NETWORK_FAMILIES, lead, end) + _lane(inp, PROCESS_FAMILIES, lead, end)
-    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end)
+    process = _lane(inp, PROCESS_FAMILIES, lead, end, fill=False)
+    faults = _lane(inp, NETWORK_FAMILIES, lead, end) + process
+    busy = [(e.start_s, e.end_s) for e in process if e.fault in STOPPING]
+    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end,
+                             busy)
     # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
     # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
     crashes = [e for e in faults if e.fault == "crash"]

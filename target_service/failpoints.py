@@ -1,5 +1,9 @@
 """Named failpoints: inert unless armed, then crash (``os._exit(137)``), stall or stop at a step.
 
+A stall or delay holds the request at its step, and with it whatever the request started in
+a :func:`stall_scope` (its lock lease renewal): a held lock holder's lease runs out as a
+stopped one's would, while the process serves everyone else.
+
 Armed two ways: ``HARNESS_FAILPOINTS`` (this process, every hit) or ``POST /admin/failpoints``,
 which writes the shared ``failpoints`` table that every process polls; a table entry may carry a
 ``remaining`` count, decremented atomically in Postgres on each hit, so "fire once" means once
@@ -17,7 +21,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -115,6 +121,41 @@ class Arm:
     instance: str | None = None
 
 
+@dataclass(slots=True)
+class Stall:
+    """Until when the request that owns this scope is held at a failpoint (a delay or a
+    stall): its helpers, such as its lease renewal, stand still until then, as they would if
+    the request's thread had stopped. A slow dependency, which a helper does outlive, is
+    modelled by network latency, not here."""
+
+    until: float = 0.0
+
+    def stalled(self) -> bool:
+        """Whether the owning request is held at a failpoint now."""
+        return time.monotonic() < self.until
+
+
+_stall: ContextVar[Stall | None] = ContextVar("failpoint_stall", default=None)
+
+
+@contextmanager
+def stall_scope() -> Iterator[Stall]:
+    """A :class:`Stall` that failpoint delays inside the block (in this task) extend; hand it
+    to the helpers the block starts."""
+    scope = Stall()
+    token = _stall.set(scope)
+    try:
+        yield scope
+    finally:
+        _stall.reset(token)
+
+
+def _hold(seconds: float) -> None:
+    scope = _stall.get()
+    if scope is not None:
+        scope.until = max(scope.until, time.monotonic() + seconds)
+
+
 def parse_failpoints(raw: str) -> frozenset[str]:
     """Comma-separated names -> set; unknown names raise ``ValueError``."""
     names = frozenset(n.strip() for n in raw.split(",") if n.strip())
@@ -202,12 +243,12 @@ class Failpoints:
                 await asyncio.wait_for(self._on_fire(name, action), 1.0)
             except Exception:  # recording must never change what the failpoint does
                 log.warning("failpoint %s: could not record the firing", name)
-        if action == "stall":
-            log.warning("failpoint %s: stalling %.1fs", name, stall_s)
-            await asyncio.sleep(stall_s)
-        elif action == "delay":
-            seconds = arm.seconds if arm is not None and arm.seconds is not None else stall_s
-            log.warning("failpoint %s: delaying %.2fs", name, seconds)
+        if action in ("stall", "delay"):  # the request and its helpers stand still
+            seconds = stall_s
+            if action == "delay" and arm is not None and arm.seconds is not None:
+                seconds = arm.seconds
+            log.warning("failpoint %s: holding the request %.2fs", name, seconds)
+            _hold(seconds)
             await asyncio.sleep(seconds)
         elif action == "pause":
             late = time.monotonic() - asked

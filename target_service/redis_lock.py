@@ -36,6 +36,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from target_service.failpoints import Stall, stall_scope
+
 log = logging.getLogger(__name__)
 
 _ACQUIRE = """
@@ -208,19 +210,23 @@ class LockManager:
 
     @contextlib.asynccontextmanager
     async def renewing(self, locks: SeatLocks) -> Any:
-        """Renew ``locks`` every third of the lease while the block runs."""
+        """Renew ``locks`` every third of the lease while the block runs, except while the
+        block is held at a failpoint (:func:`~target_service.failpoints.stall_scope`)."""
 
-        async def loop() -> None:
+        async def loop(held: Stall) -> None:
             while True:
                 await asyncio.sleep(self.lease_ms / 3000)
+                if held.stalled():
+                    continue
                 if not await self.renew(locks):
                     log.warning("lost seat locks of owner %s", locks.owner)
                     return
 
-        task = asyncio.create_task(loop())
-        try:
-            yield task
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        with stall_scope() as held:
+            task = asyncio.create_task(loop(held))
+            try:
+                yield task
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

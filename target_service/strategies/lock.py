@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import suppress
 from datetime import datetime
 
 from target_service import saga_store
@@ -108,9 +107,9 @@ class LockStrategy:
         d = self.deps
         locks = await self._lock(order, wait_s=0.0)
         try:
-            async with d.locks.renewing(locks) as renewal:
+            async with d.locks.renewing(locks):
                 await d.failpoints.hit("lock-after-acquire")
-                await self._confirm_locked(order, payment_token, locks, renewal)
+                await self._confirm_locked(order, payment_token, locks)
                 await d.failpoints.hit("lock-before-release")
         except AlreadyConfirmed:
             return
@@ -123,8 +122,8 @@ class LockStrategy:
             await self.deps.coverage.hit("lease-expired-in-critical-section")
         await self.deps.locks.release(locks)
 
-    async def _confirm_locked(self, order: Order, payment_token: str, locks: SeatLocks,
-                              renewal: asyncio.Task[None]) -> None:
+    async def _confirm_locked(self, order: Order, payment_token: str,
+                              locks: SeatLocks) -> None:
         d = self.deps
         async with d.seats.acquire() as conn, conn.transaction():
             saga = await saga_store.begin(conn, order.order_id, self.name, "CONFIRM", "LOCKED",
@@ -152,12 +151,9 @@ class LockStrategy:
         res = await d.provider.authorize(key=order.auth_key, order_id=order.order_id,
                                          amount_cents=order.amount_cents, token=payment_token)
         await d.failpoints.hit("lock-after-authorize")
-        if "lock-stall-before-write" in d.failpoints.armed():
-            renewal.cancel()  # a stalled (paused) process does not renew its leases
-            with suppress(asyncio.CancelledError):
-                await renewal
-            await d.failpoints.hit("lock-stall-before-write",
-                                   stall_s=3 * d.settings.lock_lease_ms / 1000)
+        # held here, the request renews no lease (failpoints.stall_scope)
+        await d.failpoints.hit("lock-stall-before-write",
+                               stall_s=3 * d.settings.lock_lease_ms / 1000)
         await d.failpoints.hit("lock-pause-before-write")  # frozen here until SIGCONT
         if not res.ok or res.payment is None:
             if res.kind == "declined":

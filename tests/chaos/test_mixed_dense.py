@@ -90,3 +90,38 @@ def test_exploration_pause_length_follows_the_lease() -> None:
 
     short, long = pauses("500"), pauses("2000")
     assert short and long and max(short) < min(long)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_exploration_window_pauses_once_and_pauses_visit_every_failpoint(
+        strategy: str) -> None:
+    """One pause per window, and a run's pauses take the strategy's failpoints without
+    repeats until every one had its turn (a short run spreads its few pauses)."""
+    points = set(exploration_failpoints(strategy))
+    for seed in SEEDS:
+        windows: dict[float, list[str]] = {}
+        for e in build("explore", seed=seed, duration_s=120, strategy=strategy):
+            if e.params["action"] == "pause":
+                windows.setdefault(e.start_s, []).append(e.target)
+        starts = {e.start_s for e in build("explore", seed=seed, duration_s=120,
+                                           strategy=strategy)}
+        assert set(windows) == starts and all(len(w) == 1 for w in windows.values())
+        order = [windows[t][0] for t in sorted(windows)]
+        first = order[:len(points)]
+        assert len(set(first)) == len(first)  # no failpoint twice before all had a turn
+        if len(order) >= len(points):
+            assert set(first) == points
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_mixed_stops_or_kills_one_service_process_at_a_time(strategy: str) -> None:
+    """An explored pause never runs while the process lane pauses or kills a process."""
+    for seed in SEEDS:
+        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+        stopping = [e for e in schedule if e.fault in ("pause", "kill")]
+        paused = [e for e in schedule if e.fault == "explore" and e.params["action"] == "pause"]
+        assert stopping and paused
+        for a in stopping:
+            for b in stopping + paused:
+                if a is not b:
+                    assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
