@@ -48,6 +48,31 @@ async def test_an_explored_pause_is_continued_by_the_fault_and_counts_the_lapsed
     assert counts.get("lease-expired-in-critical-section", 0) >= 1
 
 
+async def test_an_explored_delay_holds_the_request_and_its_lease_not_the_process(
+    stack: StackHandle,
+) -> None:
+    """A delay at a step inside the lock's critical section stops that request's lease
+    renewal (its lease runs out, counted), while the process keeps serving others."""
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url, timeout_s=30) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order(["A-05"], "lock")
+        fault = make("explore", "lock-after-authorize",
+                     {"action": "delay", "seconds": 3.5, "count": 1})
+        await fault.start(ctx)
+        try:
+            confirm = asyncio.create_task(buyer.confirm(order))
+            await asyncio.sleep(1.0)
+            other = await buyer.order(["A-06"], "lock")  # answered while the first is held
+            assert other and not confirm.done()
+            response = await asyncio.wait_for(confirm, 20)
+            assert response.status_code == 202
+        finally:
+            await fault.stop(ctx)
+    await assert_healed(stack.state)
+    counts = await coverage_counts(stack.seats_dsn)
+    assert counts.get("lease-expired-in-critical-section", 0) >= 1
+
+
 async def _buy_until(stop: asyncio.Event, url: str, strategy: str) -> int:
     """Buyers one after another until ``stop``; how many purchases were answered 202."""
     done = 0
