@@ -291,7 +291,8 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
                   busy: list[tuple[float, float]] | None = None) -> Schedule:
     """Back-to-back exploration windows, a new set of failpoints every few seconds, each
     window's pause at the next failpoint of :func:`_pause_order` (the ``explore`` schedule;
-    a lane of ``mixed``). No window overlaps a ``busy`` interval: it is drawn again after it."""
+    a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
+    pause goes to the next window); its delays and crashes stay."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
         if end - _ms_up(lead) < EXPLORE_MIN_S:
@@ -308,18 +309,18 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease); delays are cut to fit
         pause = float(str(arms[0][1]["seconds"])) + 1.0
-        length = max(pause, inp.rng.uniform(*MIXED_LENGTH))
-        clash = [b for a, b in busy or () if a < t + length and t < b]
-        if clash:  # start after the other lane's process fault (draws stay seeded)
-            t = _ms_up(max(clash) + inp.rng.uniform(*EXPLORE_GAP))
-            continue
+        length = inp.rng.uniform(*MIXED_LENGTH)
+        if any(a < t + max(pause, length) and t < b for a, b in busy or ()):
+            arms = arms[1:]  # another lane stops or kills a process meanwhile: no pause
+        else:
+            length = max(pause, length)
+            pause_at = next_pause()  # taken: the next window pauses at the next step
         if t + length > end:
             if out or end - t < EXPLORE_MIN_S:
                 break
             length = end - t  # a run too short for this draw still explores, cut to fit
         out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
         t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
-        pause_at = next_pause()
     return out
 
 
@@ -516,8 +517,8 @@ def _mixed(inp: BuildInput) -> Schedule:
     At most one service process is stopped or killed at a time (as Jepsen's nemeses keep a
     majority up): a paused process whose peer is paused too, or that is killed while paused,
     meets no rival and writes nothing late, so the overlap would only hide what each shows.
-    So the process lane runs each of its families once, and the exploration lane (whose
-    windows each pause a process) fills the time around its pauses and kills."""
+    So the process lane runs each of its families once, and an exploration window that
+    overlaps one of its pauses or kills pauses nothing."""
     lead, end = window(inp.duration_s)
     process = _lane(inp, PROCESS_FAMILIES, lead, end, fill=False)
     faults = _lane(inp, NETWORK_FAMILIES, lead, end) + process
