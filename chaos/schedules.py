@@ -184,7 +184,7 @@ def _generic_pause(
 
 #: exploration: the actions an armed failpoint other than the window's pause may take
 ACTIONS = ("delay", "crash")
-#: each exploration window arms every failpoint of the strategy with one probability, drawn
+#: each exploration window delays or crashes this share of the strategy's failpoints, drawn
 #: per window from this range (BUGGIFY: several failpoints at once, none named)
 ARM_SHARE = (0.3, 0.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
@@ -213,11 +213,10 @@ def _draw_pause(inp: BuildInput) -> dict[str, object]:
             "instance": rng.randrange(inp.target_processes)}
 
 
-def _draw_action(inp: BuildInput) -> dict[str, object]:
-    """A delay or a crash for one failpoint, a delay's length scaled to a random service
-    clock, in one random process or any."""
+def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
+    """Params of a delay or a crash at one failpoint: a delay's length scaled to a random
+    service clock, in one random process or any."""
     rng, c = inp.rng, inp.clocks
-    action = rng.choice(ACTIONS)
     if action == "delay":
         clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
         seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
@@ -234,38 +233,64 @@ def _points(inp: BuildInput) -> list[str]:
     return sorted({p for s in strategies for p in exploration_failpoints(s)})
 
 
-def _pause_order(inp: BuildInput) -> Callable[[], str]:
-    """The failpoint of each window's pause: a seeded shuffle of the strategy's failpoints,
-    reshuffled when used up, so a run pauses at every failpoint before any one twice (as
-    ``mixed`` draws every family first): a short run still spreads its few pauses over the
-    steps instead of drawing some twice and others never."""
-    points = _points(inp)
-    order: list[str] = []
+class _Plan:
+    """What the exploration windows of one run arm, drawn from the seed without replacement
+    (as ``mixed`` draws every family first), so a short run spreads its few windows over the
+    steps instead of drawing some twice and others never:
 
-    def next_point() -> str:
-        if not order:
-            order.extend(inp.rng.sample(points, len(points)))
-        return order.pop(0)
-    return next_point
+    * the pauses take the strategy's failpoints in a shuffled order, every one before any
+      twice, one per window;
+    * the delays and crashes take the (failpoint, action) pairs the same way, several per
+      window (a seeded share of the failpoints), a failpoint at most once per window.
+    """
 
+    def __init__(self, inp: BuildInput) -> None:
+        self.inp = inp
+        self.points = _points(inp)
+        self._pauses: list[str] = []
+        self._pairs: list[tuple[str, str]] = []
 
-def _draw_exploration(inp: BuildInput, pause_at: str | None = None
-                      ) -> list[tuple[str, dict[str, object]]]:
-    """[(failpoint, params)] of one window: a pause of one process at ``pause_at`` (default:
-    a random failpoint), and every other failpoint of the strategy armed with one seeded
-    probability, each with its own random delay or crash.
+    def pause_at(self) -> str:
+        """The next window's pause failpoint (call :meth:`paused` once it is used)."""
+        if not self._pauses:
+            self._pauses.extend(self.inp.rng.sample(self.points, len(self.points)))
+        return self._pauses[0]
 
-    One pause per window, of one process: a process stops at the first pause it reaches (so
-    several would all land on the earliest step), and the other keeps serving (a minority
-    paused, as Jepsen's nemeses do)."""
-    rng = inp.rng
-    points = _points(inp)
-    if pause_at is None:
-        pause_at = rng.choice(points)
-    share = rng.uniform(*ARM_SHARE)
-    arms = [(pause_at, _draw_pause(inp))]
-    arms += [(p, _draw_action(inp)) for p in points if p != pause_at and rng.random() < share]
-    return arms
+    def paused(self) -> None:
+        self._pauses.pop(0)
+
+    def pairs(self, pause_at: str) -> list[tuple[str, str]]:
+        """The next window's (failpoint, action) pairs besides its pause."""
+        rng = self.inp.rng
+        want = max(1, round(rng.uniform(*ARM_SHARE) * len(self.points)))
+        taken: list[tuple[str, str]] = []
+        used = {pause_at}
+        for _ in range(2):  # at most one reshuffle per window
+            if not self._pairs:
+                fresh = [(p, act) for p in self.points for act in ACTIONS]
+                self._pairs.extend(rng.sample(fresh, len(fresh)))
+            for pair in list(self._pairs):
+                if len(taken) == want:
+                    break
+                if pair[0] not in used:
+                    taken.append(pair)
+                    used.add(pair[0])
+                    self._pairs.remove(pair)
+            if len(taken) == want or len(used) == len(self.points):
+                break
+        return taken
+
+    def window(self) -> list[tuple[str, dict[str, object]]]:
+        """[(failpoint, params)] of one window: first its pause, then its
+        delays and crashes.
+
+        One pause per window, of one process: a process stops at the first pause it
+        reaches (so several would all land on the earliest step), and the other keeps
+        serving (a minority paused, as Jepsen's nemeses do)."""
+        at = self.pause_at()
+        arms = [(at, _draw_pause(self.inp))]
+        arms += [(p, _draw_action(self.inp, act)) for p, act in self.pairs(at)]
+        return arms
 
 
 def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,
@@ -284,13 +309,13 @@ def _explore(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
     """One exploration window of ``length``."""
-    return _exploration_entries(_draw_exploration(inp), start, length, label)
+    return _exploration_entries(_Plan(inp).window(), start, length, label)
 
 
 def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
                   busy: list[tuple[float, float]] | None = None) -> Schedule:
     """Back-to-back exploration windows, a new set of failpoints every few seconds, each
-    window's pause at the next failpoint of :func:`_pause_order` (the ``explore`` schedule;
+    window's pause at the next failpoint of its :class:`_Plan` (the ``explore`` schedule;
     a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
     pause goes to the next window); its delays and crashes stay."""
     if lead is None or end is None:
@@ -302,10 +327,9 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
                 f"got --duration {inp.duration_s:g}s")
     out: Schedule = []
     t = _ms_up(lead)
-    next_pause = _pause_order(inp)
-    pause_at = next_pause()
+    plan = _Plan(inp)
     for _ in range(1000):  # bounded: t grows by >= 0.3 s per round
-        arms = _draw_exploration(inp, pause_at)
+        arms = plan.window()
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease); delays are cut to fit
         pause = float(str(arms[0][1]["seconds"])) + 1.0
@@ -314,7 +338,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             arms = arms[1:]  # another lane stops or kills a process meanwhile: no pause
         else:
             length = max(pause, length)
-            pause_at = next_pause()  # taken: the next window pauses at the next step
+            plan.paused()  # taken: the next window pauses at the next step
         if t + length > end:
             if out or end - t < EXPLORE_MIN_S:
                 break
