@@ -125,3 +125,26 @@ def test_mixed_stops_or_kills_one_service_process_at_a_time(strategy: str) -> No
             for b in stopping + paused:
                 if a is not b:
                     assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exploration_delays_and_crashes_every_step_before_any_twice(strategy: str) -> None:
+    """Delays and crashes take the (failpoint, action) pairs without repeats until every
+    pair had its turn, and a window arms a failpoint at most once."""
+    points = set(exploration_failpoints(strategy))
+    every = {(p, a) for p in points for a in ("delay", "crash")}
+    for seed in SEEDS:
+        windows: dict[float, list[tuple[str, str]]] = {}
+        for e in build("explore", seed=seed, duration_s=240, strategy=strategy):
+            windows.setdefault(e.start_s, []).append((e.target, str(e.params["action"])))
+        for arms in windows.values():
+            assert len({p for p, _ in arms}) == len(arms)
+        seen: set[tuple[str, str]] = set()
+        repeated = False
+        for t in sorted(windows):
+            arms = [pair for pair in windows[t] if pair[1] != "pause"]
+            if seen & set(arms):  # a pair again: only once every pair had its turn
+                assert seen | set(arms) == every, (seed, t)
+                repeated = True
+            seen |= set(arms)
+        assert repeated and seen == every
