@@ -14,12 +14,12 @@
   clocks (lock lease, hold TTL, saga stale time, provider timeout: read from the service's
   door, never copied); it knows no bug;
 * ``mixed`` is dense and composed (Jepsen's combined nemesis): three lanes run at once, network
-  faults on the links, process faults (pause, kill, failpoint crash, exploration) on the
-  service, and an exploration lane (a new set of armed failpoints every few seconds), so
-  families overlap; windows start every few seconds; each lane first draws every
-  family that applies to the strategy (a 60 s run exercises all of them, see
-  :func:`families_for`), then random ones. It holds no white-box adversary: its pause is a plain
-  SIGSTOP of a random process;
+  faults on the links, process faults (pause, kill, failpoint crash) on the service, and an
+  exploration lane (a new set of armed failpoints every few seconds), so families overlap;
+  windows start every few seconds; the network lane first draws every family that applies to
+  the strategy (a 60 s run exercises all of them, see :func:`families_for`), then random ones;
+  at most one service process is stopped or killed at a time. It holds no white-box
+  adversary: its pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
