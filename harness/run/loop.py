@@ -55,6 +55,7 @@ from harness.run.supply import SupplyLog, run_supply
 from harness.run.thresholds import LoadMeasures, judge
 from harness.stack import ServiceSettings, Stack, StackState
 from harness.stack.heal import heal_all
+from harness.stack.run_lock import exclusive_run
 from invariants import CheckContext, check_all
 from invariants.base import ALL_EXAMPLES
 from invariants.order_rows import order_rows
@@ -411,6 +412,13 @@ async def run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
     ``monitor`` (optional) runs beside each strategy's load (see :data:`Monitor`);
     ``on_strategy`` (optional) is told each strategy's entry when it is done.
     """
+    with exclusive_run(stack.state_dir, f"run {run_id}"):
+        return await _run(scenario, run_id, run_dir, stack, progress, monitor, on_strategy)
+
+
+async def _run(scenario: Scenario, run_id: str, run_dir: Path, stack: Stack,
+               progress: Progress, monitor: Monitor | None,
+               on_strategy: StrategyDone | None) -> Report:
     schedules = schedules_for(scenario)
     paths = RunPaths(run_dir)
     (run_dir / "scenario.json").write_text(json.dumps(
