@@ -1,32 +1,32 @@
 """Arm and disarm the service's named failpoints (target_service/failpoints.py).
 
-Arming goes through the service's admin endpoint (``POST /admin/failpoints`` with the stack's
-admin token, on the service's direct port, so a faulted ``target_api`` proxy cannot block it),
-falling back to the service's introspection door (``target_service/introspection.py``) when
-no process answers. Every admin request carries a ``not_after`` as old as the attempt's timeout:
-a request that the kernel queued on a paused process and that is served after the caller gave
-up (maybe after a heal) changes nothing. Listing and disarming everything go through the door,
-so they work while no service process is up (after a killed harness, before ``up``); every
-service process sees a change within its failpoint poll interval.
+Everything goes through the service's introspection door (``target_service/introspection.py``):
+one autocommitted statement on the shared ``failpoints`` table, on Postgres's direct port, which
+every service process polls (each sees a change within its failpoint poll interval). Never
+through the admin endpoint: a service process may be paused (or pause itself at a failpoint)
+in the middle of an admin request's transaction, and its row locks then block every other
+writer of that failpoint until it runs again (seen under the dense ``mixed``: a window's
+arming waited 19 s and its faults overlapped the next window's). So these calls work while a
+process is paused, and while no service process is up (after a killed harness, before ``up``).
+A door call that fails (a busy machine can time one out) is tried again, a few times: arming
+and disarming are idempotent, and a failed disarm fails a heal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
 import redis.exceptions
 
 from harness.stack.state import StackState
 from target_service import introspection
 
-ADMIN_PATH = "/admin/failpoints"
-ADMIN_TIMEOUT_S = 2.0
-ADMIN_ATTEMPTS = 3
+#: a door call is tried this many times, this far apart, before it fails
+DOOR_ATTEMPTS = 3
+DOOR_RETRY_S = 1.0
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ def poll_interval_s(state: StackState) -> float:
 
 
 class FailpointError(Exception):
-    """The admin endpoint refused or could not be reached (translated by the crash fault)."""
+    """The service's stores could not be reached (translated by the faults that arm)."""
 
 
 def known_failpoints() -> dict[str, str]:
@@ -45,98 +45,40 @@ def known_failpoints() -> dict[str, str]:
     return introspection.known_failpoints()
 
 
-async def _admin(state: StackState, body: dict[str, object]) -> None:
-    """POST to the admin endpoint; each attempt is a fresh connection, so one paused or dead
-    service process (they share the port) costs one attempt, not the call. An attempt lasts at
-    most ADMIN_TIMEOUT_S and its request is void after that (``not_after``)."""
-    url = state.url("target") + ADMIN_PATH
-    headers = {"X-Admin-Token": state.admin_token}
-    last: Exception | str | None = None
-    for _ in range(ADMIN_ATTEMPTS):
-        attempt = {**body, "not_after": time.time() + ADMIN_TIMEOUT_S}
+async def _door(call: Callable[[], Coroutine[Any, Any, T]], state: StackState) -> T:
+    """Await a door call, again after a failure (DOOR_ATTEMPTS in all); FailpointError when
+    the service's stores stay unreachable."""
+    for attempt in range(1, DOOR_ATTEMPTS + 1):
         try:
-            async with asyncio.timeout(ADMIN_TIMEOUT_S), httpx.AsyncClient() as client:
-                response = await client.post(url, json=attempt, headers=headers)
-        except (httpx.HTTPError, TimeoutError) as exc:
-            last = exc
-            continue
-        if response.status_code == 409 and '"REQUEST_EXPIRED"' in response.text:
-            last = response.text.strip()  # served too late: void, like a timeout
-            continue
-        if response.status_code >= 300:
-            raise FailpointError(f"POST {url} -> {response.status_code}: {response.text.strip()}")
-        return
-    raise FailpointError(f"POST {url} failed {ADMIN_ATTEMPTS} times: {last!r}")
+            return await call()
+        except (OSError, asyncpg.PostgresError, TimeoutError,
+                redis.exceptions.RedisError) as exc:
+            if attempt == DOOR_ATTEMPTS:
+                raise FailpointError(
+                    f"failpoint table of {state.dsn('seats')}: {exc!r}") from exc
+            await asyncio.sleep(DOOR_RETRY_S)
+    raise AssertionError("unreachable")
 
 
 async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
-    """Arm ``name`` in every service process (``remaining`` firings in all; None = every hit).
-
-    Through the admin endpoint; if no service process answers it (e.g. the one the kernel picks
-    is paused), the same row is written to the shared table directly, which every process polls.
-    """
-    try:
-        await _admin(state, {"arm": {name: remaining}})
-    except FailpointError:
-        await arm_in_table(state, name, remaining)
+    """Arm ``name`` in every service process (``remaining`` firings in all; None = every hit),
+    from each process's next poll on."""
+    await _door(lambda: introspection.arm_failpoint(state.stores(), name, remaining), state)
 
 
 async def arm_action(state: StackState, name: str, *, remaining: int | None, action: str,
                      seconds: float | None, instance: str | None) -> None:
     """Arm ``name`` with an ``action`` chosen now (``crash``, ``delay`` or ``pause`` for
-    ``seconds``) for one service ``instance`` (None: every process); like :func:`arm`, falls
-    back to the shared table when no process answers."""
-    arming = {"remaining": remaining, "action": action, "seconds": seconds, "instance": instance}
-    try:
-        await _admin(state, {"arm": {name: arming}})
-    except FailpointError:
-        await _door(introspection.arm_failpoint(
-            state.stores(), name, remaining, action=action, seconds=seconds,
-            instance=instance), state)
-
-
-async def arm_in_table(state: StackState, name: str, remaining: int | None) -> None:
-    """Arm ``name`` through the door only: every service process fires it from its next poll
-    on, and no call waits on a paused process that the kernel picked."""
-    await _door(introspection.arm_failpoint(state.stores(), name, remaining), state)
-
-
-async def _door(call: Coroutine[Any, Any, T], state: StackState) -> T:
-    """Await a door call; FailpointError when the service's stores cannot be reached."""
-    try:
-        return await call
-    except (OSError, asyncpg.PostgresError, TimeoutError,
-            redis.exceptions.RedisError) as exc:
-        raise FailpointError(f"failpoint table of {state.dsn('seats')}: {exc!r}") from exc
+    ``seconds``) for one service ``instance`` (None: every process)."""
+    await _door(lambda: introspection.arm_failpoint(
+        state.stores(), name, remaining, action=action, seconds=seconds, instance=instance),
+        state)
 
 
 async def disarm(state: StackState, name: str) -> None:
-    """Disarm ``name`` through the admin endpoint, else through the door."""
-    try:
-        await _admin(state, {"disarm": [name]})
-    except FailpointError:
-        await disarm_in_table(state, name)
-
-
-#: a disarm (part of every heal) tries the door this many times, this far apart, before it
-#: fails: one call can time out on a machine busy enough (seen under a dense ``mixed`` with
-#: other stacks' tests beside it), and a failed heal ends the run
-DISARM_ATTEMPTS = 3
-DISARM_RETRY_S = 1.0
-
-
-async def disarm_in_table(state: StackState, name: str) -> None:
-    """Disarm ``name`` through the door (never waits on a paused process). On return no
-    firing can be taken any more; a self-stop taken before acts within the service's
-    ``self_stop_window_s``."""
-    for attempt in range(1, DISARM_ATTEMPTS + 1):
-        try:
-            await _door(introspection.disarm_failpoint(state.stores(), name), state)
-            return
-        except FailpointError:
-            if attempt == DISARM_ATTEMPTS:
-                raise
-            await asyncio.sleep(DISARM_RETRY_S)
+    """Disarm ``name``. On return no firing can be taken any more; a self-stop taken before
+    acts within the service's ``self_stop_window_s``."""
+    await _door(lambda: introspection.disarm_failpoint(state.stores(), name), state)
 
 
 async def armed(state: StackState) -> dict[str, int | None]:

@@ -38,9 +38,6 @@ from chaos.processes import (
 
 #: how often a pause's watcher looks at the target processes' run state
 WATCH_S = 0.1
-#: arming attempts (and the wait between them) before the fault reports it cannot apply
-ARM_ATTEMPTS = 3
-ARM_RETRY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +74,12 @@ class Explore(Fault[ExploreParams]):
 
     async def _apply(self, ctx: ChaosContext) -> None:
         p = self.params
-        for attempt in range(1, ARM_ATTEMPTS + 1):
-            try:
-                await failpoints.arm_action(
-                    ctx.state, self.target, remaining=p.count, action=p.action,
-                    seconds=p.seconds, instance=None if p.instance < 0 else str(p.instance))
-                break
-            except failpoints.FailpointError as exc:
-                # e.g. the failpoint's row locked by a request of a process another fault
-                # froze or killed mid-change: that ends, so try again
-                if attempt == ARM_ATTEMPTS:
-                    raise ProcessTargetError(f"arming the failpoint failed: {exc}") from exc
-                await asyncio.sleep(ARM_RETRY_S)
+        try:
+            await failpoints.arm_action(
+                ctx.state, self.target, remaining=p.count, action=p.action,
+                seconds=p.seconds, instance=None if p.instance < 0 else str(p.instance))
+        except failpoints.FailpointError as exc:
+            raise ProcessTargetError(f"arming the failpoint failed: {exc}") from exc
         if p.action == "pause":
             self._watcher = asyncio.create_task(self._continue_paused(ctx))
         # every process re-reads the shared table within one poll period
@@ -123,10 +114,7 @@ class Explore(Fault[ExploreParams]):
         pause = self.params.action == "pause"
         stuck: list[str] = []
         try:
-            if pause:  # through the door: a frozen process may be the one an admin call reaches
-                await failpoints.disarm_in_table(ctx.state, self.target)
-            else:
-                await failpoints.disarm(ctx.state, self.target)
+            await failpoints.disarm(ctx.state, self.target)
         finally:
             for pid in (await self._target_pids(ctx)).values():
                 if is_stopped(pid):

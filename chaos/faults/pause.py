@@ -112,7 +112,7 @@ class Pause(ProcessFault[PauseParams]):
                 await asyncio.sleep(0.02)
             return None
         finally:  # through the door: a frozen process may be the one an admin call reaches
-            await failpoints.disarm_in_table(ctx.state, self.params.at)
+            await failpoints.disarm(ctx.state, self.params.at)
 
     async def _apply(self, ctx: ChaosContext) -> None:
         if self.params.at and self.target == "target":

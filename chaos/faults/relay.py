@@ -94,7 +94,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
         want, continuing the others. None after ``lock_wait_s`` (then disarmed); a kept one
         leaves it armed for its round (a gap would let a rival pass the step unseen)."""
         began = time.monotonic()
-        await failpoints.arm_in_table(ctx.state, self.params.at, RELAY_FIRINGS)
+        await failpoints.arm(ctx.state, self.params.at, remaining=RELAY_FIRINGS)
         start = time.monotonic()
         kept: ProcessInfo | None = None
         try:
@@ -125,7 +125,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
                                    "s": round(time.monotonic() - began, 3),
                                    "kept": kept.name if kept is not None else None})
             if kept is None:
-                await failpoints.disarm_in_table(ctx.state, self.params.at)
+                await failpoints.disarm(ctx.state, self.params.at)
 
     async def _new_round(self, ctx: ChaosContext, a: ProcessInfo) -> Round | None:
         """A round from the frozen holder ``a`` (None when it holds no seat lock)."""
@@ -157,7 +157,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
         finally:  # the pick left the step armed (and ``a`` frozen) for a round
             if nxt is None:
                 try:
-                    await failpoints.disarm_in_table(ctx.state, self.params.at)
+                    await failpoints.disarm(ctx.state, self.params.at)
                 finally:
                     await continue_once(ctx, a)
         return nxt
@@ -203,7 +203,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
             if current is not None and error is not None:
                 current.outcome = f"error: {error}"
             with contextlib.suppress(Exception):  # armed by a pick or a round; retried below
-                await failpoints.disarm_in_table(ctx.state, self.params.at)
+                await failpoints.disarm(ctx.state, self.params.at)
             if current is not None:
                 try:
                     await current.release(watch_s=0.2)
@@ -211,7 +211,7 @@ class LockTakeoverRelay(ProcessFault[RelayParams]):
                     current.outcome += f"; release failed: {exc!r}"
         finally:
             try:  # a disarm that failed above is retried; a failure here still continues all
-                await failpoints.disarm_in_table(ctx.state, self.params.at)
+                await failpoints.disarm(ctx.state, self.params.at)
             finally:
                 for r in self.rounds:
                     r.a_frozen, r.held = False, []

@@ -95,11 +95,11 @@ class Round(BuyerLooks):
 
     async def arm(self) -> None:
         self.armed = True  # first: a cancelled arm is still disarmed
-        await failpoints.arm_in_table(self.ctx.state, self.failpoint, RELAY_FIRINGS)
+        await failpoints.arm(self.ctx.state, self.failpoint, remaining=RELAY_FIRINGS)
 
     async def disarm(self) -> None:
         if self.armed:
-            await failpoints.disarm_in_table(self.ctx.state, self.failpoint)
+            await failpoints.disarm(self.ctx.state, self.failpoint)
             self.armed = False
 
     # --- the sequence ------------------------------------------------------------------------

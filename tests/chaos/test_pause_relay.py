@@ -237,7 +237,7 @@ async def test_a_pick_whose_round_never_begins_disarms_the_step_and_continues_th
         if fails:
             raise ConnectionError("redis went away")
 
-    monkeypatch.setattr(relay_mod.failpoints, "disarm_in_table", disarm)
+    monkeypatch.setattr(relay_mod.failpoints, "disarm", disarm)
     monkeypatch.setattr(relay_mod, "continue_once", cont)
     monkeypatch.setattr(relay_mod.LockTakeoverRelay, "_new_round", no_round)
     fault = relay_mod.LockTakeoverRelay("target")

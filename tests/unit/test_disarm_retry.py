@@ -33,9 +33,9 @@ async def test_a_disarm_retries_a_door_call_that_timed_out(monkeypatch: pytest.M
                                                            ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(failpoints.introspection, "disarm_failpoint", _door_failing(1, calls))
-    monkeypatch.setattr(failpoints, "DISARM_RETRY_S", 0.0)
+    monkeypatch.setattr(failpoints, "DOOR_RETRY_S", 0.0)
     state: Any = _State()
-    await failpoints.disarm_in_table(state, "lock-after-authorize")
+    await failpoints.disarm(state, "lock-after-authorize")
     assert calls == ["lock-after-authorize"] * 2
 
 
@@ -43,8 +43,8 @@ async def test_a_disarm_fails_when_the_door_stays_unreachable(monkeypatch: pytes
                                                               ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(failpoints.introspection, "disarm_failpoint", _door_failing(99, calls))
-    monkeypatch.setattr(failpoints, "DISARM_RETRY_S", 0.0)
+    monkeypatch.setattr(failpoints, "DOOR_RETRY_S", 0.0)
     state: StackState = _State()  # type: ignore[assignment]
     with pytest.raises(failpoints.FailpointError):
-        await failpoints.disarm_in_table(state, "lock-after-authorize")
-    assert len(calls) == failpoints.DISARM_ATTEMPTS
+        await failpoints.disarm(state, "lock-after-authorize")
+    assert len(calls) == failpoints.DOOR_ATTEMPTS
