@@ -182,8 +182,11 @@ def _generic_pause(
     return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
-#: exploration: the actions an armed failpoint other than the window's pause may take
+#: exploration: the actions an armed failpoint other than the window's pause may take, with
+#: their weights (BUGGIFY's perturbations are mostly timing: a crash ends every request of
+#: its process, so crashes at every step of a window would leave little to delay)
 ACTIONS = ("delay", "crash")
+ACTION_WEIGHTS = {"delay": 2, "crash": 1}
 #: each exploration window delays or crashes this share of the strategy's failpoints, drawn
 #: per window from this range (BUGGIFY: several failpoints at once, none named)
 ARM_SHARE = (0.3, 0.7)
@@ -267,7 +270,8 @@ class _Plan:
         used = {pause_at}
         for _ in range(2):  # at most one reshuffle per window
             if not self._pairs:
-                fresh = [(p, act) for p in self.points for act in ACTIONS]
+                fresh = [(p, act) for p in self.points for act in ACTIONS
+                         for _ in range(ACTION_WEIGHTS[act])]
                 self._pairs.extend(rng.sample(fresh, len(fresh)))
             for pair in list(self._pairs):
                 if len(taken) == want:
@@ -427,7 +431,9 @@ MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
 #: and the next window of a lane starts this long after the previous one ended
-MIXED_GAP = (0.5, 2.5)
+MIXED_GAP = (1.0, 4.0)
+#: the first window of a lane starts at most this long after the fault window opens
+FIRST_OFFSET_S = 2.5
 
 
 def families_for(strategy: str | None) -> tuple[str, ...]:
@@ -506,7 +512,7 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
     first = inp.rng.sample(mine, len(mine))
     out: Schedule = []
     index: dict[str, int] = {}
-    t = _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1]))
+    t = _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S))
     for round_ in range(1000):  # bounded: t grows by >= 0.5 s per round
         family = first[round_] if round_ < len(first) else inp.rng.choice(mine)
         name = inp.rng.choice(families[family])
@@ -547,7 +553,7 @@ def _mixed(inp: BuildInput) -> Schedule:
     process = _lane(inp, PROCESS_FAMILIES, lead, end, fill=False)
     faults = _lane(inp, NETWORK_FAMILIES, lead, end) + process
     busy = [(e.start_s, e.end_s) for e in process if e.fault in STOPPING]
-    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, MIXED_GAP[1])), end,
+    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S)), end,
                              busy)
     # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
     # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
