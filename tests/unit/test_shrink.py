@@ -3,13 +3,14 @@ order, the M-of-K acceptance rule, early decisions, no candidate run twice, the 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
 
 from chaos.schedule_types import ScheduledFault
 from harness.replay import shrink
-from harness.replay.shrink import Budget, Candidate, Outcome, decide, search
+from harness.replay.shrink import Budget, Candidate, Hints, Outcome, decide, search
 
 
 def fault(label: str, start: float, length: float, target: str = "redis") -> ScheduledFault:
@@ -31,7 +32,7 @@ class FakeClock:
 
 
 def run_search(failing: object, *, tries: int = 3, need: int = 2, budget_s: float = 1e9,
-               original: Candidate = ORIGINAL
+               original: Candidate = ORIGINAL, hints: Hints | None = None
                ) -> tuple[Candidate, list[Outcome], list[tuple[Candidate, int, int]]]:
     """``failing(candidate, rerun) -> bool``; each re-run costs its load + 10 s of fake time."""
     clock = FakeClock()
@@ -44,7 +45,7 @@ def run_search(failing: object, *, tries: int = 3, need: int = 2, budget_s: floa
         return bool(failing(candidate, rerun))  # type: ignore[operator]
 
     best = search(original, attempt, tries=tries, need=need,
-                  budget=Budget(budget_s, clock), report=outcomes.append)
+                  budget=Budget(budget_s, clock), report=outcomes.append, hints=hints)
     return best, outcomes, calls
 
 
@@ -57,20 +58,101 @@ def test_two_of_three_is_decided_as_soon_as_it_can_be(fails: int, runs: int,
     assert decide(fails, runs, tries=3, need=2) is expected
 
 
-def test_the_first_candidates_drop_faults_before_the_load_shrinks() -> None:
+def test_without_hints_big_cuts_come_first_then_halves_of_the_timeline() -> None:
     _, outcomes, _ = run_search(lambda c, r: False)
     steps = [o.candidate.step for o in outcomes]
     # the load after the last window (ends at 42 s) goes first: every later re-run is cheaper
-    assert steps[:2] == ["drop all faults", "trim the load to 44s"]
+    assert steps[0] == "trim the load to 44s"
+    # then the three likeliest windows alone (no history: the earliest first, each with the
+    # load's tail after it: the trim was rejected, so 18 s), then no faults at all
+    assert steps[1:4] == ["keep one window (a at 9s)", "keep one window (b at 18s)",
+                          "keep one window (c at 27s)"]
+    assert [o.candidate.duration_s for o in outcomes[1:4]] == [33.0, 42.0, 51.0]
+    assert steps[4] == "drop all faults"
     # then halves of the timeline, the latest half first, then single faults, latest first
-    assert steps[2:4] == ["drop faults (c, d)", "drop faults (a, b)"]
-    assert steps[4:8] == ["drop faults (d)", "drop faults (c)", "drop faults (b)",
-                          "drop faults (a)"]
+    assert steps[5:7] == ["drop faults (c, d)", "drop faults (a, b)"]
+    assert steps[7:11] == ["drop faults (d)", "drop faults (c)", "drop faults (b)",
+                           "drop faults (a)"]
     first_load = next(i for i, s in enumerate(steps) if s.startswith("load "))
     assert all(not s.startswith(("load ", "10 users")) for s in steps[:first_load])
     assert steps[-1] == "10 users"
     # nothing failed: every candidate was rejected after two passing re-runs
     assert all(not o.accepted and (o.fails, o.runs) == (0, 2) for o in outcomes)
+
+
+def test_the_history_puts_the_cut_at_the_first_violation_first() -> None:
+    # orders named by the violation ran 17.5-21 s (through b) and 30-34 s (through c)
+    hints = Hints(((17.5, 21.0), (30.0, 34.0)))
+    _, outcomes, _ = run_search(lambda c, r: False, hints=hints)
+    cut = outcomes[0].candidate
+    # cut at 21 + 2 s of margin: c and d start later and go, b ends at 24 s: cut at 23 s
+    assert outcomes[0].candidate.step == "cut at the first violation (21s): 25s load"
+    assert [(f.label, f.start_s, f.duration_s) for f in cut.faults] == [
+        ("a", 9, 6), ("b", 18, 5.0)]
+    assert cut.duration_s == 23 + shrink.TAIL_S
+    assert outcomes[1].candidate.step == "trim the load to 44s"
+    # b (the first violating order ran through it) alone, then c (another order met it),
+    # then the nearest to 21 s of those no order met
+    assert [o.candidate.step for o in outcomes[2:5]] == [
+        "keep one window (b at 18s)", "keep one window (c at 27s)",
+        "keep one window (a at 9s)"]
+
+
+def test_after_an_accepted_candidate_the_passes_start_again_from_the_first() -> None:
+    # the bug needs window b only: the history cut is accepted, then the load is trimmed
+    # again to the end of what is left before any window is tried alone
+    hints = Hints(((17.5, 21.0),))
+    best, outcomes, _ = run_search(
+        lambda c, r: any(f.label == "b" for f in c.faults), hints=hints)
+    steps = [(o.candidate.step, o.accepted) for o in outcomes]
+    assert steps[:2] == [("cut at the first violation (21s): 25s load", True),
+                         ("keep one window (b at 18s)", True)]
+    assert outcomes[1].candidate.duration_s == 25.0  # b ends at 23 s, the same 2 s tail
+    assert [f.label for f in best.faults] == ["b"]
+    # a window once tried alone is never proposed alone again
+    alone = [o.candidate.key for o in outcomes if o.candidate.step.startswith("keep one")]
+    assert len(alone) == len(set(alone)) == 1
+
+
+def test_a_window_is_the_entries_of_one_label_that_start_together() -> None:
+    faults = (fault("explore", 5, 4, "p1"), fault("explore", 5, 6, "p2"),
+              fault("pause", 5, 2), fault("explore", 12, 3, "p1"))
+    windows = shrink.windows_of(faults)
+    assert [(w.name, w.start_s, w.end_s, len(w.faults)) for w in windows] == [
+        ("explore", 5, 11, 2), ("pause", 5, 7, 1), ("explore", 12, 15, 1)]
+    # without a history the earliest goes first (it leaves the shortest load)
+    assert [w.start_s for w in Hints().rank(windows[::-1])] == [5, 5, 12]
+
+
+def test_shorter_clocks_go_to_their_floors_then_halve_and_keep_settling_long_enough() -> None:
+    clocks = shrink.Clocks(hold_ttl_s=20, saga_stale_s=15, settle_s=60)
+    floor, half = clocks.shorter()
+    assert (floor.hold_ttl_s, floor.saga_stale_s, floor.settle_s) == (
+        shrink.MIN_HOLD_TTL_S, shrink.MIN_SAGA_STALE_S, shrink.MIN_SETTLE_S)
+    assert (half.hold_ttl_s, half.saga_stale_s) == (10, 7.5)
+    assert half.settle_s == max(shrink.MIN_SETTLE_S, shrink.SETTLE_PER_CLOCK * 10)
+    assert floor.shorter() == []  # nothing shorter than the floors
+    # a candidate with clocks proposes them right after the load cuts, before windows alone
+    original = dataclasses.replace(ORIGINAL, clocks=clocks)
+    _, outcomes, _ = run_search(lambda c, r: False, original=original)
+    steps = [o.candidate.step for o in outcomes]
+    assert steps[1:3] == [f"shorter clocks: {floor.describe()}",
+                          f"shorter clocks: {half.describe()}"]
+    assert steps[3].startswith("keep one window")
+
+
+def test_the_budget_estimates_a_rerun_from_the_recent_ones() -> None:
+    clock = FakeClock()
+    budget = Budget(1000, clock)
+    assert budget.overhead_s == shrink.DEFAULT_OVERHEAD_S  # nothing seen yet
+    short = dataclasses.replace(ORIGINAL, duration_s=10.0)
+    for wall in (90.0, 40.0, 30.0, 30.0):  # shorter clocks cut the overhead from 80 s to 20 s
+        budget.observed(short, wall)
+    assert budget.overhead_s == 30.0  # the worst of the last three (80 s is forgotten)
+    clock.now = 1000 - 10 - 30
+    assert budget.fits(short)
+    clock.now += 0.1
+    assert not budget.fits(short)
 
 
 def test_a_failure_that_needs_one_fault_shrinks_to_that_fault_early_and_short() -> None:
@@ -94,7 +176,7 @@ def test_a_noisy_candidate_is_accepted_only_with_need_of_tries_failures() -> Non
     # every candidate fails on its 1st and 3rd re-run only: 2 of 3 -> accepted after 3 runs
     best, outcomes, _ = run_search(lambda c, r: r != 2, original=Candidate(
         (fault("a", 9, 4),), duration_s=20.0, users=1))
-    assert outcomes[0].candidate.step == "drop all faults"
+    assert outcomes[0].candidate.step == "trim the load to 15s"
     assert (outcomes[0].fails, outcomes[0].runs, outcomes[0].accepted) == (2, 3, True)
     assert best.faults == () and best.duration_s == shrink.MIN_DURATION_S
     # need 3 of 3: the same runner is never good enough
@@ -105,12 +187,15 @@ def test_a_noisy_candidate_is_accepted_only_with_need_of_tries_failures() -> Non
 
 
 def test_the_budget_stops_the_search_with_the_best_so_far() -> None:
-    # a re-run costs its load + 10 s: dropping every fault (2 re-runs of 60 s) ends at 140 s;
-    # the next candidate (a 5 s load, 15 s a re-run) would end past 150 s, so none starts
+    # a re-run costs its load + 10 s: trimming the load to 44 s (2 re-runs) ends at 108 s;
+    # keeping window a alone (a 17 s load, 27 s a re-run) fits once: 135 s, then its second
+    # re-run would end past 150 s: undecided, and the search stops with the trimmed run
     best, outcomes, calls = run_search(lambda c, r: True, budget_s=150)
-    assert [(o.candidate.step, o.accepted) for o in outcomes] == [("drop all faults", True)]
-    assert best == outcomes[0].candidate and best.faults == () and best.duration_s == 60.0
-    assert len(calls) == 2
+    assert [(o.candidate.step, o.accepted, o.undecided) for o in outcomes] == [
+        ("trim the load to 44s", True, False), ("keep one window (a at 9s)", False, True)]
+    assert best == outcomes[0].candidate and best.duration_s == 44.0
+    assert len(best.faults) == len(ORIGINAL.faults)
+    assert len(calls) == 3
 
 
 def test_a_rerun_that_would_overrun_the_budget_is_not_started() -> None:
