@@ -427,7 +427,7 @@ def search(initial: Candidate, attempt: Attempt, *, tries: int, need: int, budge
     """The smallest accepted candidate (``initial`` when none is); ``report`` sees every
     outcome as it is decided. After each accepted candidate the passes start again from the
     first (``passes``, default :func:`passes_for` with ``hints``). Stops when no pass finds
-    anything more, or at the budget."""
+    anything more that fits the budget, or when a candidate's re-runs ran out of it."""
     if not 1 <= need <= tries:
         raise ValueError(f"need must be within 1..tries (got need={need}, tries={tries})")
     order = tuple(passes) if passes is not None else passes_for(initial, hints)
@@ -441,7 +441,7 @@ def search(initial: Candidate, attempt: Attempt, *, tries: int, need: int, budge
             if candidate.key in tried:
                 continue
             if not budget.fits(candidate):
-                return best
+                continue  # a shorter candidate may still fit
             tried.add(candidate.key)
             number += 1
             outcome = evaluate(candidate, attempt, tries=tries, need=need, budget=budget,

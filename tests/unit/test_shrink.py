@@ -227,3 +227,18 @@ def test_passes_never_propose_a_bigger_run() -> None:
         assert candidate.users <= ORIGINAL.users
         assert candidate.key != ORIGINAL.key
         assert candidate.last_end_s <= candidate.duration_s
+
+
+def test_a_candidate_too_long_for_the_budget_is_skipped_and_a_shorter_one_still_runs() -> None:
+    long = dataclasses.replace(ORIGINAL, duration_s=50.0, step="long")
+    short = dataclasses.replace(ORIGINAL, duration_s=10.0, step="short")
+    ran: list[str] = []
+
+    def attempt(candidate: Candidate, number: int, rerun: int) -> bool:
+        ran.append(candidate.step)
+        return False
+
+    # 50 s + the default 30 s overhead > 60 s; 10 s + 30 s fits (the fake clock stands still)
+    search(ORIGINAL, attempt, tries=1, need=1, budget=Budget(60, FakeClock()),
+           report=lambda o: None, passes=[lambda best: iter([long, short])])
+    assert ran == ["short"]
