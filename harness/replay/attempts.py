@@ -37,14 +37,15 @@ class Target:
 
 
 def hints_of(run: RecordedRun, strategy: str) -> Hints:
-    """When the orders the violations name ran (their stories in ``report.json``)."""
+    """When the orders the violations name ran (their stories in ``report.json``): those that
+    ran through a fault window, or all when none did (an order no fault touched, e.g. one
+    whose authorization a later failure left open, says little about the timeline)."""
     report = read_report(run.run_dir / "report.json")
-    spans = []
-    for story in report.orders.values():
-        times = [e.t_s for e in story.history]
-        if times and story.strategy in (None, strategy):
-            spans.append((min(times), max(times)))
-    return Hints(tuple(sorted(spans)))
+    stories = [story for story in report.orders.values()
+               if story.history and story.strategy in (None, strategy)]
+    faulted = [story for story in stories if story.faults] or stories
+    return Hints(tuple(sorted((min(e.t_s for e in story.history),
+                               max(e.t_s for e in story.history)) for story in faulted)))
 
 
 def target_of(run: RecordedRun) -> Target:
