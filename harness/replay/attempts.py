@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, cast
@@ -18,7 +19,7 @@ from typing import TextIO, cast
 from harness.replay.recorded import RecordedRun, replay_scenario
 from harness.replay.shrink import Candidate, Clocks, Hints
 from harness.report import write_report
-from harness.report.model import Report, read_report
+from harness.report.model import OrderStory, Report, read_report
 from harness.run import loop
 from harness.run import scenario as scenarios
 from harness.run.progress import Progress
@@ -37,11 +38,15 @@ class Target:
 
 
 def hints_of(run: RecordedRun, strategy: str) -> Hints:
-    """When the orders the violations name ran (their stories in ``report.json``): those that
-    ran through a fault window, or all when none did (an order no fault touched, e.g. one
-    whose authorization a later failure left open, says little about the timeline)."""
-    report = read_report(run.run_dir / "report.json")
-    stories = [story for story in report.orders.values()
+    """When the orders the violations name ran (their stories in ``report.json``)."""
+    return hints_from(read_report(run.run_dir / "report.json").orders, strategy)
+
+
+def hints_from(orders: Mapping[str, OrderStory], strategy: str) -> Hints:
+    """The load-time spans of ``strategy``'s named orders that ran through a fault window, or
+    of all when none did (an order no fault touched, e.g. one whose authorization a later
+    failure left open, says little about the timeline)."""
+    stories = [story for story in orders.values()
                if story.history and story.strategy in (None, strategy)]
     faulted = [story for story in stories if story.faults] or stories
     return Hints(tuple(sorted((min(e.t_s for e in story.history),

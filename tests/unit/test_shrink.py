@@ -8,9 +8,12 @@ import itertools
 
 import pytest
 
+from chaos.runner import FaultWindow
 from chaos.schedule_types import ScheduledFault
 from harness.replay import shrink
+from harness.replay.attempts import hints_from
 from harness.replay.shrink import Budget, Candidate, Hints, Outcome, decide, search
+from harness.report.model import OrderStory, StoryEvent
 
 
 def fault(label: str, start: float, length: float, target: str = "redis") -> ScheduledFault:
@@ -242,3 +245,23 @@ def test_a_candidate_too_long_for_the_budget_is_skipped_and_a_shorter_one_still_
     search(ORIGINAL, attempt, tries=1, need=1, budget=Budget(60, FakeClock()),
            report=lambda o: None, passes=[lambda best: iter([long, short])])
     assert ran == ["short"]
+
+
+def story(strategy: str, times: tuple[float, ...], faults: int) -> OrderStory:
+    events = tuple(StoryEvent("invoke", "create", f"op{t}", strategy, 1e9 + t, t, "k")
+                   for t in times)
+    return OrderStory(history=events, faults=tuple(
+        FaultWindow("pause", "target-1", 1.0, 2.0) for _ in range(faults)))
+
+
+def test_hints_come_from_the_named_orders_that_met_a_fault() -> None:
+    orders = {"early": story("saga", (1.0, 1.2), faults=0),
+              "faulted": story("saga", (10.0, 14.5), faults=1),
+              "later": story("saga", (20.0, 22.0), faults=2),
+              "other": story("lock", (5.0, 6.0), faults=1)}
+    hints = hints_from(orders, "saga")
+    # the early order met no fault: the first violation is the faulted one's end
+    assert hints.spans == ((10.0, 14.5), (20.0, 22.0)) and hints.first_violation_s == 14.5
+    # no named order met a fault: all of them count
+    assert hints_from({"early": orders["early"]}, "saga").spans == ((1.0, 1.2),)
+    assert hints_from({}, "saga").first_violation_s is None
