@@ -20,8 +20,9 @@ every later re-run come first. The passes, in order (:func:`passes_for`):
    entries of one label that start together, :func:`windows_of`), each alone with the same
    load tail after it, the most likely first (:meth:`Hints.rank`);
 5. ``drop all faults``;
-6. ``drop faults``: chunks of the timeline, halves first, then quarters ... then single faults,
-   the latest first (dropping late faults lets the load end sooner), as delta debugging does;
+6. ``drop windows``: chunks of the windows, halves first, then quarters ... then single
+   windows, the latest first (dropping late faults lets the load end sooner), as delta
+   debugging does; then single entries of a window that has several;
 7. ``shorten window``: each fault's window halved (never below :data:`MIN_WINDOW_S`);
 8. ``move earlier``: the whole timeline moved to start at :data:`LEAD_S`, then every gap
    between windows closed to :data:`GAP_S`;
@@ -233,16 +234,25 @@ def trim_load(best: Candidate) -> Iterator[Candidate]:
 
 
 def drop_chunks(best: Candidate) -> Iterator[Candidate]:
-    n = len(best.faults)
+    """Chunks of windows (:func:`windows_of`), halves first, the latest first; then single
+    entries of a window that has several (e.g. one failpoint of an exploration window)."""
+    windows = windows_of(best.faults)
+    n = len(windows)
     size = n // 2
     while size >= 1:
-        starts = list(range(0, n, size))
-        for start in reversed(starts):
-            kept = best.faults[:start] + best.faults[start + size:]
+        for start in reversed(range(0, n, size)):
+            dropped = windows[start:start + size]
+            gone = {id(f) for w in dropped for f in w.faults}
+            kept = tuple(f for f in best.faults if id(f) not in gone)
             if kept:  # dropping everything is its own pass
-                dropped = ", ".join(f.name for f in best.faults[start:start + size])
-                yield _with(best, f"drop faults ({dropped})", faults=kept)
+                names = ", ".join(f"{w.name} at {w.start_s:g}s" for w in dropped)
+                yield _with(best, f"drop windows ({names})", faults=kept)
         size //= 2
+    for w in reversed(windows):
+        if len(w.faults) > 1:
+            for f in w.faults:
+                kept = tuple(g for g in best.faults if g is not f)
+                yield _with(best, f"drop {f.name} {f.target} at {f.start_s:g}s", faults=kept)
 
 
 def shorten_windows(best: Candidate) -> Iterator[Candidate]:

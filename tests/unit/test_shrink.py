@@ -73,9 +73,9 @@ def test_without_hints_big_cuts_come_first_then_halves_of_the_timeline() -> None
     assert [o.candidate.duration_s for o in outcomes[1:4]] == [33.0, 42.0, 51.0]
     assert steps[4] == "drop all faults"
     # then halves of the timeline, the latest half first, then single faults, latest first
-    assert steps[5:7] == ["drop faults (c, d)", "drop faults (a, b)"]
-    assert steps[7:11] == ["drop faults (d)", "drop faults (c)", "drop faults (b)",
-                           "drop faults (a)"]
+    assert steps[5:7] == ["drop windows (c at 27s, d at 36s)", "drop windows (a at 9s, b at 18s)"]
+    assert steps[7:11] == ["drop windows (d at 36s)", "drop windows (c at 27s)",
+                           "drop windows (b at 18s)", "drop windows (a at 9s)"]
     first_load = next(i for i, s in enumerate(steps) if s.startswith("load "))
     assert all(not s.startswith(("load ", "10 users")) for s in steps[:first_load])
     assert steps[-1] == "10 users"
@@ -123,6 +123,11 @@ def test_a_window_is_the_entries_of_one_label_that_start_together() -> None:
     windows = shrink.windows_of(faults)
     assert [(w.name, w.start_s, w.end_s, len(w.faults)) for w in windows] == [
         ("explore", 5, 11, 2), ("pause", 5, 7, 1), ("explore", 12, 15, 1)]
+    # dropping goes by windows (3: halves are single ones), then by entries of a window
+    steps = [c.step for c in shrink.drop_chunks(Candidate(faults, 20.0, 4))]
+    assert steps == ["drop windows (explore at 12s)", "drop windows (pause at 5s)",
+                     "drop windows (explore at 5s)", "drop explore p1 at 5s",
+                     "drop explore p2 at 5s"]
     # without a history the earliest goes first (it leaves the shortest load)
     assert [w.start_s for w in Hints().rank(windows[::-1])] == [5, 5, 12]
 
