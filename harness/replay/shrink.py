@@ -23,9 +23,9 @@ every later re-run come first. The passes, in order (:func:`passes_for`):
 6. ``drop windows``: chunks of the windows, halves first, then quarters ... then single
    windows, the latest first (dropping late faults lets the load end sooner), as delta
    debugging does; then single entries of a window that has several;
-7. ``shorten window``: each fault's window halved (never below :data:`MIN_WINDOW_S`);
-8. ``move earlier``: the whole timeline moved to start at :data:`LEAD_S`, then every gap
-   between windows closed to :data:`GAP_S`;
+7. ``move earlier``: the whole timeline moved to start at :data:`LEAD_S`, then every gap
+   between windows closed to :data:`GAP_S`, the load ending as much earlier;
+8. ``shorten window``: each fault's window halved (never below :data:`MIN_WINDOW_S`);
 9. ``shorter load``: the shortest load that still covers the timeline (last window's end +
    :data:`TAIL_S`, at least :data:`MIN_DURATION_S`), then halfway to the current one;
 10. ``fewer users``: half the users (at least one).
@@ -269,13 +269,22 @@ def _shifted(faults: Sequence[ScheduledFault], by: float) -> tuple[ScheduledFaul
     return tuple(dataclasses.replace(f, start_s=round(f.start_s - by, 3)) for f in faults)
 
 
+def _earlier_end(best: Candidate, faults: tuple[ScheduledFault, ...]) -> float:
+    """The load of ``best`` ended as much earlier as its last window now ends (same tail)."""
+    saved = best.last_end_s - max(f.end_s for f in faults)
+    return max(MIN_DURATION_S, float(math.ceil(best.duration_s - saved)))
+
+
 def move_earlier(best: Candidate) -> Iterator[Candidate]:
+    """The timeline moved to start at :data:`LEAD_S`, then its gaps closed; the load ends as
+    much earlier (the same tail after the last window)."""
     if not best.faults:
         return
     first = min(f.start_s for f in best.faults)
     if first > LEAD_S:
-        yield _with(best, f"move the timeline {first - LEAD_S:g}s earlier",
-                    faults=_shifted(best.faults, first - LEAD_S))
+        moved = _shifted(best.faults, first - LEAD_S)
+        yield _with(best, f"move the timeline {first - LEAD_S:g}s earlier", faults=moved,
+                    duration_s=_earlier_end(best, moved))
     ordered = sorted(best.faults, key=lambda f: f.start_s)
     closed = [ordered[0]]
     end = ordered[0].end_s
@@ -284,7 +293,8 @@ def move_earlier(best: Candidate) -> Iterator[Candidate]:
         closed.append(dataclasses.replace(f, start_s=start))
         end = max(end, start + f.duration_s)
     if closed != ordered:
-        yield _with(best, "close the gaps between windows", faults=tuple(closed))
+        yield _with(best, "close the gaps between windows", faults=tuple(closed),
+                    duration_s=_earlier_end(best, tuple(closed)))
 
 
 def shorter_load(best: Candidate) -> Iterator[Candidate]:
@@ -357,7 +367,7 @@ def passes_for(initial: Candidate, hints: Hints | None = None) -> tuple[Pass, ..
     """The passes in order (see the module docstring): the biggest cuts first."""
     hints = hints or Hints()
     return (cut_at_violation(initial, hints), trim_load, shorter_clocks, keep_one(hints),
-            drop_all, drop_chunks, shorten_windows, move_earlier, shorter_load, fewer_users)
+            drop_all, drop_chunks, move_earlier, shorten_windows, shorter_load, fewer_users)
 
 
 #: The passes without hints from a history.

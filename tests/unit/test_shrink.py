@@ -270,3 +270,17 @@ def test_hints_come_from_the_named_orders_that_met_a_fault() -> None:
     # no named order met a fault: all of them count
     assert hints_from({"early": orders["early"]}, "saga").spans == ((1.0, 1.2),)
     assert hints_from({}, "saga").first_violation_s is None
+
+
+def test_moving_the_timeline_earlier_ends_the_load_as_much_earlier() -> None:
+    late = Candidate((fault("x", 21.8, 2.2), fault("y", 23.3, 0.7)), duration_s=26.0, users=20)
+    moved, = shrink.move_earlier(late)  # no gap between x and y: nothing to close
+    assert [(f.label, f.start_s) for f in moved.faults] == [("x", 2.0), ("y", 3.5)]
+    assert moved.duration_s == 7.0  # 26 s - 19.8 s, rounded up: the same 2 s tail
+    assert moved.last_end_s <= moved.duration_s
+    apart = Candidate((fault("x", 2, 1), fault("y", 10, 1)), duration_s=13.0, users=20)
+    closed, = shrink.move_earlier(apart)
+    assert [f.start_s for f in closed.faults] == [2, 4] and closed.duration_s == 7.0
+    # the passes try the move before halving any window
+    order = [p.__name__ for p in shrink.PASSES]
+    assert order.index("move_earlier") < order.index("shorten_windows")
