@@ -79,7 +79,11 @@ def shrink(args: argparse.Namespace) -> int:
                        f"{'FAILED' if failed else 'passed'}{spent}")
         return failed
 
+    confirmed: set[tuple[object, ...]] = set()
+
     def report(outcome: search.Outcome) -> None:
+        if outcome.accepted and outcome.candidate.step.startswith(search.CONFIRM):
+            confirmed.add(outcome.candidate.key)
         runs = [str(attempts.run_dir(outcome.number, r).relative_to(out))
                 for r in range(1, outcome.runs + 1)]
         append_line(jsonl, outcome_line(outcome, strategy=target.strategy,
@@ -97,9 +101,11 @@ def shrink(args: argparse.Namespace) -> int:
                          budget=budget, report=report, hints=target.hints)
     min_toml = out / "min.toml"
     command = reproduce_command(min_toml, args.state_dir)
-    note = (f"accepted: fails at least {args.need} of {args.tries} re-runs"
-            if best is not target.initial else
-            "no smaller candidate was accepted: this is the original run")
+    note = (f"confirmed: failed at least {args.need} of {args.tries} re-runs, twice"
+            if best.key in confirmed else
+            f"accepted: failed at least {args.need} of {args.tries} re-runs (not confirmed "
+            "again: the budget ran out)" if best is not target.initial else
+            "no smaller candidate was accepted (and confirmed): this is the original run")
     write_min(min_toml, scenario_of(target, best), original=target.initial, best=best,
               note=note, command=command)
     spent = time.strftime("%M:%S", time.gmtime(budget.elapsed_s))

@@ -402,6 +402,8 @@ class Budget:
     started: float = 0.0
     #: what the last re-runs cost beyond their load (newest last)
     recent: list[float] = dataclasses.field(default_factory=list)
+    #: kept back for what must still run after (the confirmation of the best)
+    reserve_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -416,8 +418,12 @@ class Budget:
     def elapsed_s(self) -> float:
         return self.clock() - self.started
 
+    def cost_s(self, candidate: Candidate) -> float:
+        """The estimated time of one re-run of ``candidate``."""
+        return candidate.duration_s + self.overhead_s
+
     def fits(self, candidate: Candidate) -> bool:
-        return self.elapsed_s + candidate.duration_s + self.overhead_s <= self.seconds
+        return self.elapsed_s + self.cost_s(candidate) + self.reserve_s <= self.seconds
 
     def observed(self, candidate: Candidate, wall_s: float) -> None:
         """A re-run took ``wall_s``: what it cost beyond its load."""
@@ -441,23 +447,40 @@ def evaluate(candidate: Candidate, attempt: Attempt, *, tries: int, need: int,
         fails += int(failed)
 
 
+#: The step of a confirmation: the best candidate run again (``confirm: <its step>``).
+CONFIRM = "confirm"
+
+
 def search(initial: Candidate, attempt: Attempt, *, tries: int, need: int, budget: Budget,
            report: Callable[[Outcome], None], passes: Sequence[Pass] | None = None,
-           hints: Hints | None = None) -> Candidate:
+           hints: Hints | None = None, confirm: bool = True) -> Candidate:
     """The smallest accepted candidate (``initial`` when none is); ``report`` sees every
     outcome as it is decided. After each accepted candidate the passes start again from the
     first (``passes``, default :func:`passes_for` with ``hints``). Stops when no pass finds
-    anything more that fits the budget, or when a candidate's re-runs ran out of it."""
+    anything more that fits the budget, or when a candidate's re-runs ran out of it.
+
+    With ``confirm`` the result is confirmed: a candidate that fails only now and then passes
+    ``need`` of ``tries`` by luck now and then, and the search, trying many, keeps the lucky
+    ones. So the best is run again, ``need`` of ``tries`` on fresh re-runs (the budget keeps
+    ``tries`` re-runs of the best back for this); when it is rejected, the one accepted before
+    it is confirmed instead, and so on (the original needs none). A confirmation the budget
+    cut short leaves its candidate the result, unconfirmed."""
     if not 1 <= need <= tries:
         raise ValueError(f"need must be within 1..tries (got need={need}, tries={tries})")
     order = tuple(passes) if passes is not None else passes_for(initial, hints)
-    best = initial
+    accepted = [initial]
     tried: set[tuple[object, ...]] = {initial.key}
     number = 0
+
+    def reserve() -> None:
+        best = accepted[-1]
+        budget.reserve_s = tries * budget.cost_s(best) if confirm and best is not initial else 0.0
+
     changed = True
+    reserve()
     while changed:
         changed = False
-        for candidate in (c for propose in order for c in propose(best)):
+        for candidate in (c for propose in order for c in propose(accepted[-1])):
             if candidate.key in tried:
                 continue
             if not budget.fits(candidate):
@@ -468,8 +491,21 @@ def search(initial: Candidate, attempt: Attempt, *, tries: int, need: int, budge
                                number=number)
             report(outcome)
             if outcome.undecided:
-                return best
-            if outcome.accepted:
-                best, changed = candidate, True
+                changed = False
                 break
-    return best
+            if outcome.accepted:
+                accepted.append(candidate)
+                reserve()
+                changed = True
+                break
+    budget.reserve_s = 0.0
+    while confirm and len(accepted) > 1:
+        best = accepted[-1]
+        number += 1
+        outcome = evaluate(dataclasses.replace(best, step=f"{CONFIRM}: {best.step}"), attempt,
+                           tries=tries, need=need, budget=budget, number=number)
+        report(outcome)
+        if outcome.accepted or outcome.undecided:
+            return best
+        accepted.pop()
+    return accepted[-1]
