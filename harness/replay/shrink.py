@@ -16,15 +16,16 @@ every later re-run come first. The passes, in order (:func:`passes_for`):
    floors, then halved, with the settling bound: settling waits for the holds of buyers who
    walked away (most of a short re-run's overhead), and a violation recovery never repairs
    waits out the whole bound;
-4. ``keep one window``: the :data:`KEEP_ONE_TRIES` most likely windows (a window: the
+4. ``move earlier``: the whole timeline moved to start at :data:`LEAD_S`, then every gap
+   between windows closed to :data:`GAP_S`, the load ending as much earlier (a violation late
+   in the load costs every later re-run its lead);
+5. ``keep one window``: the :data:`KEEP_ONE_TRIES` most likely windows (a window: the
    entries of one label that start together, :func:`windows_of`), each alone with the same
    load tail after it, the most likely first (:meth:`Hints.rank`);
-5. ``drop all faults``;
-6. ``drop windows``: chunks of the windows, halves first, then quarters ... then single
+6. ``drop all faults``;
+7. ``drop windows``: chunks of the windows, halves first, then quarters ... then single
    windows, the latest first (dropping late faults lets the load end sooner), as delta
    debugging does; then single entries of a window that has several;
-7. ``move earlier``: the whole timeline moved to start at :data:`LEAD_S`, then every gap
-   between windows closed to :data:`GAP_S`, the load ending as much earlier;
 8. ``shorten window``: each fault's window halved (never below :data:`MIN_WINDOW_S`);
 9. ``shorter load``: the shortest load that still covers the timeline (last window's end +
    :data:`TAIL_S`, at least :data:`MIN_DURATION_S`), then halfway to the current one;
@@ -366,8 +367,8 @@ def keep_one(hints: Hints) -> Pass:
 def passes_for(initial: Candidate, hints: Hints | None = None) -> tuple[Pass, ...]:
     """The passes in order (see the module docstring): the biggest cuts first."""
     hints = hints or Hints()
-    return (cut_at_violation(initial, hints), trim_load, shorter_clocks, keep_one(hints),
-            drop_all, drop_chunks, move_earlier, shorten_windows, shorter_load, fewer_users)
+    return (cut_at_violation(initial, hints), trim_load, shorter_clocks, move_earlier,
+            keep_one(hints), drop_all, drop_chunks, shorten_windows, shorter_load, fewer_users)
 
 
 #: The passes without hints from a history.

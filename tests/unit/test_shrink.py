@@ -66,15 +66,19 @@ def test_without_hints_big_cuts_come_first_then_halves_of_the_timeline() -> None
     steps = [o.candidate.step for o in outcomes]
     # the load after the last window (ends at 42 s) goes first: every later re-run is cheaper
     assert steps[0] == "trim the load to 44s"
+    # then the timeline earlier, the load ending as much earlier (the trim was rejected:
+    # the same 18 s tail)
+    assert steps[1:3] == ["move the timeline 7s earlier", "close the gaps between windows"]
+    assert [o.candidate.duration_s for o in outcomes[1:3]] == [53.0, 54.0]
     # then the three likeliest windows alone (no history: the earliest first, each with the
-    # load's tail after it: the trim was rejected, so 18 s), then no faults at all
-    assert steps[1:4] == ["keep one window (a at 9s)", "keep one window (b at 18s)",
+    # load's tail after it), then no faults at all
+    assert steps[3:6] == ["keep one window (a at 9s)", "keep one window (b at 18s)",
                           "keep one window (c at 27s)"]
-    assert [o.candidate.duration_s for o in outcomes[1:4]] == [33.0, 42.0, 51.0]
-    assert steps[4] == "drop all faults"
+    assert [o.candidate.duration_s for o in outcomes[3:6]] == [33.0, 42.0, 51.0]
+    assert steps[6] == "drop all faults"
     # then halves of the timeline, the latest half first, then single faults, latest first
-    assert steps[5:7] == ["drop windows (c at 27s, d at 36s)", "drop windows (a at 9s, b at 18s)"]
-    assert steps[7:11] == ["drop windows (d at 36s)", "drop windows (c at 27s)",
+    assert steps[7:9] == ["drop windows (c at 27s, d at 36s)", "drop windows (a at 9s, b at 18s)"]
+    assert steps[9:13] == ["drop windows (d at 36s)", "drop windows (c at 27s)",
                            "drop windows (b at 18s)", "drop windows (a at 9s)"]
     first_load = next(i for i, s in enumerate(steps) if s.startswith("load "))
     assert all(not s.startswith(("load ", "10 users")) for s in steps[:first_load])
@@ -93,25 +97,28 @@ def test_the_history_puts_the_cut_at_the_first_violation_first() -> None:
     assert [(f.label, f.start_s, f.duration_s) for f in cut.faults] == [
         ("a", 9, 6), ("b", 18, 5.0)]
     assert cut.duration_s == 23 + shrink.TAIL_S
-    assert outcomes[1].candidate.step == "trim the load to 44s"
+    assert [o.candidate.step for o in outcomes[1:4]] == [
+        "trim the load to 44s", "move the timeline 7s earlier", "close the gaps between windows"]
     # b (the first violating order ran through it) alone, then c (another order met it),
     # then the nearest to 21 s of those no order met
-    assert [o.candidate.step for o in outcomes[2:5]] == [
+    assert [o.candidate.step for o in outcomes[4:7]] == [
         "keep one window (b at 18s)", "keep one window (c at 27s)",
         "keep one window (a at 9s)"]
 
 
 def test_after_an_accepted_candidate_the_passes_start_again_from_the_first() -> None:
-    # the bug needs window b only: the history cut is accepted, then the load is trimmed
-    # again to the end of what is left before any window is tried alone
+    # the bug needs window b only: each accepted cut sends the search back to the first pass,
+    # so the timeline moves earlier again once b is alone
     hints = Hints(((17.5, 21.0),))
     best, outcomes, _ = run_search(
         lambda c, r: any(f.label == "b" for f in c.faults), hints=hints)
-    steps = [(o.candidate.step, o.accepted) for o in outcomes]
-    assert steps[:2] == [("cut at the first violation (21s): 25s load", True),
-                         ("keep one window (b at 18s)", True)]
-    assert outcomes[1].candidate.duration_s == 25.0  # b ends at 23 s, the same 2 s tail
-    assert [f.label for f in best.faults] == ["b"]
+    steps = [(o.candidate.step, o.candidate.duration_s, o.accepted) for o in outcomes]
+    assert steps[:5] == [("cut at the first violation (21s): 25s load", 25.0, True),
+                         ("move the timeline 7s earlier", 18.0, True),
+                         ("close the gaps between windows", 16.0, True),
+                         ("keep one window (b at 9s)", 16.0, True),
+                         ("move the timeline 7s earlier", 9.0, True)]
+    assert [f.label for f in best.faults] == ["b"] and best.faults[0].start_s == shrink.LEAD_S
     # a window once tried alone is never proposed alone again
     alone = [o.candidate.key for o in outcomes if o.candidate.step.startswith("keep one")]
     assert len(alone) == len(set(alone)) == 1
@@ -146,7 +153,7 @@ def test_shorter_clocks_go_to_their_floors_then_halve_and_keep_settling_long_eno
     steps = [o.candidate.step for o in outcomes]
     assert steps[1:3] == [f"shorter clocks: {floor.describe()}",
                           f"shorter clocks: {half.describe()}"]
-    assert steps[3].startswith("keep one window")
+    assert steps[3] == "move the timeline 7s earlier"
 
 
 def test_the_budget_estimates_a_rerun_from_the_recent_ones() -> None:
@@ -220,8 +227,8 @@ def test_a_lucky_candidate_fails_its_confirmation_and_the_one_before_it_is_the_r
         return has_b and (len(c.faults) > 1 or seen[c.key] <= 2)
 
     best, outcomes, _ = run_search(failing, budget_s=2000)
-    alone = next(o for o in outcomes if o.candidate.step == "keep one window (b at 18s)")
-    assert alone.accepted
+    alone = next(o for o in outcomes if o.candidate.step.startswith("keep one window (b at"))
+    assert alone.accepted and len(alone.candidate.faults) == 1
     confirms = [(o.candidate.step, o.accepted) for o in outcomes
                 if o.candidate.step.startswith("confirm")]
     assert confirms[0][1] is False and confirms[-1][1] is True
@@ -304,6 +311,7 @@ def test_moving_the_timeline_earlier_ends_the_load_as_much_earlier() -> None:
     apart = Candidate((fault("x", 2, 1), fault("y", 10, 1)), duration_s=13.0, users=20)
     closed, = shrink.move_earlier(apart)
     assert [f.start_s for f in closed.faults] == [2, 4] and closed.duration_s == 7.0
-    # the passes try the move before halving any window
+    # the passes try the move right after the load and clock cuts, before any window goes
     order = [p.__name__ for p in shrink.PASSES]
-    assert order.index("move_earlier") < order.index("shorten_windows")
+    assert order.index("shorter_clocks") + 1 == order.index("move_earlier")
+    assert order.index("move_earlier") < order.index("drop_all")
