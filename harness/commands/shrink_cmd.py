@@ -3,10 +3,10 @@ run to a smaller scenario that still fails at least M of K re-runs.
 
 Writes ``min.toml`` (run it with the printed `harness run --scenario ...`), ``shrink.jsonl``
 (one line per candidate) and every re-run's report under ``runs/``; shows one line per re-run
-and per decision; stops at the budget with the best run so far. The search is
-:mod:`harness.replay.shrink`. Exit codes: 1 the minimal scenario written (it fails: an invariant
-is violated), 2 bad input or a run that passed ("nothing to shrink"), 3 the stack could not be
-started.
+(with where its time went: load, settling, the rest) and per decision; stops at the budget
+with the best run so far. The search is :mod:`harness.replay.shrink`. Exit codes: 1 the
+minimal scenario written (it fails: an invariant is violated), 2 bad input or a run that passed
+("nothing to shrink"), 3 the stack could not be started.
 """
 
 from __future__ import annotations
@@ -74,11 +74,16 @@ def shrink(args: argparse.Namespace) -> int:
         progress.phase(f"[{clock()}] candidate {number} ({candidate.step}): "
                        f"{candidate.describe()}; re-run {rerun}")
         failed = attempts(candidate, number, rerun)
+        spent = f" in {attempts.last.describe()}" if attempts.last else ""
         progress.phase(f"[{clock()}] candidate {number} re-run {rerun}: "
-                       f"{'FAILED' if failed else 'passed'}")
+                       f"{'FAILED' if failed else 'passed'}{spent}")
         return failed
 
+    confirmed: set[tuple[object, ...]] = set()
+
     def report(outcome: search.Outcome) -> None:
+        if outcome.accepted and outcome.candidate.step.startswith(search.CONFIRM):
+            confirmed.add(outcome.candidate.key)
         runs = [str(attempts.run_dir(outcome.number, r).relative_to(out))
                 for r in range(1, outcome.runs + 1)]
         append_line(jsonl, outcome_line(outcome, strategy=target.strategy,
@@ -88,13 +93,19 @@ def shrink(args: argparse.Namespace) -> int:
         progress.phase(f"[{clock()}] candidate {outcome.number} {decision}: "
                        f"{outcome.fails}/{outcome.runs} failed")
 
+    first = target.hints.first_violation_s
+    if first is not None:
+        progress.phase(f"the first violating order ended {first:g}s into the load "
+                       f"({len(target.hints.spans)} orders named)")
     best = search.search(target.initial, attempt, tries=args.tries, need=args.need,
-                         budget=budget, report=report)
+                         budget=budget, report=report, hints=target.hints)
     min_toml = out / "min.toml"
     command = reproduce_command(min_toml, args.state_dir)
-    note = (f"accepted: fails at least {args.need} of {args.tries} re-runs"
-            if best is not target.initial else
-            "no smaller candidate was accepted: this is the original run")
+    note = (f"confirmed: failed at least {args.need} of {args.tries} re-runs, twice"
+            if best.key in confirmed else
+            f"accepted: failed at least {args.need} of {args.tries} re-runs (not confirmed "
+            "again: the budget ran out)" if best is not target.initial else
+            "no smaller candidate was accepted (and confirmed): this is the original run")
     write_min(min_toml, scenario_of(target, best), original=target.initial, best=best,
               note=note, command=command)
     spent = time.strftime("%M:%S", time.gmtime(budget.elapsed_s))

@@ -13,8 +13,16 @@ from harness.run.scenario_toml import dump
 
 
 def candidate_json(candidate: Candidate) -> dict[str, Any]:
-    return {"step": candidate.step, "faults": [f.to_json() for f in candidate.faults],
-            "duration_s": candidate.duration_s, "users": candidate.users}
+    """The candidate's scenario parts (``service``: its hold TTL and stuck-saga delay;
+    ``settle``: its settling bound)."""
+    out: dict[str, Any] = {"step": candidate.step,
+                           "faults": [f.to_json() for f in candidate.faults],
+                           "duration_s": candidate.duration_s, "users": candidate.users}
+    if candidate.clocks is not None:
+        out["service"] = {"hold_ttl_s": candidate.clocks.hold_ttl_s,
+                          "saga_stale_s": candidate.clocks.saga_stale_s}
+        out["settle"] = {"timeout_s": candidate.clocks.settle_s}
+    return out
 
 
 def outcome_line(outcome: Outcome, *, strategy: str, elapsed_s: float,

@@ -101,7 +101,9 @@ async def test_shrink_writes_candidates_and_a_min_toml_that_is_what_failed(
     assert f"run --scenario {min_toml}" in done.stdout
     lines = [json.loads(line) for line in (out / "shrink.jsonl").read_text().splitlines()]
     assert lines, done.stderr[-3000:]
-    assert lines[0]["step"] == "drop all faults" and lines[0]["faults"] == []
+    # the biggest cut first: the load ends soon after the violation or the last window
+    assert lines[0]["step"].startswith(("cut at the first violation", "trim the load"))
+    assert lines[0]["duration_s"] < 14.0
     for line in lines:
         assert {"faults", "duration_s", "users", "fails", "tries", "accepted"} <= set(line)
         assert line["tries"] <= 1 and line["accepted"] == (line["fails"] >= 1)
@@ -109,10 +111,12 @@ async def test_shrink_writes_candidates_and_a_min_toml_that_is_what_failed(
     assert minimal.faults == scenarios.INLINE and minimal.bug == "idempotency-ignored"
     assert minimal.strategy == "saga" and minimal.duration_s <= 14.0
     accepted = [line for line in lines if line["accepted"]]
-    if accepted:  # min.toml is exactly the scenario of the last accepted candidate's failing run
-        last = accepted[-1]
-        assert (minimal.duration_s, minimal.users, len(minimal.schedule or ())) == (
-            last["duration_s"], last["users"], len(last["faults"]))
+    if accepted:  # min.toml is exactly the scenario of an accepted candidate's failing run
+        size = (minimal.duration_s, minimal.users, len(minimal.schedule or ()))
+        same = [line for line in accepted
+                if (line["duration_s"], line["users"], len(line["faults"])) == size]
+        assert same, (size, accepted)
+        last = same[-1]
         failed_run = out / last["runs"][-1]
         assert json.loads((failed_run / "report.json").read_text())["verdict"] == "fail"
         ran = scenarios.load(failed_run / "scenario.toml")
