@@ -2,8 +2,10 @@
 
 The stack lives in ``.state/test`` (its Postgres cluster is kept between sessions, so only the
 first session pays for initdb) and is stopped when the session ends. After each test that used
-it, every fault is healed and the service is put back to its default settings, so no test sees
-another's faults or seeded bugs.
+it, every fault is healed; before each test that uses it, the service runs with its default
+settings, so no test sees another's faults or seeded bugs. Only a test that sets its own
+settings first (a CLI run through ``cli_stack``, or a test marked ``own_services``) skips that
+restore: the restart it does anyway replaces it, which saves a service restart per such test.
 """
 
 from __future__ import annotations
@@ -88,9 +90,16 @@ class StackHandle:
         services = ServiceSettings(bug=bug, failpoints=tuple(failpoints), **settings)  # type: ignore[arg-type]
         self.state = await self.stack.restart_services(services)
 
-    async def reset(self) -> None:
-        """Heal every fault; restore default service settings when a test changed them."""
+    async def heal(self) -> None:
+        """Heal every fault (the service settings stay as the test left them)."""
         await self.stack.heal(self.state)
+
+    async def restore_defaults(self) -> None:
+        """The default service settings, restarting the services if the last test changed them
+        (read from the stack's own state file: a CLI run may have changed them behind us)."""
+        current = self.stack.state()
+        if current is not None:
+            self.state = current
         if self.state.services != self.default_services:
             self.state = await self.stack.restart_services(self.default_services)
 
@@ -122,9 +131,21 @@ async def cli_stack(stack: StackHandle) -> AsyncIterator[StackHandle]:
         stack.state = state
 
 
+def sets_own_services(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's first act on the stack sets the service settings it needs: a CLI run
+    (``cli_stack``: `harness run` and the like restart the service with their scenario's
+    settings) or a test marked ``own_services`` (it calls ``restart_services`` first)."""
+    return ("cli_stack" in request.fixturenames
+            or request.node.get_closest_marker("own_services") is not None)
+
+
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _heal_after_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+async def _isolate_stack_tests(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Default service settings before a test (unless it sets its own), no fault after it."""
+    uses_stack = "stack" in request.fixturenames
+    if uses_stack and not sets_own_services(request):
+        await request.getfixturevalue("stack").restore_defaults()
     yield
-    if "stack" in request.fixturenames:
+    if uses_stack:
         handle: StackHandle = request.getfixturevalue("stack")
-        await handle.reset()
+        await handle.heal()

@@ -268,15 +268,16 @@ class Stack:
         state.supervisor_conf.write_text(render(state, binaries, pg_user=postgres.os_user()))
         state.save()
         supervisor = Supervisor(state.supervisor_socket)
+        # the app groups stop together and start together (each call waits for its own
+        # processes): one after the other, a restart cost two stops and two starts in a row
+        await _each_app_group(supervisor.stop_group)
         restarted = set(await asyncio.to_thread(supervisor.reload_config)) - set(APP_GROUPS)
         if restarted:  # the infrastructure's config changed too (new binaries, say): the
             # apps start below, once it answers and the (restarted) Toxiproxy has its proxies
             self.progress(f"restarted with their new config: {', '.join(sorted(restarted))}")
             await self._wait_infra(state, supervisor)
             await self.ensure_proxies(state)
-        for group in APP_GROUPS:
-            await asyncio.to_thread(supervisor.stop_group, group)
-            await asyncio.to_thread(supervisor.start_group, group)
+        await _each_app_group(supervisor.start_group)
         await self._wait_apps(state)
         return state
 
@@ -307,6 +308,11 @@ class Stack:
                     leftover.unlink()
         release(self.state_dir)
         return stopped
+
+
+async def _each_app_group(action: Callable[[str], None]) -> None:
+    """``action`` (a blocking supervisord call) on every app group at once."""
+    await asyncio.gather(*(asyncio.to_thread(action, group) for group in APP_GROUPS))
 
 
 async def _record(state: StackState, supervisor: Supervisor) -> None:

@@ -2,6 +2,14 @@
 (the ``lock-pause-before-write`` failpoint) and the relay's rounds interleave with the stop,
 every process ends running and serving. The pause (at the step) and the lock-takeover relay
 are started and stopped many times, at seeded moments, against real processes under lock load.
+
+Tiers: this campaign is in the slow tier. The fast tier proves its parts directly: a self-stop
+firing answered late is dropped (``tests/unit/test_self_stop_window.py``, the cause of issue
+17's "did not continue"); stopping a pause at the step and the relay continues the frozen
+process and disarms the step (``tests/chaos/test_process_faults.py``, the two ``..._step_...``
+tests); relay stops that lose a cancellation or whose round never begins still continue the
+holder (``tests/chaos/test_pause_relay.py``); any random bounded schedule, pauses included,
+ends fully healed (``tests/chaos/test_random_schedules.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from tests.chaos.links import Buyer, assert_healed, ctx_for
 from tests.chaos.test_process_faults import health_answers
 from tests.conftest import StackHandle
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
 ROUNDS = 16
 BUYERS = 4

@@ -81,6 +81,7 @@ async def test_kill_hits_only_its_process_and_supervisord_restarts_it(
     assert await health_answers(stack.target_url, attempts=10) == 10
 
 
+@pytest.mark.own_services
 async def test_pause_longer_than_the_lease_makes_a_lock_holder_lose_its_locks(
     stack: StackHandle,
 ) -> None:
@@ -107,6 +108,7 @@ async def test_pause_longer_than_the_lease_makes_a_lock_holder_lose_its_locks(
     await assert_healed(stack.state)
 
 
+@pytest.mark.own_services
 async def test_pause_of_target_freezes_the_process_that_holds_the_locks(
     stack: StackHandle,
 ) -> None:

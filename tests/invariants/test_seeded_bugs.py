@@ -28,7 +28,8 @@ from tests.invariants.conftest import Dbs
 from tests.invariants.shop import History, Order
 from tests.service.client import Api, Resp
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+#: every test here starts with :func:`start` (its own service settings)
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.own_services]
 
 #: quick recovery in the restarted processes (the sweeper is also forced by /admin/recover)
 FAST = {"SAGA_STALE_S": "1", "IDEMPOTENCY_LOCK_TIMEOUT_S": "1", "TWOPC_GRACE_S": "1",

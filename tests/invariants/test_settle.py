@@ -28,6 +28,7 @@ async def _blocked_on_a_lock(conn: Any, within_s: float = 20.0) -> None:
     raise AssertionError(f"nothing blocked on a lock within {within_s}s")
 
 
+@pytest.mark.own_services
 async def test_an_expiry_committing_mid_read_still_counts_as_pending(stack: StackHandle) -> None:
     # no background sweeper may touch the rows of this test
     await stack.restart_services(extra_env={"SWEEP_INTERVAL_S": "3600"})

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.paths import REPO_ROOT
 from tests.conftest import TEST_STATE_DIR, StackHandle
+from tests.load.helpers import write_scenario
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.stack]
 
@@ -37,10 +39,11 @@ def operations(found: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> f
 
 
 async def test_a_run_serves_its_counters_and_status_names_the_address(
-        stack: StackHandle) -> None:
-    run = await asyncio.create_subprocess_exec(
+        cli_stack: StackHandle, tmp_path: Path) -> None:
+    run = await asyncio.create_subprocess_exec(  # a small quick-settling scenario's run
         sys.executable, "-m", "harness", "--state-dir", str(TEST_STATE_DIR), "run",
-        "--strategy", "lock", "--duration", "12s", "--users", "3", "--faults", "none",
+        "--scenario", str(write_scenario(tmp_path)),
+        "--strategy", "lock", "--duration", "8s", "--users", "3", "--faults", "none",
         "--out", str(REPO_ROOT / "reports" / f"test-metrics-{os.getpid()}"),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, cwd=REPO_ROOT,
         start_new_session=True)

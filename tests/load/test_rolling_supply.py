@@ -4,6 +4,10 @@ Two real 20 s runs of quick buyers on the default event (its hot ``FRONT`` has 4
 ``[supply] on_sale = "rolling"`` the hot section has seats to win in at least 90% of the load
 time and the thirds' conflict and hold rates stay within ``BAND`` of each other; with the old
 supply (``on_sale = "none"``) the same check fails: the seats run dry in the first seconds.
+
+Tiers: the old-supply run is a control of the check and is in the slow tier; the fast tier
+proves the same pieces directly (``tests/unit/test_contention.py``: the check fails a history
+whose hot seats ran dry, and ``on_sale = "none"`` opens no wave).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ async def test_rolling_on_sales_keep_the_hot_seats_contended(
     assert min(t["conflict_rate"] for t in measured["thirds"]) > 0  # buyers did fight
 
 
+@pytest.mark.slow
 async def test_the_check_fails_when_the_seeded_seats_are_all_there_is(
     cli_stack: StackHandle, tmp_path: Path
 ) -> None:

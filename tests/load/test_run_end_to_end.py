@@ -1,8 +1,8 @@
 """`harness run` against the real test stack: report, history, Locust statistics, workers.
 
 The fast tier's end-to-end runs: one short fault-free run of every strategy (``--strategy all``,
-the demo's form) that must pass, and the run loop's edges (workers, the flash-sale shape, bad
-flags, a fault that cannot be applied).
+the demo's form) that must pass, and the run loop's edges (workers, the flash-sale shape and a
+failed threshold in one run, bad flags, a fault that cannot be applied).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tests.conftest import StackHandle
 from tests.load.helpers import (
     QUICK_BUYERS,
     QUICK_SETTLE,
-    SMALL_SCENARIO,
     assert_history_matches_locust,
     events_of,
     harness_cli,
@@ -81,38 +80,6 @@ async def test_workers_write_one_merged_time_ordered_history(
     assert_history_matches_locust(events, run_dir / "lock_stats.csv")
 
 
-async def test_a_failed_threshold_fails_the_run_and_is_reported(
-    cli_stack: StackHandle, tmp_path: Path
-) -> None:
-    scenario = write_scenario(tmp_path, SMALL_SCENARIO + """
-[thresholds]
-p95_ms = 0            # no request is that fast: fails
-unknown_share = 1     # always met
-""")
-    run_dir = tmp_path / "run"
-    result = harness_cli("run", "--scenario", str(scenario), "--strategy", "saga",
-                         "--out", str(run_dir))
-    assert result.returncode == 1, result.stderr[-3000:]
-    report = report_of(run_dir)
-    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
-    invariants = report["strategies"]["saga"]["invariants"]
-    assert [i["name"] for i in invariants if not i["ok"]] == []  # the threshold alone fails it
-    p95 = report["strategies"]["saga"]["load"]["latency_ms"]["p95"]
-    assert p95 > 0
-    assert report["verdict"] == "fail"
-    assert report["thresholds"][0] == {"name": "saga/p95_ms", "limit": 0.0, "value": p95,
-                                       "ok": False}
-    (unknown,) = report["thresholds"][1:]
-    assert (unknown["name"], unknown["limit"], unknown["ok"]) == ("saga/unknown_share", 1.0,
-                                                                   True)
-    assert 0.0 <= unknown["value"] <= 1.0
-    assert f"✗ threshold saga/p95_ms: {p95:g} (limit 0)" in result.stdout
-    root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
-    cases = root.findall("./testsuite[@name='thresholds']/testcase")
-    assert [(c.get("name"), c.find("failure") is not None) for c in cases] == [
-        ("p95_ms", True), ("unknown_share", False)]
-
-
 async def test_a_bad_threshold_is_exit_2_naming_the_file_and_key(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path, "users = 2\n[thresholds]\np96_ms = 800\n")
     result = harness_cli("run", "--scenario", str(scenario), "--out", str(tmp_path / "x"))
@@ -134,16 +101,18 @@ async def test_bad_flags_exit_2_before_the_stack_is_touched(tmp_path: Path) -> N
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-async def test_a_flash_sale_run_opens_with_a_trickle_then_everyone_at_once(
+async def test_a_flash_sale_run_opens_with_a_trickle_and_a_failed_threshold_fails_it(
     cli_stack: StackHandle, tmp_path: Path
 ) -> None:
+    """One run, two behaviours: the flash-sale shape, and a failed threshold failing the run
+    (reported in the JSON, the JUnit file and the console) while every invariant holds."""
     import csv
 
-    scenario = write_scenario(tmp_path, SMALL_FLASH_SALE)
+    scenario = write_scenario(tmp_path, SMALL_FLASH_SALE + THRESHOLDS)
     run_dir = tmp_path / "run"
     result = harness_cli("run", "--scenario", str(scenario), "--strategy", "saga",
                          "--out", str(run_dir))
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode == 1, result.stderr[-3000:]
     with (run_dir / "saga_stats_history.csv").open() as fh:
         counts = [int(row["User Count"]) for row in csv.DictReader(fh)
                   if row["Name"] == "Aggregated"]
@@ -155,6 +124,25 @@ async def test_a_flash_sale_run_opens_with_a_trickle_then_everyone_at_once(
     assert set(running[:jump]) <= {1}
     assert events_of(run_dir / "history.jsonl"), "the sale produced operations"
 
+    report = report_of(run_dir)
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    invariants = report["strategies"]["saga"]["invariants"]
+    assert [i["name"] for i in invariants if not i["ok"]] == []  # the threshold alone fails it
+    p95 = report["strategies"]["saga"]["load"]["latency_ms"]["p95"]
+    assert p95 > 0
+    assert report["verdict"] == "fail"
+    assert report["thresholds"][0] == {"name": "saga/p95_ms", "limit": 0.0, "value": p95,
+                                       "ok": False}
+    (unknown,) = report["thresholds"][1:]
+    assert (unknown["name"], unknown["limit"], unknown["ok"]) == ("saga/unknown_share", 1.0,
+                                                                   True)
+    assert 0.0 <= unknown["value"] <= 1.0
+    assert f"✗ threshold saga/p95_ms: {p95:g} (limit 0)" in result.stdout
+    root = ET.parse(run_dir / "junit.xml").getroot()  # noqa: S314 - our own file
+    cases = root.findall("./testsuite[@name='thresholds']/testcase")
+    assert [(c.get("name"), c.find("failure") is not None) for c in cases] == [
+        ("p95_ms", True), ("unknown_share", False)]
+
 
 SMALL_FLASH_SALE = """
 name = "flash"
@@ -164,6 +152,14 @@ spawn_rate = 10
 duration = "20s"      # the waiting room is 15%: 3 s of one buyer, several stats samples
 """ + QUICK_BUYERS + """shape = "flash-sale"
 """ + QUICK_SETTLE
+
+
+#: One failing threshold and one always met (the flash-sale run checks them too).
+THRESHOLDS = """
+[thresholds]
+p95_ms = 0            # no request is that fast: fails
+unknown_share = 1     # always met
+"""
 
 
 #: A long load whose second fault cannot be applied (there is no process ``target-9``).

@@ -34,7 +34,7 @@ async def test_a_tiny_matrix_writes_both_grids_and_its_exit_code(
     result = harness_cli(
         "matrix", "--scenario", _scenario(tmp_path), "--strategies", "saga",
         "--schedules", "none,payments-partition", "--seeds", "1", "--seed", "3",
-        "--bugs", "idempotency-ignored", "--duration", "12s", "--check-every", "3s",
+        "--bugs", "idempotency-ignored", "--duration", "6s", "--check-every", "3s",
         "--out", str(out), timeout=300)
     doc = json.loads((out / "matrix.json").read_text())
     assert result.returncode == (0 if doc["verdict"] == "pass" else 1), result.stderr[-2000:]

@@ -74,6 +74,7 @@ async def test_a_lock_holder_paused_past_its_lease_counts_lease_expired_inside(
     assert "lease-expired-in-critical-section" in cov.reached
 
 
+@pytest.mark.own_services
 async def test_a_2pc_crash_after_prepare_counts_the_crash_and_the_recovery(
         stack: Any, api: Api, seats_db: Any) -> None:
     await stack.restart_services(extra_env=FAST)

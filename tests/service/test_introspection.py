@@ -28,6 +28,7 @@ def test_the_clocks_are_the_services_settings() -> None:
         introspection.clocks({"LOCK_LEASE_MS": "soon"})
 
 
+@pytest.mark.own_services
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_door_sees_a_held_lock_its_confirm_and_the_failpoints(
     stack: StackHandle,

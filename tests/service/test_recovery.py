@@ -20,6 +20,7 @@ async def fast(stack: Any) -> Any:
     return stack
 
 
+@pytest.mark.own_services
 async def test_saga_crash_after_authorize_is_compensated_by_sweeper(
         fast: Any, api: Api, seats_db: Any, payments_db: Any) -> None:
     order_id = (await api.order(["E-01", "E-02"], "saga")).body["order_id"]
@@ -42,6 +43,7 @@ async def test_saga_crash_after_authorize_is_compensated_by_sweeper(
     assert again.status == 202
 
 
+@pytest.mark.own_services
 async def test_saga_crash_after_reserve_releases_seats_and_tombstones(
         fast: Any, api: Api, seats_db: Any, payments_db: Any) -> None:
     order_id = (await api.order(["E-03"], "saga")).body["order_id"]
@@ -60,6 +62,7 @@ async def test_saga_crash_after_reserve_releases_seats_and_tombstones(
     assert [(r["status"], r["source"]) for r in rows] == [("VOIDED", "tombstone")]
 
 
+@pytest.mark.own_services
 async def test_finalize_crash_after_capture_rolls_forward_and_retry_resumes(
         fast: Any, api: Api, seats_db: Any, payments_db: Any) -> None:
     order_id, confirmed = await api.buy(["E-04"], "saga")
@@ -81,6 +84,7 @@ async def test_finalize_crash_after_capture_rolls_forward_and_retry_resumes(
         "SELECT count(*) FROM tickets WHERE order_id = $1::uuid", order_id) == 1
 
 
+@pytest.mark.own_services
 @pytest.mark.parametrize(("failpoint", "outcome"), [("2pc-after-prepare", "ABORT"),
                                                     ("2pc-after-decision", "COMMIT")])
 async def test_2pc_coordinator_crash_is_resolved_from_the_log(
@@ -138,12 +142,14 @@ async def _seat_rows(seats_db: Any, seats: list[str]) -> list[tuple[str, str | N
     return [(r["seat_id"], r["h"], r["state"]) for r in rows]
 
 
+@pytest.mark.own_services
 async def test_lock_fencing_refuses_a_stalled_holder(stack: Any, api: Api,
                                                      seats_db: Any) -> None:
     _, second = await _stalled_holder_loses(stack, api, ["F-01"], ["F-01"])
     assert await _seat_rows(seats_db, ["F-01"]) == [("F-01", second, "HELD")]
 
 
+@pytest.mark.own_services
 async def test_lock_holder_fenced_off_one_seat_writes_no_seat(stack: Any, api: Api,
                                                               seats_db: Any) -> None:
     """A stalled holder fenced off on one of its two seats holds neither (no partial write)."""

@@ -13,6 +13,8 @@ from tests.service.client import Api
 from tests.service.recovery_helpers import FAST, arm, crashing, eventually, recover, until_healthy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+#: a test that starts with `_restart` (the fixtures then skip restoring the defaults before it)
+OWN = pytest.mark.own_services
 
 
 async def _restart(stack: Any, api: Api, bug: str | None, **env: str) -> None:
@@ -34,6 +36,7 @@ async def _double_sold(seats_db: Any) -> int:
 
 
 @pytest.mark.parametrize("bug", [None, "lock-no-fencing"])
+@OWN
 async def test_lock_no_fencing_double_sells(stack: Any, api: Api, seats_db: Any,
                                             bug: str | None) -> None:
     await _restart(stack, api, bug, LOCK_LEASE_MS="600", SAGA_STALE_S="30")
@@ -56,6 +59,7 @@ async def test_lock_no_fencing_double_sells(stack: Any, api: Api, seats_db: Any,
 
 
 @pytest.mark.parametrize("bug", [None, "lock-unsafe-release"])
+@OWN
 async def test_lock_unsafe_release_lets_a_third_buyer_in(stack: Any, api: Api, seats_db: Any,
                                                          bug: str | None) -> None:
     # stall = 3 leases = 1.8 s
@@ -84,7 +88,7 @@ async def _held_by_dead_orders(seats_db: Any) -> int:
         " orders o WHERE o.order_id = s.holder_order_id AND o.status = 'AUTHORIZED')"))
 
 
-@pytest.mark.parametrize("bug", [None, "saga-no-compensation"])
+@pytest.mark.parametrize("bug", [None, pytest.param("saga-no-compensation", marks=OWN)])
 async def test_saga_no_compensation_leaks_holds(stack: Any, api: Api, seats_db: Any,
                                                 bug: str | None) -> None:
     if bug:
@@ -95,7 +99,7 @@ async def test_saga_no_compensation_leaks_holds(stack: Any, api: Api, seats_db: 
     assert await _held_by_dead_orders(seats_db) == (1 if bug else 0)
 
 
-@pytest.mark.parametrize("bug", [None, "idempotency-ignored"])
+@pytest.mark.parametrize("bug", [None, pytest.param("idempotency-ignored", marks=OWN)])
 async def test_idempotency_ignored_duplicates_effects(stack: Any, api: Api, seats_db: Any,
                                                       bug: str | None) -> None:
     if bug:
@@ -112,6 +116,7 @@ async def test_idempotency_ignored_duplicates_effects(stack: Any, api: Api, seat
 
 
 @pytest.mark.parametrize("bug", [None, "2pc-no-recovery"])
+@OWN
 async def test_2pc_no_recovery_leaves_in_doubt(stack: Any, api: Api, seats_db: Any,
                                                bug: str | None) -> None:
     await _restart(stack, api, bug)
@@ -136,6 +141,7 @@ async def _captured_without_ticket(seats_db: Any, payments_db: Any) -> int:
 
 
 @pytest.mark.parametrize("bug", [None, "capture-not-durable"])
+@OWN
 async def test_capture_not_durable_loses_the_sale(stack: Any, api: Api, seats_db: Any,
                                                   payments_db: Any, bug: str | None) -> None:
     await _restart(stack, api, bug, HOLD_TTL_S="3")
