@@ -36,8 +36,8 @@ WHERE (m.missing OR m.order_status <> 'SOLD' OR m.tickets = 0 OR m.tickets <> m.
 
 async def check(ctx: CheckContext, db: Session) -> Findings:
     """No customer is charged without receiving the tickets, for the right amount."""
-    sql = _SQL.format(captured=await payments_slices.captured(db),
-                      order_money=await shared.order_money(db))
+    order_money = await shared.order_money(db)  # first: it reads tickets before captures
+    sql = _SQL.format(captured=await payments_slices.captured(db), order_money=order_money)
     return await findings(
         db.seats, sql, ctx.strategy,
         order_by="v.payment_id", max_examples=ctx.max_examples,

@@ -39,7 +39,7 @@ WITH f AS (
                AS tickets_for_ordered_seats
     FROM (SELECT order_id, seat_id FROM order_seats
           WHERE order_id IN (SELECT order_id FROM {captured})) os
-    FULL JOIN (SELECT order_id, seat_id, ticket_id, price_cents FROM tickets) t
+    FULL JOIN {tickets} t
            ON t.order_id = os.order_id AND t.seat_id = os.seat_id
     GROUP BY 1
 ), c AS (
@@ -62,7 +62,16 @@ async def order_money(db: Session) -> str:
     ``missing`` / ``strategy`` / ``order_status`` / ``order_cents``; its ``tickets`` and their
     ``ticket_cents``; for a captured order also its ordered ``seats`` and the
     ``tickets_for_ordered_seats`` (0 otherwise); its ``captures``, ``captured_cents`` and
-    ``payment_ids`` (NULL when none). Counts are exact: a ticket or ordered seat counts once."""
+    ``payment_ids`` (NULL when none). Counts are exact: a ticket or ordered seat counts once.
+    The tickets are read before the captures (see below)."""
+    # Tickets first, captures after: a saga or lock order is captured before its tickets are
+    # issued, so every ticket of the snapshot has its capture in the later one, and a check
+    # during the load (no_ticket_without_capture holds at any moment) sees no ticket issued
+    # between the two reads without its capture (it did, reading captures first).
+    tickets = await db.scratch(
+        "tickets_now", "SELECT order_id, seat_id, ticket_id, price_cents FROM tickets",
+        key="order_id")
     captured = await payments_slices.captured(db)
-    return await db.scratch("order_money", _ORDER_MONEY_SQL.format(captured=captured),
-                            key="order_id")
+    return await db.scratch(
+        "order_money", _ORDER_MONEY_SQL.format(captured=captured, tickets=tickets),
+        key="order_id")

@@ -11,7 +11,14 @@ import uuid
 
 import pytest
 
-from invariants import CHECKERS, INVARIANT_NAMES, CheckContext, InvariantResult, shared
+from invariants import (
+    CHECKERS,
+    INVARIANT_NAMES,
+    CheckContext,
+    InvariantResult,
+    payments_slices,
+    shared,
+)
 from invariants.session import Session
 from invariants.suite import run_one
 from target_service.strategies import STRATEGIES
@@ -198,6 +205,27 @@ async def test_tickets_without_a_capture_and_with_two(shop: Shop) -> None:
     assert by_order[twice.id]["payment_ids"] == sorted([twice.payment_id, second])
     assert (await shop.check(strategy="saga"))["no_ticket_without_capture"].ok
     assert (await shop.check(strategy="lock"))["no_ticket_without_capture"].violations == 1
+
+
+async def test_a_sale_between_the_checkers_two_reads_is_no_free_ticket(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """During the load an order may be captured and ticketed between the checker's read of
+    the payments database and its read of the seats database; no_ticket_without_capture (which
+    holds at any moment) must not call its ticket free: tickets are read first."""
+    await healthy(shop)
+    mirror = payments_slices.captured
+    sold: list[Order] = []
+
+    async def captured_then_a_sale(db: Session) -> str:
+        table = await mirror(db)
+        sold.append(await shop.order("SOLD", ["F-01"], strategy="saga"))  # capture, tickets
+        return table
+
+    monkeypatch.setattr(payments_slices, "captured", captured_then_a_sale)
+    r = (await shop.check())["no_ticket_without_capture"]
+    assert sold and (r.ok, r.violations) == (True, 0), r.examples
+    monkeypatch.undo()
+    assert (await shop.check())["no_ticket_without_capture"].ok  # and the sale is whole
 
 
 # --- idempotent_effects ------------------------------------------------------------------------
