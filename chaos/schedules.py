@@ -538,6 +538,9 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
 
 #: process faults that stop or kill a whole service process
 STOPPING = frozenset({"pause", "kill"})
+#: and this much time on either side of them: a window's stop heals for a while after its end
+#: (an exploration's stop continues every stopped process, even one a plain pause just stopped)
+HEAL_MARGIN_S = 2.0
 
 
 def _mixed(inp: BuildInput) -> Schedule:
@@ -552,7 +555,8 @@ def _mixed(inp: BuildInput) -> Schedule:
     lead, end = window(inp.duration_s)
     process = _lane(inp, PROCESS_FAMILIES, lead, end, fill=False)
     faults = _lane(inp, NETWORK_FAMILIES, lead, end) + process
-    busy = [(e.start_s, e.end_s) for e in process if e.fault in STOPPING]
+    busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
+            for e in process if e.fault in STOPPING]
     explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S)), end,
                              busy)
     # one arming per failpoint at a time: an exploration never re-arms a failpoint that a

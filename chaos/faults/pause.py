@@ -39,16 +39,21 @@ from chaos.processes import (
     ProcessTargetError,
     continue_self_stops,
     continue_until_running,
+    is_dead,
     is_stopped,
     resolve,
     running_targets,
     self_stop_watch_s,
     send,
-    wait_stopped_state,
 )
 from harness.stack.control import ProcessInfo
 from target_service import introspection
 from target_service.introspection import LockHold
+
+#: a paused process must be seen stopped, and staying so for STOP_SETTLE_S, within this long
+STOP_WITHIN_S = 5.0
+STOP_SETTLE_S = 1.0
+STOP_POLL_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +139,38 @@ class Pause(ProcessFault[PauseParams]):
             self.held_by_paused = introspection.holds_by_instance(self._holds)[
                 proc.name.removeprefix("target-")]
         for _ in range(GONE_RETRIES):
-            if send(proc.pid, signal.SIGSTOP, ctx):
+            if send(proc.pid, signal.SIGSTOP, ctx) and await self._stays_stopped(ctx, proc.pid):
                 break
-            # died between the look-up and the signal (another fault crashed it): once
-            # restarted, the named process is the target again
+            if not is_dead(proc.pid):
+                raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")
+            # died around the signal (another fault crashed it): once restarted, the named
+            # process is the target again
             await asyncio.sleep(GONE_WAIT_S)
             proc = await resolve(ctx, proc.name)
             self.pid, self.process = proc.pid, proc.name
         else:
             raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) is gone")
-        if not await wait_stopped_state(proc.pid, True):
-            raise ProcessTargetError(f"{proc.name} (pid {proc.pid}) did not stop on SIGSTOP")
+
+    @staticmethod
+    async def _stays_stopped(ctx: ChaosContext, pid: int) -> bool:
+        """Whether ``pid`` stops and stays stopped for STOP_SETTLE_S within STOP_WITHIN_S,
+        SIGSTOP sent again whenever it runs (another fault's heal that continues every stopped
+        process, e.g. an exploration window ending just then, may continue it); False when it
+        died meanwhile or never settled."""
+        deadline = time.monotonic() + STOP_WITHIN_S
+        since: float | None = None
+        while time.monotonic() < deadline:
+            if is_dead(pid):
+                return False
+            if not is_stopped(pid):
+                since = None
+                send(pid, signal.SIGSTOP, ctx)
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= STOP_SETTLE_S:
+                return True
+            await asyncio.sleep(STOP_POLL_S)
+        return False
 
     async def _remove(self, ctx: ChaosContext) -> None:
         try:
