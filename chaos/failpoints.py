@@ -67,12 +67,14 @@ async def arm(state: StackState, name: str, *, remaining: int | None) -> None:
 
 
 async def arm_action(state: StackState, name: str, *, remaining: int | None, action: str,
-                     seconds: float | None, instance: str | None) -> None:
+                     seconds: float | None, instance: str | None,
+                     chance: float | None = None) -> None:
     """Arm ``name`` with an ``action`` chosen now (``crash``, ``delay`` or ``pause`` for
-    ``seconds``) for one service ``instance`` (None: every process)."""
+    ``seconds``) for one service ``instance`` (None: every process), each hit firing with
+    probability ``chance`` (None: every hit, until ``remaining`` are spent)."""
     await _door(lambda: introspection.arm_failpoint(
-        state.stores(), name, remaining, action=action, seconds=seconds, instance=instance),
-        state)
+        state.stores(), name, remaining, action=action, seconds=seconds, instance=instance,
+        chance=chance), state)
 
 
 async def disarm(state: StackState, name: str) -> None:

@@ -194,8 +194,17 @@ ARM_SHARE = (0.3, 0.7)
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
 PAUSE_LEASES = (1.2, 4.0)
-#: a delay is a random fraction of a random service clock in this range
-DELAY_FRACTION = (0.5, 1.5)
+#: a delay is a random multiple of a random service clock in this range: from half of it
+#: (steps of concurrent requests reorder) to well past it (a deadline passes meanwhile: a
+#: lease lapses, a client gives up, a saga goes stale)
+DELAY_FRACTION = (0.5, 2.5)
+#: each hit of a delayed step is delayed with a seeded probability in this range (BUGGIFY's
+#: "now and then"): the delays spread over the window, so a request that comes to a step
+#: after an earlier one was held there may be held too, instead of the first few hits taking
+#: every firing at once
+DELAY_CHANCE = (0.15, 0.6)
+#: a delay arming fires at most this many times (a seeded count in this range)
+DELAY_COUNT = (5, 30)
 #: the longest pause or delay an exploration window draws (seconds)
 EXPLORE_MAX_S = 20.0
 #: the shortest exploration window (a cut-down delay or pause of at least half a second)
@@ -213,22 +222,25 @@ def _draw_pause(inp: BuildInput) -> dict[str, object]:
     if rng.random() < 0.2 and stale <= EXPLORE_MAX_S:
         seconds = stale
     return {"action": "pause", "seconds": round(min(seconds, EXPLORE_MAX_S), 3), "count": 1,
-            "instance": rng.randrange(inp.target_processes)}
+            "instance": rng.randrange(inp.target_processes), "chance": 1.0}
 
 
 def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
     """Params of a delay or a crash at one failpoint: a delay's length scaled to a random
-    service clock, in one random process or any."""
+    service clock, now and then (a seeded chance per hit); a crash at the first hit; in one
+    random process or any."""
     rng, c = inp.rng, inp.clocks
+    chance = 1.0
     if action == "delay":
         clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
         seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
-        count = rng.randint(1, 20)
+        count = rng.randint(*DELAY_COUNT)
+        chance = round(rng.uniform(*DELAY_CHANCE), 3)
     else:
         seconds, count = 0.0, 1
-    instance = rng.randrange(inp.target_processes) if rng.random() < 0.7 else -1
+    instance = rng.randrange(inp.target_processes) if rng.random() < 0.5 else -1
     return {"action": action, "seconds": round(min(seconds, EXPLORE_MAX_S), 3), "count": count,
-            "instance": instance}
+            "instance": instance, "chance": chance}
 
 
 def _points(inp: BuildInput) -> list[str]:

@@ -2,9 +2,10 @@
 
 ``POST /admin/failpoints`` ``{"enable": [..], "disable": [..], "count": N, "clear": bool}`` or
 ``{"arm": {name: N | null | {"remaining": N, "action": "crash"|"delay"|"pause", "seconds": S,
-"instance": "<TARGET_INSTANCE>"}}, "disarm": [..]}`` arms failpoints for every process (or the
-one ``instance``) through the shared ``failpoints`` table (N: fire at most N times in total;
-null or 0: every hit; no action: the failpoint's default, see ``failpoints.default_action``).
+"instance": "<TARGET_INSTANCE>", "chance": P}}, "disarm": [..]}`` arms failpoints for every
+process (or the one ``instance``) through the shared ``failpoints`` table (N: fire at most N
+times in total; null or 0: every hit; P: each hit fires with this probability; no action: the
+failpoint's default, see ``failpoints.default_action``).
 An optional ``"not_after": <unix seconds>`` makes the change all-or-nothing against the database
 clock: served later (a request the kernel queued on a paused process, served after the caller
 gave up and someone healed), it changes nothing and answers 409 ``REQUEST_EXPIRED``.
@@ -28,7 +29,15 @@ from aiohttp import web
 from target_service import introspection
 from target_service import on_sale as rolling
 from target_service.api import DEPS
-from target_service.failpoints import ACTIONS, FAILPOINTS, Arm
+from target_service.failpoints import (
+    ACTIONS,
+    FAILPOINTS,
+    SELECT_ARMS,
+    UPSERT_ARM,
+    Arm,
+    arm_of,
+    arm_row,
+)
 from target_service.problems import Problem, json_response
 from target_service.sweepers import Sweepers
 from target_service.validation import read_json
@@ -49,10 +58,8 @@ def _check(request: web.Request) -> None:
 async def refresh_failpoints(request_app: web.Application) -> None:
     """Reload the shared armed set into this process."""
     deps = request_app[DEPS]
-    rows = await deps.seats.fetch(
-        "SELECT name, remaining, action, seconds, instance FROM failpoints")
-    deps.failpoints.update_shared({
-        r["name"]: Arm(r["remaining"], r["action"], r["seconds"], r["instance"]) for r in rows})
+    rows = await deps.seats.fetch(SELECT_ARMS)
+    deps.failpoints.update_shared({r["name"]: arm_of(r) for r in rows})
 
 
 def _arming(value: Any) -> Arm:
@@ -60,9 +67,9 @@ def _arming(value: Any) -> Arm:
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return Arm(remaining=value or None)
     if not isinstance(value, dict) or set(value) - {"remaining", "action", "seconds",
-                                                     "instance"}:
+                                                     "instance", "chance"}:
         raise Problem("BAD_REQUEST", "arm must map failpoint names to a count, null or"
-                      " {remaining, action, seconds, instance}")
+                      " {remaining, action, seconds, instance, chance}")
     remaining, action = value.get("remaining"), value.get("action")
     seconds, instance = value.get("seconds"), value.get("instance")
     if remaining is not None and (not isinstance(remaining, int) or isinstance(remaining, bool)
@@ -75,7 +82,12 @@ def _arming(value: Any) -> Arm:
         raise Problem("BAD_REQUEST", "seconds must be a number from 0 to 600 or null")
     if instance is not None and (not isinstance(instance, str) or not 0 < len(instance) <= 64):
         raise Problem("BAD_REQUEST", "instance must be a service instance name or null")
-    return Arm(remaining or None, action, None if seconds is None else float(seconds), instance)
+    chance = value.get("chance")
+    if chance is not None and (not isinstance(chance, int | float) or isinstance(chance, bool)
+                               or not 0 < chance <= 1):
+        raise Problem("BAD_REQUEST", "chance must be a number in (0, 1] or null")
+    return Arm(remaining or None, action, None if seconds is None else float(seconds), instance,
+               None if chance is None else float(chance))
 
 
 def _state(request: web.Request) -> dict[str, Any]:
@@ -127,12 +139,7 @@ async def set_failpoints(request: web.Request) -> web.Response:
         if disable:
             await conn.execute("DELETE FROM failpoints WHERE name = ANY($1::text[])", disable)
         for name, a in counted:
-            await conn.execute(
-                "INSERT INTO failpoints (name, remaining, action, seconds, instance)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
-                " remaining = EXCLUDED.remaining, action = EXCLUDED.action,"
-                " seconds = EXCLUDED.seconds, instance = EXCLUDED.instance, armed_at = now()",
-                name, a.remaining, a.action, a.seconds, a.instance)
+            await conn.execute(UPSERT_ARM, name, *arm_row(a))
         # Last, so that only the commit itself can still be late (heal_all disarms again).
         late = None if not_after is None else await conn.fetchval(
             "SELECT extract(epoch FROM clock_timestamp()) - $1::float8", float(not_after))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -113,12 +114,41 @@ def failpoints_of(strategy: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Arm:
     """One shared arming: firings left (None: every hit), action (None: the default), the
-    delay or pause length, and the one instance that fires it (None: every process)."""
+    delay or pause length, the one instance that fires it (None: every process), and the
+    chance that a hit fires (None: every hit; BUGGIFY's "fire now and then", which spreads
+    the firings over the arming instead of spending them on its first hits)."""
 
     remaining: int | None = None
     action: str | None = None
     seconds: float | None = None
     instance: str | None = None
+    chance: float | None = None
+
+
+#: Arms (or re-arms) one failpoint in the shared table: ``$1`` name, then :func:`arm_row`.
+UPSERT_ARM = (
+    "INSERT INTO failpoints (name, remaining, action, seconds, instance, chance)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET"
+    " remaining = EXCLUDED.remaining, action = EXCLUDED.action, seconds = EXCLUDED.seconds,"
+    " instance = EXCLUDED.instance, chance = EXCLUDED.chance, armed_at = now()")
+#: Reads the shared table; each row gives an :class:`Arm` by :func:`arm_of`.
+SELECT_ARMS = "SELECT name, remaining, action, seconds, instance, chance FROM failpoints"
+
+
+def arm_row(arm: Arm) -> tuple[int | None, str | None, float | None, str | None, float | None]:
+    """The table columns of ``arm`` after the name, in :data:`UPSERT_ARM`'s order."""
+    return arm.remaining, arm.action, arm.seconds, arm.instance, arm.chance
+
+
+def arm_of(row: Mapping[str, object]) -> Arm:
+    """A row of :data:`SELECT_ARMS` as an :class:`Arm`."""
+    def num(key: str) -> float | None:
+        v = row[key]
+        return None if v is None else float(str(v))
+    remaining = row["remaining"]
+    return Arm(None if remaining is None else int(str(remaining)),
+               None if row["action"] is None else str(row["action"]), num("seconds"),
+               None if row["instance"] is None else str(row["instance"]), num("chance"))
 
 
 @dataclass(slots=True)
@@ -183,6 +213,7 @@ class Failpoints:
         self._shared: dict[str, Arm] = {}
         self._consume: Callable[[str], Awaitable[bool]] | None = None
         self._on_fire: Callable[[str, str], Awaitable[None]] | None = None
+        self._dice = random.Random()  # a chance arming's draws: exploration is not replayed
 
     def set_consumer(self, consume: Callable[[str], Awaitable[bool]]) -> None:
         """``consume(name)`` atomically takes one firing of a counted shared failpoint."""
@@ -217,6 +248,9 @@ class Failpoints:
         if name in self._static:
             return True
         if name not in self._shared:
+            return False
+        chance = self._shared[name].chance
+        if chance is not None and self._dice.random() >= chance:
             return False
         if self._shared[name].remaining is None and self._action(name) != "pause":
             return True

@@ -27,6 +27,9 @@ from target_service.coverage import SITUATIONS, read_counts, situations_for
 from target_service.failpoints import (
     FAILPOINTS,
     SELF_STOP_WINDOW_S,
+    UPSERT_ARM,
+    Arm,
+    arm_row,
     default_action,
     failpoints_of,
 )
@@ -105,17 +108,16 @@ async def armed_failpoints(stores: Stores) -> dict[str, int | None]:
 
 async def arm_failpoint(stores: Stores, name: str, remaining: int | None, *,
                         action: str | None = None, seconds: float | None = None,
-                        instance: str | None = None) -> None:
+                        instance: str | None = None, chance: float | None = None) -> None:
     """Arm ``name`` for every process (or one ``instance``) from its next poll on:
-    ``remaining`` firings in all, doing ``action`` (None: its default) for ``seconds``."""
+    ``remaining`` firings in all, doing ``action`` (None: its default) for ``seconds``, each
+    hit firing with probability ``chance`` (None: every hit)."""
     if name not in FAILPOINTS:
         raise ValueError(f"unknown failpoint {name!r}; known: {', '.join(sorted(FAILPOINTS))}")
-    await _seats(stores, "execute",
-                 "INSERT INTO failpoints (name, remaining, action, seconds, instance)"
-                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
-                 " remaining = EXCLUDED.remaining, action = EXCLUDED.action,"
-                 " seconds = EXCLUDED.seconds, instance = EXCLUDED.instance, armed_at = now()",
-                 name, remaining, action, seconds, instance)
+    if chance is not None and not 0 < chance <= 1:
+        raise ValueError(f"chance must be in (0, 1], not {chance}")
+    await _seats(stores, "execute", UPSERT_ARM, name,
+                 *arm_row(Arm(remaining, action, seconds, instance, chance)))
 
 
 async def disarm_failpoint(stores: Stores, name: str) -> None:

@@ -5,7 +5,9 @@ what happens there, chosen by whoever builds the fault (the ``explore`` schedule
 the seed, scaled to the service's clocks): ``crash`` (the process dies; supervisord restarts
 it), ``delay`` (that step sleeps ``seconds``: the process keeps serving) or ``pause`` (the
 process stops itself there; this fault continues it ``seconds`` after it saw it stopped). It
-fires ``count`` times across the processes, in service process ``instance`` only (-1: any).
+fires ``count`` times across the processes, in service process ``instance`` only (-1: any),
+each hit with probability ``chance`` (below 1, BUGGIFY's "now and then": the firings spread
+over the window, so successive requests of one step are perturbed, not just the first few).
 
 It knows no bug and reads nothing of the service's state: it arms, watches its own processes'
 run state, and on ``stop`` always heals: disarm, continue every stopped target process (after
@@ -45,6 +47,8 @@ class ExploreParams(FaultParams):
     action: Literal["crash", "delay", "pause"] = param("delay", doc="what the failpoint does")
     seconds: float = param(1.0, min=0.0, max=600.0, doc="how long a delay or pause lasts")
     count: int = param(1, min=1, max=1_000_000, doc="firings across all processes")
+    chance: float = param(1.0, min=0.001, max=1.0,
+                          doc="each hit fires with this probability (1: the first hits fire)")
     instance: int = param(-1, min=-1, max=63, doc="the one target process (-1: any)")
     restart_within_s: float = param(
         30.0, min=1.0, max=600.0, doc="stop fails unless every process runs again within this")
@@ -77,7 +81,8 @@ class Explore(Fault[ExploreParams]):
         try:
             await failpoints.arm_action(
                 ctx.state, self.target, remaining=p.count, action=p.action,
-                seconds=p.seconds, instance=None if p.instance < 0 else str(p.instance))
+                seconds=p.seconds, instance=None if p.instance < 0 else str(p.instance),
+                chance=None if p.chance >= 1.0 else p.chance)
         except failpoints.FailpointError as exc:
             raise ProcessTargetError(f"arming the failpoint failed: {exc}") from exc
         if p.action == "pause":

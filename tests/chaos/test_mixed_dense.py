@@ -11,6 +11,7 @@ import pytest
 
 from chaos.schedules import (
     ACTION_WEIGHTS,
+    DELAY_CHANCE,
     HEAL_MARGIN_S,
     NOT_FOR,
     build,
@@ -86,6 +87,11 @@ def test_exploration_aims_at_its_strategy_and_scales_to_the_service_clocks(
                 assert seconds <= e.duration_s  # the fault heals at the end of its window
                 if action == "pause":
                     assert seconds > lease  # past the lock lease
+                chance = float(str(e.params["chance"]))
+                if action == "delay":  # now and then, spread over the window
+                    assert DELAY_CHANCE[0] <= chance <= DELAY_CHANCE[1]
+                else:  # a crash or pause takes the first hit
+                    assert chance == 1.0
         assert actions == {"crash", "delay", "pause"}
 
 

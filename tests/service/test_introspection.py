@@ -11,6 +11,7 @@ import pytest
 
 from target_service import introspection
 from target_service.config import Settings
+from target_service.failpoints import SELECT_ARMS, Arm, arm_of
 from target_service.introspection import Seat
 from target_service.seed import reset_data
 from tests.chaos.links import Buyer, eventually
@@ -71,5 +72,12 @@ async def test_the_door_sees_a_held_lock_its_confirm_and_the_failpoints(
         assert set(view["pending"]) >= {"sagas", "prepared", "live_holds"}
         refused = await client.get(stack.state.url("target") + "/admin/introspect")
         assert refused.status_code == 403
+    # a chance travels through the door into the table the service processes read
+    await introspection.arm_failpoint(stores, "lock-after-authorize", 9, action="delay",
+                                      seconds=1.5, instance="1", chance=0.25)
+    rows = await introspection._seats(stores, "fetch", SELECT_ARMS)
+    assert [arm_of(r) for r in rows] == [Arm(9, "delay", 1.5, "1", 0.25)]
+    with pytest.raises(ValueError, match="chance"):
+        await introspection.arm_failpoint(stores, "lock-after-authorize", 1, chance=1.5)
     assert await introspection.disarm_all_failpoints(stores) == ["lock-after-authorize"]
     assert await introspection.armed_failpoints(stores) == {}
