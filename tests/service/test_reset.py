@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
 
+from target_service import seed
+from target_service.failpoints import Failpoints
+from target_service.orders import fetch_order
 from target_service.seed import EXTRA_EVENTS, events_for, reset_data
+from target_service.strategies.twopc import TwoPhaseCommit
+from tests.chaos.links import Buyer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -80,3 +87,52 @@ async def test_seat_lookups_of_a_newly_seeded_event_are_planned_from_its_statist
         await conn.close()
         await reset_data(stack.seats_dsn, stack.payments_dsn)
     assert "seat_id = ANY" in plan and "Filter" not in plan, plan  # the index finds the seat
+
+
+class _Count:
+    """Stands in for a Prometheus counter (the 2PC below counts its outcome)."""
+
+    def labels(self, *_: str) -> _Count:
+        return self
+
+    def inc(self) -> None:
+        pass
+
+
+async def test_work_of_the_previous_run_cannot_land_between_the_two_wipes(
+        stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2PC expiry of the previous run that runs while the reset is between its two
+    databases (the sweeper's, in a running service) finds its order gone and vetoes: nothing
+    of it lands in the fresh payments database. (Wiping payments first, the expiry committed
+    its payments marker for an order the seats wipe then removed: a leftover that the next
+    run reported as an in-doubt transaction.)"""
+    await reset_data(stack.seats_dsn, stack.payments_dsn)
+    async with Buyer(stack.target_url) as buyer:
+        order = await buyer.order(["A-05"], "2pc")
+        assert (await buyer.confirm(order)).status_code == 202  # AUTHORIZED, not yet expired
+    seats = await asyncpg.create_pool(stack.seats_dsn, min_size=1, max_size=2)
+    payments = await asyncpg.create_pool(stack.payments_dsn, min_size=1, max_size=2)
+    deps: Any = SimpleNamespace(seats=seats, payments=payments, metrics=SimpleNamespace(
+        twopc=_Count()), settings=SimpleNamespace(instance="test"),
+        failpoints=Failpoints(frozenset()))
+    async with seats.acquire() as conn:
+        held = await fetch_order(conn, uuid.UUID(order))
+    assert held is not None and held.status == "AUTHORIZED"
+    wipe, outcomes = seed._wipe, []
+
+    async def wipe_then_expire(conn: Any, tables: Any) -> None:
+        await wipe(conn, tables)
+        if not outcomes:  # between the two wipes: the previous run's expiry runs
+            outcomes.append(await TwoPhaseCommit(deps).close(held, "EXPIRED"))
+
+    monkeypatch.setattr(seed, "_wipe", wipe_then_expire)
+    try:
+        await reset_data(stack.seats_dsn, stack.payments_dsn)
+        assert outcomes == [False]  # vetoed: its order is gone
+        for pool in (seats, payments):
+            assert await pool.fetchval("SELECT count(*) FROM twopc_applied") == 0
+            assert await pool.fetchval("SELECT count(*) FROM pg_prepared_xacts") == 0
+        assert await payments.fetchval("SELECT count(*) FROM payments") == 0
+    finally:
+        await seats.close()
+        await payments.close()
