@@ -345,20 +345,22 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     t = _ms_up(lead)
     plan = _Plan(inp)
     for _ in range(1000):  # bounded: t grows by >= 0.3 s per round
+        room = end - t
+        if room < EXPLORE_MIN_S:
+            break
         arms = plan.window()
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
-        # no time to act on the lapsed lease); delays are cut to fit
+        # no time to act on the lapsed lease), or cut to the room left if that is still past
+        # the shortest pause; delays are cut to fit
         pause = float(str(arms[0][1]["seconds"])) + 1.0
+        fits = pause <= room or room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
         length = inp.rng.uniform(*MIXED_LENGTH)
-        if any(a < t + max(pause, length) and t < b for a, b in busy or ()):
-            arms = arms[1:]  # another lane stops or kills a process meanwhile: no pause
+        if not fits or any(a < t + max(pause, length) and t < b for a, b in busy or ()):
+            arms = arms[1:]  # no room, or another lane stops or kills a process: no pause
         else:
             length = max(pause, length)
             plan.paused()  # taken: the next window pauses at the next step
-        if t + length > end:
-            if out or end - t < EXPLORE_MIN_S:
-                break
-            length = end - t  # a run too short for this draw still explores, cut to fit
+        length = min(length, room)  # the lane explores to the end of its window
         out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
         t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
     return out
@@ -443,7 +445,7 @@ MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
 #: and the next window of a lane starts this long after the previous one ended
-MIXED_GAP = (1.0, 4.0)
+MIXED_GAP = (0.5, 2.5)
 #: the first window of a lane starts at most this long after the fault window opens
 FIRST_OFFSET_S = 2.5
 
@@ -548,6 +550,12 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, en
     return out
 
 
+#: the network and process lanes of ``mixed`` keep to this first share of the fault window;
+#: exploration runs through all of it, so its last windows perturb steps of a system whose
+#: links and processes are otherwise whole (a delayed step races rivals only when the rivals
+#: can reach Redis, the provider and a running process; composed windows alone rarely let
+#: them, as Jepsen's combined nemesis also leaves stretches of single faults)
+COMPOSED_SHARE = 0.8
 #: process faults that stop or kill a whole service process
 STOPPING = frozenset({"pause", "kill"})
 #: and this much time on either side of them: a window's stop heals for a while after its end
@@ -565,8 +573,9 @@ def _mixed(inp: BuildInput) -> Schedule:
     So the process lane runs each of its families once, and an exploration window that
     overlaps one of its pauses or kills pauses nothing."""
     lead, end = window(inp.duration_s)
-    process = _lane(inp, PROCESS_FAMILIES, lead, end, fill=False)
-    faults = _lane(inp, NETWORK_FAMILIES, lead, end) + process
+    split = _ms_down(lead + COMPOSED_SHARE * (end - lead))
+    process = _lane(inp, PROCESS_FAMILIES, lead, split, fill=False)
+    faults = _lane(inp, NETWORK_FAMILIES, lead, split) + process
     busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
             for e in process if e.fault in STOPPING]
     explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S)), end,
