@@ -182,14 +182,20 @@ def _generic_pause(
     return [ScheduledFault(start, length, "pause", target, {"holding_locks": False}, label)]
 
 
-#: exploration: the actions an armed failpoint other than the window's pause may take, with
-#: their weights (BUGGIFY's perturbations are mostly timing: a crash ends every request of
-#: its process, so crashes at every step of a window would leave little to delay)
-ACTIONS = ("delay", "crash")
-ACTION_WEIGHTS = {"delay": 2, "crash": 1}
-#: each exploration window delays or crashes this share of the strategy's failpoints, drawn
-#: per window from this range (BUGGIFY: several failpoints at once, none named)
+#: exploration windows come in two kinds (swarm testing: faults that undo each other's
+#: effect are kept apart): a *delay* window holds requests at several steps now and then; a
+#: *crash* window kills a process at a few steps. A crash ends every request of its process,
+#: the held ones too, so crashes beside delays would cut short the interleavings the delays
+#: set up. This share of windows crash, drawn per window from the seed.
+CRASH_WINDOW_SHARE = 1 / 3
+#: a delay window delays this share of the strategy's failpoints (BUGGIFY: several at once,
+#: none named)
 ARM_SHARE = (0.3, 0.7)
+#: a crash window crashes this many failpoints (each at its first hit)
+CRASHES_PER_WINDOW = (1, 3)
+#: a delay window lasts this long (seconds): long enough for a chain of held requests at a
+#: step (one held past a lease, a successor held after it, a third request after that)
+DELAY_WINDOW = (4.0, 8.0)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -202,7 +208,7 @@ DELAY_FRACTION = (0.5, 2.5)
 #: "now and then"): the delays spread over the window, so a request that comes to a step
 #: after an earlier one was held there may be held too, instead of the first few hits taking
 #: every firing at once
-DELAY_CHANCE = (0.15, 0.6)
+DELAY_CHANCE = (0.2, 0.7)
 #: a delay arming fires at most this many times (a seeded count in this range)
 DELAY_COUNT = (5, 30)
 #: the longest pause or delay an exploration window draws (seconds)
@@ -238,7 +244,10 @@ def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
         chance = round(rng.uniform(*DELAY_CHANCE), 3)
     else:
         seconds, count = 0.0, 1
-    instance = rng.randrange(inp.target_processes) if rng.random() < 0.5 else -1
+    # a delay in one process (a slow machine) now and then; mostly in any, so that each
+    # request that comes to the step may be held, whichever process serves it
+    single = 0.25 if action == "delay" else 0.5
+    instance = rng.randrange(inp.target_processes) if rng.random() < single else -1
     return {"action": action, "seconds": round(min(seconds, EXPLORE_MAX_S), 3), "count": count,
             "instance": instance, "chance": chance}
 
@@ -255,15 +264,16 @@ class _Plan:
 
     * the pauses take the strategy's failpoints in a shuffled order, every one before any
       twice, one per window;
-    * the delays and crashes take the (failpoint, action) pairs the same way, several per
-      window (a seeded share of the failpoints), a failpoint at most once per window.
+    * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the delays
+      take the failpoints the same way, several per window, and so do the crashes, a few per
+      window; a failpoint at most once per window.
     """
 
     def __init__(self, inp: BuildInput) -> None:
         self.inp = inp
         self.points = _points(inp)
         self._pauses: list[str] = []
-        self._pairs: list[tuple[str, str]] = []
+        self._queues: dict[str, list[str]] = {"delay": [], "crash": []}
 
     def pause_at(self) -> str:
         """The next window's pause failpoint (call :meth:`paused` once it is used)."""
@@ -274,39 +284,42 @@ class _Plan:
     def paused(self) -> None:
         self._pauses.pop(0)
 
-    def pairs(self, pause_at: str) -> list[tuple[str, str]]:
-        """The next window's (failpoint, action) pairs besides its pause."""
-        rng = self.inp.rng
-        want = max(1, round(rng.uniform(*ARM_SHARE) * len(self.points)))
-        taken: list[tuple[str, str]] = []
-        used = {pause_at}
-        for _ in range(2):  # at most one reshuffle per window
-            if not self._pairs:
-                fresh = [(p, act) for p in self.points for act in ACTIONS
-                         for _ in range(ACTION_WEIGHTS[act])]
-                self._pairs.extend(rng.sample(fresh, len(fresh)))
-            for pair in list(self._pairs):
+    def take(self, action: str, want: int, used: set[str]) -> list[str]:
+        """The next ``want`` failpoints of ``action``'s queue that are not ``used`` (at least
+        one: when all that is left of the round is used in this window, the next round
+        starts, so a failpoint may come twice before a used one had its turn)."""
+        queue, taken = self._queues[action], list[str]()
+        for _ in range(2):  # at most one more round per window
+            if not queue:
+                queue.extend(self.inp.rng.sample(self.points, len(self.points)))
+            for point in list(queue):
                 if len(taken) == want:
                     break
-                if pair[0] not in used:
-                    taken.append(pair)
-                    used.add(pair[0])
-                    self._pairs.remove(pair)
+                if point not in used:
+                    taken.append(point)
+                    used.add(point)
+                    queue.remove(point)
             if len(taken) == want or len(used) == len(self.points):
                 break
+            if not taken:  # what is left of the round is all used here: start the next one
+                queue.extend(self.inp.rng.sample(self.points, len(self.points)))
         return taken
 
-    def window(self) -> list[tuple[str, dict[str, object]]]:
-        """[(failpoint, params)] of one window: first its pause, then its
-        delays and crashes.
+    def window(self) -> tuple[str, list[tuple[str, dict[str, object]]]]:
+        """The next window's kind (``delay`` or ``crash``) and [(failpoint, params)]: first
+        its pause, then its delays or crashes.
 
         One pause per window, of one process: a process stops at the first pause it
         reaches (so several would all land on the earliest step), and the other keeps
         serving (a minority paused, as Jepsen's nemeses do)."""
+        rng = self.inp.rng
         at = self.pause_at()
+        kind = "crash" if rng.random() < CRASH_WINDOW_SHARE else "delay"
+        want = (rng.randint(*CRASHES_PER_WINDOW) if kind == "crash"
+                else max(1, round(rng.uniform(*ARM_SHARE) * len(self.points))))
         arms = [(at, _draw_pause(self.inp))]
-        arms += [(p, _draw_action(self.inp, act)) for p, act in self.pairs(at)]
-        return arms
+        arms += [(p, _draw_action(self.inp, kind)) for p in self.take(kind, want, {at})]
+        return kind, arms
 
 
 def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,
@@ -325,7 +338,7 @@ def _explore(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
     """One exploration window of ``length``."""
-    return _exploration_entries(_Plan(inp).window(), start, length, label)
+    return _exploration_entries(_Plan(inp).window()[1], start, length, label)
 
 
 def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
@@ -348,13 +361,13 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         room = end - t
         if room < EXPLORE_MIN_S:
             break
-        arms = plan.window()
+        kind, arms = plan.window()
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease), or cut to the room left if that is still past
         # the shortest pause; delays are cut to fit
         pause = float(str(arms[0][1]["seconds"])) + 1.0
         fits = pause <= room or room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
-        length = inp.rng.uniform(*MIXED_LENGTH)
+        length = inp.rng.uniform(*(DELAY_WINDOW if kind == "delay" else MIXED_LENGTH))
         if not fits or any(a < t + max(pause, length) and t < b for a, b in busy or ()):
             arms = arms[1:]  # no room, or another lane stops or kills a process: no pause
         else:
