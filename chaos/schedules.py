@@ -187,10 +187,10 @@ def _generic_pause(
 #: *crash* window kills a process at a few steps. A crash ends every request of its process,
 #: the held ones too, so crashes beside delays would cut short the interleavings the delays
 #: set up. This share of windows crash, drawn per window from the seed.
-CRASH_WINDOW_SHARE = 1 / 3
-#: a delay window delays this share of the strategy's failpoints (BUGGIFY: several at once,
-#: none named)
-ARM_SHARE = (0.3, 0.7)
+CRASH_WINDOW_SHARE = 1 / 4
+#: a delay window delays this share of the strategy's failpoints (BUGGIFY: many at once,
+#: none named; each fires on a share of its hits only)
+ARM_SHARE = (0.5, 0.9)
 #: a crash window crashes this many failpoints (each at its first hit)
 CRASHES_PER_WINDOW = (1, 3)
 #: a delay window lasts this long (seconds): long enough for a chain of held requests at a
@@ -305,7 +305,8 @@ class _Plan:
                 queue.extend(self.inp.rng.sample(self.points, len(self.points)))
         return taken
 
-    def window(self) -> tuple[str, list[tuple[str, dict[str, object]]]]:
+    def window(self, *, delays_only: bool = False
+               ) -> tuple[str, list[tuple[str, dict[str, object]]]]:
         """The next window's kind (``delay`` or ``crash``) and [(failpoint, params)]: first
         its pause, then its delays or crashes.
 
@@ -314,7 +315,8 @@ class _Plan:
         serving (a minority paused, as Jepsen's nemeses do)."""
         rng = self.inp.rng
         at = self.pause_at()
-        kind = "crash" if rng.random() < CRASH_WINDOW_SHARE else "delay"
+        crash = rng.random() < CRASH_WINDOW_SHARE
+        kind = "crash" if crash and not delays_only else "delay"
         want = (rng.randint(*CRASHES_PER_WINDOW) if kind == "crash"
                 else max(1, round(rng.uniform(*ARM_SHARE) * len(self.points))))
         arms = [(at, _draw_pause(self.inp))]
@@ -342,11 +344,14 @@ def _explore(
 
 
 def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
-                  busy: list[tuple[float, float]] | None = None) -> Schedule:
+                  busy: list[tuple[float, float]] | None = None,
+                  quiet_from: float | None = None) -> Schedule:
     """Back-to-back exploration windows, a new set of failpoints every few seconds, each
     window's pause at the next failpoint of its :class:`_Plan` (the ``explore`` schedule;
     a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
-    pause goes to the next window); its delays and crashes stay."""
+    pause goes to the next window); its delays and crashes stay. A window that reaches past
+    ``quiet_from`` (when the other lanes are done) delays: a race among held requests
+    needs rivals that reach every store and a running process, a crash shows without them."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
         if end - _ms_up(lead) < EXPLORE_MIN_S:
@@ -361,7 +366,11 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         room = end - t
         if room < EXPLORE_MIN_S:
             break
-        kind, arms = plan.window()
+        # a window that reaches the quiet stretch (even at its shortest) delays
+        late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
+        kind, arms = plan.window(delays_only=late)
+        if kind == "crash" and quiet_from is not None:
+            room = min(room, quiet_from - t)  # and a crash window ends before it
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease), or cut to the room left if that is still past
         # the shortest pause; delays are cut to fit
@@ -591,8 +600,9 @@ def _mixed(inp: BuildInput) -> Schedule:
     faults = _lane(inp, NETWORK_FAMILIES, lead, split) + process
     busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
             for e in process if e.fault in STOPPING]
+    quiet = max((e.end_s for e in faults), default=lead)
     explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S)), end,
-                             busy)
+                             busy, quiet_from=quiet)
     # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
     # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
     crashes = [e for e in faults if e.fault == "crash"]

@@ -66,6 +66,8 @@ def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
     alone = sum(max(0.0, b - max(a, lanes_end))
                 for a, b in {(e.start_s, e.end_s) for e in schedule if e.fault == "explore"})
     assert alone >= (1 - COMPOSED_SHARE) / 2 * (end - lead)  # at least half of what is left
+    late = [e for e in schedule if e.fault == "explore" and e.end_s > lanes_end]
+    assert late and all(e.params["action"] in ("delay", "pause") for e in late)  # races
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
