@@ -200,17 +200,20 @@ DELAY_WINDOW = (4.0, 8.0)
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
 PAUSE_LEASES = (1.2, 4.0)
-#: a delay is a random multiple of a random service clock in this range: from half of it
-#: (steps of concurrent requests reorder) to well past it (a deadline passes meanwhile: a
-#: lease lapses, a client gives up, a saga goes stale)
-DELAY_FRACTION = (0.5, 2.5)
+#: a delay is a random multiple of a random service clock in this range: around a deadline,
+#: just short of it (the step ends in time, late) or just past it (the deadline passes
+#: meanwhile: a lease lapses, a client gives up, a saga goes stale). Far past a deadline a
+#: held request meets only the recovery of what it held, which the deadline's own
+#: machinery (take-over, sweeper) already settles
+DELAY_FRACTION = (0.8, 1.6)
 #: each hit of a delayed step is delayed with a seeded probability in this range (BUGGIFY's
 #: "now and then"): the delays spread over the window, so a request that comes to a step
 #: after an earlier one was held there may be held too, instead of the first few hits taking
 #: every firing at once
 DELAY_CHANCE = (0.2, 0.7)
-#: a delay arming fires at most this many times (a seeded count in this range)
-DELAY_COUNT = (5, 30)
+#: a delay arming fires at most this many times (a seeded count in this range: a bound on
+#: how much one arming holds, not a budget its window's first seconds spend)
+DELAY_COUNT = (20, 100)
 #: the longest pause or delay an exploration window draws (seconds)
 EXPLORE_MAX_S = 20.0
 #: the shortest exploration window (a cut-down delay or pause of at least half a second)
