@@ -267,16 +267,16 @@ class _Plan:
 
     * the pauses take the strategy's failpoints in a shuffled order, every one before any
       twice, one per window;
-    * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the delays
-      take the failpoints the same way, several per window, and so do the crashes, a few per
-      window; a failpoint at most once per window.
+    * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the crashes
+      take the failpoints the same way, a few per window; a delay window delays a fresh
+      random share of them (most); a failpoint at most once per window.
     """
 
     def __init__(self, inp: BuildInput) -> None:
         self.inp = inp
         self.points = _points(inp)
         self._pauses: list[str] = []
-        self._queues: dict[str, list[str]] = {"delay": [], "crash": []}
+        self._crashes: list[str] = []
 
     def pause_at(self) -> str:
         """The next window's pause failpoint (call :meth:`paused` once it is used)."""
@@ -287,11 +287,11 @@ class _Plan:
     def paused(self) -> None:
         self._pauses.pop(0)
 
-    def take(self, action: str, want: int, used: set[str]) -> list[str]:
-        """The next ``want`` failpoints of ``action``'s queue that are not ``used`` (at least
+    def crashes(self, want: int, used: set[str]) -> list[str]:
+        """The next ``want`` failpoints of the crash round that are not ``used`` (at least
         one: when all that is left of the round is used in this window, the next round
         starts, so a failpoint may come twice before a used one had its turn)."""
-        queue, taken = self._queues[action], list[str]()
+        queue, taken = self._crashes, list[str]()
         for _ in range(2):  # at most one more round per window
             if not queue:
                 queue.extend(self.inp.rng.sample(self.points, len(self.points)))
@@ -323,7 +323,14 @@ class _Plan:
         want = (rng.randint(*CRASHES_PER_WINDOW) if kind == "crash"
                 else max(1, round(rng.uniform(*ARM_SHARE) * len(self.points))))
         arms = [(at, _draw_pause(self.inp))]
-        arms += [(p, _draw_action(self.inp, kind)) for p in self.take(kind, want, {at})]
+        if kind == "crash":
+            points = self.crashes(want, {at})
+        else:  # a fresh draw each window: a round would leave a window only the steps that
+            # the previous window, which delayed most of them, did not (an even share of
+            # windows delays each step anyway, since a window delays most of them)
+            rest = [p for p in self.points if p != at]
+            points = sorted(rng.sample(rest, min(want, len(rest))))
+        arms += [(p, _draw_action(self.inp, kind)) for p in points]
         return kind, arms
 
 

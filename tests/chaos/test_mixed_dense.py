@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from chaos.schedules import (
+    ARM_SHARE,
     COMPOSED_SHARE,
     CRASHES_PER_WINDOW,
     DELAY_CHANCE,
@@ -169,26 +170,30 @@ def test_mixed_stops_or_kills_one_service_process_at_a_time(strategy: str) -> No
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_exploration_delays_and_crashes_every_step_before_any_twice(strategy: str) -> None:
     """A window delays or crashes (never both: a crash would end the held requests); the
-    delays take the failpoints in rounds (every one before any a third time: a round's last
-    one may wait a window when the window pauses there), and so do the crashes; a window
-    arms a failpoint once."""
+    crashes take the failpoints in rounds (every one before any a third time: a round's last
+    one may wait a window when the window pauses there); a delay window delays most of the
+    failpoints, a fresh draw each time; a window arms a failpoint once."""
     points = set(exploration_failpoints(strategy))
     for seed in SEEDS:
         windows: dict[float, list[tuple[str, str]]] = {}
         for e in build("explore", seed=seed, duration_s=800, strategy=strategy):
             windows.setdefault(e.start_s, []).append((e.target, str(e.params["action"])))
-        kinds = Counter()
-        for action in ("delay", "crash"):
-            counts: Counter[str] = Counter()
-            repeated = False
-            for t in sorted(windows):
-                arms = [p for p, a in windows[t] if a == action]
-                counts.update(arms)
-                if any(n > 2 for n in counts.values()):
-                    assert set(counts) == points, (seed, t)  # a third only once all had one
-                if any(n > 1 for n in counts.values()):
-                    repeated = True
-            assert repeated and set(counts) == points
+        kinds: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
+        repeated = False
+        for t in sorted(windows):
+            counts.update(p for p, a in windows[t] if a == "crash")
+            if any(n > 2 for n in counts.values()):
+                assert set(counts) == points, (seed, t)  # a third only once all had one
+            repeated = repeated or any(n > 1 for n in counts.values())
+        assert repeated and set(counts) == points
+        delayed: Counter[str] = Counter()
+        for arms in windows.values():
+            if any(a == "delay" for _, a in arms):
+                delays = {p for p, a in arms if a == "delay"}
+                assert len(delays) >= ARM_SHARE[0] * (len(points) - 1) - 1
+                delayed.update(delays)
+        assert set(delayed) == points
         for arms in windows.values():
             assert len({p for p, _ in arms}) == len(arms)
             acts = {a for _, a in arms} - {"pause"}
