@@ -20,18 +20,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psutil
 
 from harness.errors import HealError
 from harness.stack.cleanup import stack_processes
 from harness.stack.control import Supervisor
 from harness.stack.state import HOST, StackState
-from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError
+from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError, ToxiproxyUnavailable
 from harness.topology import PROXIES, PROXY_NAMES
 from target_service import introspection
 
 #: How long heal_all waits for app processes that are being restarted.
 RESTART_WAIT_S = 30.0
+#: each try of the Toxiproxy reset waits this long for an answer (a stalled API recovers)
+RESET_TIMEOUTS_S = (5.0, 15.0, 30.0)
 #: How long a stopped process gets SIGCONT again and again until it is seen running.
 CONTINUE_WITHIN_S = 10.0
 #: supervisord states a process does not leave by itself.
@@ -134,6 +137,26 @@ async def verify_healed(state: StackState) -> list[str]:
     return problems
 
 
+async def reset_toxiproxy(url: str, proxies: list[dict[str, Any]], *,
+                          timeouts: tuple[float, ...] = RESET_TIMEOUTS_S,
+                          transport: httpx.AsyncBaseTransport | None = None) -> None:
+    """Remove every toxic, enable every proxy and restore their config: tried again with a
+    longer timeout when Toxiproxy does not answer (both calls are idempotent). Its API can
+    stall while a toxic is removed under traffic (Shopify/toxiproxy#558: a replay's heal
+    timed out after 5 s on ``POST /reset``); the last error is raised."""
+    last: ToxiproxyError | None = None
+    for timeout in timeouts:
+        try:
+            async with Toxiproxy(url, timeout=timeout, transport=transport) as toxiproxy:
+                await toxiproxy.reset()
+                await toxiproxy.populate(proxies)
+            return
+        except ToxiproxyUnavailable as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S) -> HealReport:
     """Heal every fault on the stack of ``state`` (see the module doc); HealError if
     something stays broken."""
@@ -149,9 +172,7 @@ async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S)
     window = state.clocks().self_stop_window_s
     continued = set(await continue_stopped(state))
     try:
-        async with Toxiproxy(state.toxiproxy_url) as toxiproxy:
-            await toxiproxy.reset()
-            await toxiproxy.populate(proxy_config(state))
+        await reset_toxiproxy(state.toxiproxy_url, proxy_config(state))
     except ToxiproxyError as exc:
         raise HealError(f"could not reset Toxiproxy at {state.toxiproxy_url}: {exc}") from exc
     finally:
