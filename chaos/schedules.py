@@ -188,9 +188,11 @@ def _generic_pause(
 #: the held ones too, so crashes beside delays would cut short the interleavings the delays
 #: set up. This share of windows crash, drawn per window from the seed.
 CRASH_WINDOW_SHARE = 1 / 4
-#: a delay window delays this share of the strategy's failpoints (BUGGIFY: many at once,
-#: none named; each fires on a share of its hits only)
-ARM_SHARE = (0.5, 0.9)
+#: a delay window delays this share of the strategy's failpoints, at least one (BUGGIFY:
+#: several at once, none named; each fires on a share of its hits only). Few at a time, as in
+#: swarm testing: a window that delays most steps throttles the load itself (every request
+#: passes the steps around its Idempotency-Key), so fewer rivals meet the held requests
+ARM_SHARE = (0.1, 0.3)
 #: a crash window crashes this many failpoints (each at its first hit)
 CRASHES_PER_WINDOW = (1, 3)
 #: a delay window lasts this long (seconds): long enough for a chain of held requests at a
@@ -199,7 +201,7 @@ DELAY_WINDOW = (4.0, 8.0)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
-PAUSE_LEASES = (1.2, 4.0)
+PAUSE_LEASES = (1.2, 3.5)
 #: a delay is a random multiple of a random service clock in this range: around a deadline,
 #: just short of it (the step ends in time, late) or just past it (the deadline passes
 #: meanwhile: a lease lapses, a client gives up, a saga goes stale). Far past a deadline a
@@ -219,7 +221,7 @@ EXPLORE_MAX_S = 20.0
 #: the shortest exploration window (a cut-down delay or pause of at least half a second)
 EXPLORE_MIN_S = 2.0
 #: the next exploration window starts this long after the previous one ended (seconds)
-EXPLORE_GAP = (0.3, 1.5)
+EXPLORE_GAP = (0.3, 1.0)
 
 
 def _draw_pause(inp: BuildInput) -> dict[str, object]:
@@ -269,7 +271,7 @@ class _Plan:
       twice, one per window;
     * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the crashes
       take the failpoints the same way, a few per window; a delay window delays a fresh
-      random share of them (most); a failpoint at most once per window.
+      random share of them (a few); a failpoint at most once per window.
     """
 
     def __init__(self, inp: BuildInput) -> None:
@@ -325,9 +327,9 @@ class _Plan:
         arms = [(at, _draw_pause(self.inp))]
         if kind == "crash":
             points = self.crashes(want, {at})
-        else:  # a fresh draw each window: a round would leave a window only the steps that
-            # the previous window, which delayed most of them, did not (an even share of
-            # windows delays each step anyway, since a window delays most of them)
+        else:  # a fresh draw each window: a round of its own would tie each window's
+            # steps to what the previous windows took (a window after one that delayed most
+            # steps got only the rest); many short windows visit every step anyway
             rest = [p for p in self.points if p != at]
             points = sorted(rng.sample(rest, min(want, len(rest))))
         arms += [(p, _draw_action(self.inp, kind)) for p in points]

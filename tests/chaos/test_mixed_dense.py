@@ -171,7 +171,7 @@ def test_mixed_stops_or_kills_one_service_process_at_a_time(strategy: str) -> No
 def test_exploration_delays_and_crashes_every_step_before_any_twice(strategy: str) -> None:
     """A window delays or crashes (never both: a crash would end the held requests); the
     crashes take the failpoints in rounds (every one before any a third time: a round's last
-    one may wait a window when the window pauses there); a delay window delays most of the
+    one may wait a window when the window pauses there); a delay window delays a few of the
     failpoints, a fresh draw each time; a window arms a failpoint once."""
     points = set(exploration_failpoints(strategy))
     for seed in SEEDS:
