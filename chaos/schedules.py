@@ -434,13 +434,13 @@ _SPECS = (
     ScheduleSpec("coordinator-crash",
                  "the service dies at a failpoint: between 2PC prepare and commit first",
                  _crash, preferred_s=8),
-    ScheduleSpec("explore", "every few seconds, several random failpoints of the strategy each"
-                 " delay, pause past the lock lease or crash a random service process (BUGGIFY;"
-                 " knows no bug)",
+    ScheduleSpec("explore", "every few seconds, one random failpoint of the strategy pauses"
+                 " a service process past the lock lease while a few others delay requests now"
+                 " and then or crash a process (BUGGIFY; knows no bug)",
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
                  " faults and a lane of exploration on the service, every family of the"
-                 " strategy first"),
+                 " strategy first; ends with exploration alone"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
