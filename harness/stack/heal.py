@@ -27,14 +27,12 @@ from harness.errors import HealError
 from harness.stack.cleanup import stack_processes
 from harness.stack.control import Supervisor
 from harness.stack.state import HOST, StackState
-from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError, ToxiproxyUnavailable
+from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError
 from harness.topology import PROXIES, PROXY_NAMES
 from target_service import introspection
 
 #: How long heal_all waits for app processes that are being restarted.
 RESTART_WAIT_S = 30.0
-#: each try of the Toxiproxy reset waits this long for an answer (a stalled API recovers)
-RESET_TIMEOUTS_S = (5.0, 15.0, 30.0)
 #: How long a stopped process gets SIGCONT again and again until it is seen running.
 CONTINUE_WITHIN_S = 10.0
 #: supervisord states a process does not leave by itself.
@@ -138,23 +136,12 @@ async def verify_healed(state: StackState) -> list[str]:
 
 
 async def reset_toxiproxy(url: str, proxies: list[dict[str, Any]], *,
-                          timeouts: tuple[float, ...] = RESET_TIMEOUTS_S,
                           transport: httpx.AsyncBaseTransport | None = None) -> None:
-    """Remove every toxic, enable every proxy and restore their config: tried again with a
-    longer timeout when Toxiproxy does not answer (both calls are idempotent). Its API can
-    stall while a toxic is removed under traffic (Shopify/toxiproxy#558: a replay's heal
-    timed out after 5 s on ``POST /reset``); the last error is raised."""
-    last: ToxiproxyError | None = None
-    for timeout in timeouts:
-        try:
-            async with Toxiproxy(url, timeout=timeout, transport=transport) as toxiproxy:
-                await toxiproxy.reset()
-                await toxiproxy.populate(proxies)
-            return
-        except ToxiproxyUnavailable as exc:
-            last = exc
-    assert last is not None
-    raise last
+    """Remove every toxic, enable every proxy and restore their config (the reset is tried
+    again with longer timeouts while Toxiproxy does not answer: ``toxiproxy.PATIENCE_S``)."""
+    async with Toxiproxy(url, transport=transport) as toxiproxy:
+        await toxiproxy.reset()
+        await toxiproxy.populate(proxies)
 
 
 async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S) -> HealReport:

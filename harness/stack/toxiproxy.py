@@ -88,6 +88,13 @@ class Proxy:
         )
 
 
+#: a call that can stall and is safe to repeat (removing a toxic, a reset) is tried again with
+#: these longer timeouts when Toxiproxy does not answer: its API can stall while a toxic is
+#: removed under traffic (Shopify/toxiproxy#558; seen here on ``DELETE`` of a latency toxic
+#: and on ``POST /reset``, each failing a run after one 5 s try)
+PATIENCE_S = (15.0, 30.0)
+
+
 class Toxiproxy:
     """Async client for one Toxiproxy server; use as ``async with Toxiproxy(url) as tp``."""
 
@@ -97,7 +104,9 @@ class Toxiproxy:
         *,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        patience: tuple[float, ...] = PATIENCE_S,
     ) -> None:
+        self.patience = patience
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -115,11 +124,28 @@ class Toxiproxy:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _request(
-        self, method: str, path: str, *, what: str, json: Any = None, ok: Sequence[int] = (200,)
+    async def _patient(
+        self, method: str, path: str, *, what: str, ok: Sequence[int] = (200,)
     ) -> Any:
+        """:meth:`_request` of a call that is safe to repeat, tried again with each timeout
+        of :attr:`patience` while Toxiproxy does not answer (a repeated ``DELETE`` whose first
+        try did land answers 404: :class:`ProxyNotFound`)."""
+        tries = (None, *self.patience)
+        for i, wait_s in enumerate(tries):
+            try:
+                return await self._request(method, path, what=what, ok=ok, wait_s=wait_s)
+            except ToxiproxyUnavailable:
+                if i == len(tries) - 1:
+                    raise
+        return None  # unreachable: the last try returns or raises
+
+    async def _request(
+        self, method: str, path: str, *, what: str, json: Any = None, ok: Sequence[int] = (200,),
+        wait_s: float | None = None,
+    ) -> Any:
+        timeout = self._client.timeout if wait_s is None else httpx.Timeout(wait_s)
         try:
-            response = await self._client.request(method, path, json=json)
+            response = await self._client.request(method, path, json=json, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise ToxiproxyUnavailable(
                 f"Toxiproxy at {self.base_url} timed out on {method} {path} ({what})"
@@ -187,8 +213,8 @@ class Toxiproxy:
         return {str(p["name"]): Proxy.from_json(p) for p in listed}
 
     async def reset(self) -> None:
-        """Enable every proxy and remove every toxic."""
-        await self._request("POST", "/reset", what="reset", ok=(200, 204))
+        """Enable every proxy and remove every toxic (patient: see :data:`PATIENCE_S`)."""
+        await self._patient("POST", "/reset", what="reset", ok=(200, 204))
 
     async def toxics(self, proxy: str) -> list[Toxic]:
         data = await self._request("GET", f"/proxies/{proxy}/toxics", what=f"toxics of {proxy!r}")
@@ -240,7 +266,8 @@ class Toxiproxy:
         )
 
     async def remove_toxic(self, proxy: str, toxic: str) -> None:
-        await self._request(
+        """Remove one toxic (patient: see :data:`PATIENCE_S`)."""
+        await self._patient(
             "DELETE",
             f"/proxies/{proxy}/toxics/{toxic}",
             what=f"remove toxic {toxic!r} from proxy {proxy!r}",
