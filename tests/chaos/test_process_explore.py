@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,23 +27,32 @@ from tests.conftest import StackHandle
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+@contextlib.asynccontextmanager
+async def explored_confirm(stack: StackHandle, seat: str, params: dict[str, object]
+                           ) -> AsyncIterator[tuple[Buyer, Any, asyncio.Task[httpx.Response]]]:
+    """On fresh data, ``explore`` armed at the lock's ``lock-after-authorize`` with
+    ``params``, and a lock confirm of ``seat`` under way: (its buyer, the fault, the confirm).
+    The fault is stopped on the way out."""
+    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
+    async with Buyer(stack.target_url, timeout_s=30) as buyer, ctx_for(stack.state) as ctx:
+        order = await buyer.order([seat], "lock")
+        fault = make("explore", "lock-after-authorize", params)
+        await fault.start(ctx)
+        try:
+            yield buyer, fault, asyncio.create_task(buyer.confirm(order))
+        finally:
+            await fault.stop(ctx)
+
+
 async def test_an_explored_pause_is_continued_by_the_fault_and_counts_the_lapsed_lease(
     stack: StackHandle,
 ) -> None:
-    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    async with Buyer(stack.target_url, timeout_s=30) as buyer, ctx_for(stack.state) as ctx:
-        order = await buyer.order(["A-03"], "lock")
-        fault = make("explore", "lock-after-authorize",
-                     {"action": "pause", "seconds": 3.0, "count": 1})
-        await fault.start(ctx)
-        try:
-            confirm = asyncio.create_task(buyer.confirm(order))
-            await eventually(lambda: fault.observed()["paused"], within=20)
-            assert not confirm.done()
-            response = await asyncio.wait_for(confirm, 20)  # continued by the fault itself
-            assert response.status_code == 202
-        finally:
-            await fault.stop(ctx)
+    params: dict[str, object] = {"action": "pause", "seconds": 3.0, "count": 1}
+    async with explored_confirm(stack, "A-03", params) as (_, fault, confirm):
+        await eventually(lambda: fault.observed()["paused"], within=20)
+        assert not confirm.done()
+        response = await asyncio.wait_for(confirm, 20)  # continued by the fault itself
+        assert response.status_code == 202
     await assert_healed(stack.state)
     assert await failpoints.armed(stack.state) == {}
     counts = await coverage_counts(stack.seats_dsn)
@@ -53,21 +64,13 @@ async def test_an_explored_delay_holds_the_request_and_its_lease_not_the_process
 ) -> None:
     """A delay at a step inside the lock's critical section stops that request's lease
     renewal (its lease runs out, counted), while the process keeps serving others."""
-    await reset_data(stack.seats_dsn, stack.payments_dsn, redis_url=stack.redis_url)
-    async with Buyer(stack.target_url, timeout_s=30) as buyer, ctx_for(stack.state) as ctx:
-        order = await buyer.order(["A-05"], "lock")
-        fault = make("explore", "lock-after-authorize",
-                     {"action": "delay", "seconds": 3.5, "count": 1})
-        await fault.start(ctx)
-        try:
-            confirm = asyncio.create_task(buyer.confirm(order))
-            await asyncio.sleep(1.0)
-            other = await buyer.order(["A-06"], "lock")  # answered while the first is held
-            assert other and not confirm.done()
-            response = await asyncio.wait_for(confirm, 20)
-            assert response.status_code == 202
-        finally:
-            await fault.stop(ctx)
+    params: dict[str, object] = {"action": "delay", "seconds": 3.5, "count": 1}
+    async with explored_confirm(stack, "A-05", params) as (buyer, _, confirm):
+        await asyncio.sleep(1.0)
+        other = await buyer.order(["A-06"], "lock")  # answered while the first is held
+        assert other and not confirm.done()
+        response = await asyncio.wait_for(confirm, 20)
+        assert response.status_code == 202
     await assert_healed(stack.state)
     counts = await coverage_counts(stack.seats_dsn)
     assert counts.get("lease-expired-in-critical-section", 0) >= 1
