@@ -9,16 +9,19 @@
   the seed, and every drawn value is in the entry's params (so ``faults.jsonl`` records it);
 * ``explore`` (BUGGIFY) pauses, in each window, one random service process past the lock lease
   at one failpoint (the windows take the strategy's failpoints in a seeded order that visits
-  each before any twice) and arms every other failpoint of the strategy with one seeded
-  probability, each with a random delay or crash; durations are scaled to the service's own
-  clocks (lock lease, hold TTL, saga stale time, provider timeout: read from the service's
-  door, never copied); it knows no bug;
+  each before any twice), and either crashes a few other failpoints or delays several, now
+  and then (a seeded chance per hit; a step that declares a hold, i.e. whose default action
+  is a stall, is delayed more often than the others; a long delay fires less often, so the
+  load keeps flowing); durations are scaled to the service's own clocks (lock lease, hold
+  TTL, saga stale time, provider timeout: read from the service's door, never copied); it
+  knows no bug;
 * ``mixed`` is dense and composed (Jepsen's combined nemesis): three lanes run at once, network
   faults on the links, process faults (pause, kill, failpoint crash) on the service, and an
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
-  windows start every few seconds; the network lane first draws every family that applies to
-  the strategy (a 60 s run exercises all of them, see :func:`families_for`), then random ones;
-  at most one service process is stopped or killed at a time. It holds no white-box
+  windows start every few seconds; the network and process lanes draw every family that
+  applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`)
+  and keep to the first 80% of the fault window, so the run ends with exploration alone (the
+  quiet stretch); at most one service process is stopped or killed at a time. It holds no white-box
   adversary: its pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
@@ -188,11 +191,17 @@ def _generic_pause(
 #: the held ones too, so crashes beside delays would cut short the interleavings the delays
 #: set up. This share of windows crash, drawn per window from the seed.
 CRASH_WINDOW_SHARE = 1 / 4
-#: a delay window delays this share of the strategy's failpoints, at least one (BUGGIFY:
-#: several at once, none named; each fires on a share of its hits only). Few at a time, as in
-#: swarm testing: a window that delays most steps throttles the load itself (every request
-#: passes the steps around its Idempotency-Key), so fewer rivals meet the held requests
-ARM_SHARE = (0.1, 0.3)
+#: a delay window delays each step that declares a hold (its default action is a stall) with
+#: this probability: a step's declared kind is where the service's author says a hold
+#: matters (as a BUGGIFY site is placed), so it is tried more often than a step that
+#: declares a crash, yet not in every window
+DECLARED_SHARE = 0.75
+#: and this many other steps, drawn afresh each window (at least one step in all). Few at a
+#: time, as in swarm testing: each delayed step holds some requests, and a window that
+#: delays many steps throttles the load itself (every request passes the steps around its
+#: Idempotency-Key), so no rival meets the held requests (measured: 31 lapsed leases in a
+#: run whose quiet windows delayed four steps, 59 in 12 s of one delayed step)
+OTHER_DELAYS = (0, 2)
 #: a crash window crashes this many failpoints (each at its first hit)
 CRASHES_PER_WINDOW = (1, 3)
 #: a delay window lasts this long (seconds): long enough for a chain of held requests at a
@@ -211,11 +220,22 @@ DELAY_FRACTION = (0.8, 1.6)
 #: each hit of a delayed step is delayed with a seeded probability in this range (BUGGIFY's
 #: "now and then"): the delays spread over the window, so a request that comes to a step
 #: after an earlier one was held there may be held too, instead of the first few hits taking
-#: every firing at once
-DELAY_CHANCE = (0.2, 0.7)
-#: a delay arming fires at most this many times (a seeded count in this range: a bound on
-#: how much one arming holds, not a budget its window's first seconds spend)
-DELAY_COUNT = (20, 100)
+#: every firing at once. Most hits, rather than a few: a race among held requests needs
+#: several held at once (a holder past its lease, its successor, a third buyer: all three
+#: held is the chance cubed, 1 in 37 at a third of the hits, 1 in 3 at 0.7)
+DELAY_CHANCE = (0.4, 1.0)
+#: a delay window holds a request that passes its delayed steps at most this long on
+#: average (seconds): when the steps' chances times their delays add up to more, every
+#: chance is cut in proportion (a step that every request passes, held 12 s at every third
+#: hit, or three steps held 5 s at every second hit, stall the load itself, and with it
+#: every rival; one step delayed around the lock lease still fires on most hits)
+HOLD_BUDGET_S = 2.5
+#: a delay arming fires at most this many times: a bound its window's chance never reaches (a
+#: step is hit some tens of times a second), so a delayed step stays delayed to the end of its
+#: window (with a small budget, the arming fell silent after its first seconds, before the
+#: chains of held requests that need several leases to form: a holder past its lease, its
+#: successor, a third buyer)
+DELAY_COUNT = 1000
 #: the longest pause or delay an exploration window draws (seconds)
 EXPLORE_MAX_S = 20.0
 #: the shortest exploration window (a cut-down delay or pause of at least half a second)
@@ -245,7 +265,7 @@ def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
     if action == "delay":
         clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
         seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
-        count = rng.randint(*DELAY_COUNT)
+        count = DELAY_COUNT
         chance = round(rng.uniform(*DELAY_CHANCE), 3)
     else:
         seconds, count = 0.0, 1
@@ -257,26 +277,34 @@ def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
             "instance": instance, "chance": chance}
 
 
-def _points(inp: BuildInput) -> list[str]:
+def _kinds(inp: BuildInput) -> dict[str, str]:
+    """The strategy's failpoints, each with the action its step declares (its default)."""
     strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
-    return sorted({p for s in strategies for p in exploration_failpoints(s)})
+    return {p: kind for s in strategies for p, kind in exploration_failpoints(s).items()}
+
+
+def _points(inp: BuildInput) -> list[str]:
+    return sorted(_kinds(inp))
 
 
 class _Plan:
     """What the exploration windows of one run arm, drawn from the seed without replacement
-    (as ``mixed`` draws every family first), so a short run spreads its few windows over the
+    (as ``mixed`` draws every family once), so a short run spreads its few windows over the
     steps instead of drawing some twice and others never:
 
     * the pauses take the strategy's failpoints in a shuffled order, every one before any
       twice, one per window;
     * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the crashes
-      take the failpoints the same way, a few per window; a delay window delays a fresh
-      random share of them (a few); a failpoint at most once per window.
+      take the failpoints the same way, a few per window; a delay window delays each step
+      that declares a hold with :data:`DECLARED_SHARE` and a fresh random share of the others
+      (a few); a failpoint at most once per window.
     """
 
     def __init__(self, inp: BuildInput) -> None:
         self.inp = inp
         self.points = _points(inp)
+        #: the steps that declare a hold (a delay that renews nothing) as what matters there
+        self.holds = sorted(p for p, kind in _kinds(inp).items() if kind == "stall")
         self._pauses: list[str] = []
         self._crashes: list[str] = []
 
@@ -323,7 +351,7 @@ class _Plan:
         crash = rng.random() < CRASH_WINDOW_SHARE
         kind = "crash" if crash and not delays_only else "delay"
         want = (rng.randint(*CRASHES_PER_WINDOW) if kind == "crash"
-                else max(1, round(rng.uniform(*ARM_SHARE) * len(self.points))))
+                else rng.randint(*OTHER_DELAYS))
         arms = [(at, _draw_pause(self.inp))]
         if kind == "crash":
             points = self.crashes(want, {at})
@@ -331,20 +359,35 @@ class _Plan:
             # steps to what the previous windows took (a window after one that delayed most
             # steps got only the rest); many short windows visit every step anyway
             rest = [p for p in self.points if p != at]
-            points = sorted(rng.sample(rest, min(want, len(rest))))
+            held = [p for p in self.holds if p != at and rng.random() < DECLARED_SHARE]
+            others = [p for p in rest if p not in held]
+            want = max(want, 0 if held else 1)
+            points = sorted(held + rng.sample(others, min(want, len(others))))
         arms += [(p, _draw_action(self.inp, kind)) for p in points]
         return kind, arms
+
+    def quiet(self) -> list[tuple[str, dict[str, object]]]:
+        """A window of the quiet stretch: one step delayed, in any process (one fault at a
+        time, as Jepsen's nemeses also leave single faults alone): a step that declares a hold
+        with :data:`DECLARED_SHARE`, else any step."""
+        rng = self.inp.rng
+        holds = [p for p in self.holds if rng.random() < DECLARED_SHARE]
+        point = rng.choice(holds or self.points)
+        return [(point, {**_draw_action(self.inp, "delay"), "instance": -1})]
 
 
 def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,
                          length: float, label: str) -> list[ScheduledFault]:
     """One window's entries (a pause or delay longer than the window is cut to fit: the fault
-    heals at the end of its window)."""
+    heals at the end of its window; a delay's chance is then cut to :data:`HOLD_BUDGET_S`)."""
     out = []
     for point, params in arms:
         seconds = round(min(float(str(params["seconds"])), max(0.5, length - 1.0)), 3)
+        chance = float(str(params["chance"]))
+        if params["action"] == "delay":  # a long delay fires less often (HOLD_BUDGET_S)
+            chance = round(min(chance, HOLD_BUDGET_S / max(seconds, HOLD_BUDGET_S)), 3)
         out.append(ScheduledFault(start, length, "explore", point,
-                                  {**params, "seconds": seconds}, label))
+                                  {**params, "seconds": seconds, "chance": chance}, label))
     return sorted(out, key=lambda e: e.target)
 
 
@@ -362,8 +405,9 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     window's pause at the next failpoint of its :class:`_Plan` (the ``explore`` schedule;
     a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
     pause goes to the next window); its delays and crashes stay. A window that reaches past
-    ``quiet_from`` (when the other lanes are done) delays: a race among held requests
-    needs rivals that reach every store and a running process, a crash shows without them."""
+    ``quiet_from`` (when the other lanes are done) delays one step and pauses nothing
+    (:meth:`_Plan.quiet`): a race among held requests needs rivals that reach every store
+    and a running process, a crash shows without them."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
         if end - _ms_up(lead) < EXPLORE_MIN_S:
@@ -380,7 +424,12 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             break
         # a window that reaches the quiet stretch (even at its shortest) delays
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
-        kind, arms = plan.window(delays_only=late)
+        if late:  # the quiet stretch: the processes run whole
+            length = min(inp.rng.uniform(*DELAY_WINDOW), room)
+            out.extend(_exploration_entries(plan.quiet(), t, _ms_down(length), "explore"))
+            t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
+            continue
+        kind, arms = plan.window()
         if kind == "crash" and quiet_from is not None:
             room = min(room, quiet_from - t)  # and a crash window ends before it
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
@@ -478,8 +527,11 @@ MIXABLE: tuple[str, ...] = tuple(
 MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
-#: and the next window of a lane starts this long after the previous one ended
+#: and the next window of the process lane starts this long after the previous one ended
 MIXED_GAP = (0.5, 2.5)
+#: the next network window starts this long after the previous one ended (negative: before,
+#: so two links fail at once now and then; each family is one link, drawn once)
+NETWORK_GAP = (-1.5, 1.0)
 #: the first window of a lane starts at most this long after the fault window opens
 FIRST_OFFSET_S = 2.5
 
@@ -551,45 +603,25 @@ def _mixed_episode(name: str) -> Episode:
     return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
 
 
-def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float, end: float,
-          *, fill: bool = True) -> Schedule:
-    """Back-to-back windows of this lane's families: each applicable family once (seeded
-    order), then (``fill``) random ones, until the fault window is full."""
+def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
+          end: float, gap: tuple[float, float]) -> Schedule:
+    """Back-to-back windows of this lane's families, each applicable family once (seeded
+    order; one that no longer fits is left out), a few seconds apart."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     mine = [f for f in families if f not in skip]
-    first = inp.rng.sample(mine, len(mine))
     out: Schedule = []
-    index: dict[str, int] = {}
     t = _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S))
-    for round_ in range(1000):  # bounded: t grows by >= 0.5 s per round
-        family = first[round_] if round_ < len(first) else inp.rng.choice(mine)
+    for family in inp.rng.sample(mine, len(mine)):
         name = inp.rng.choice(families[family])
-        shortest = _mixed_shortest(inp, name)
-        length = max(shortest, inp.rng.uniform(*(KILL_LENGTH if name == "service-kill"
-                                                 else MIXED_LENGTH)))
+        length = max(_mixed_shortest(inp, name),
+                     inp.rng.uniform(*(KILL_LENGTH if name == "service-kill" else MIXED_LENGTH)))
         if t + length > end:
-            fitting = [f for f in mine if any(
-                _mixed_shortest(inp, n) <= end - t for n in families[f])]
-            if round_ >= len(first) or not fitting:
-                break
             continue  # this family does not fit any more; the next one may
-        if round_ >= len(first) and not fill:
-            break
-        i = index.get(name, 0)
-        index[name] = i + 1
-        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, i))
-        t = _ms_up(t + length + inp.rng.uniform(*MIXED_GAP))
-        if t >= end:
-            break
+        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, 0))
+        t = _ms_up(t + length + inp.rng.uniform(*gap))
     return out
 
 
-#: the network and process lanes of ``mixed`` keep to this first share of the fault window;
-#: exploration runs through all of it, so its last windows perturb steps of a system whose
-#: links and processes are otherwise whole (a delayed step races rivals only when the rivals
-#: can reach Redis, the provider and a running process; composed windows alone rarely let
-#: them, as Jepsen's combined nemesis also leaves stretches of single faults)
-COMPOSED_SHARE = 0.8
 #: process faults that stop or kill a whole service process
 STOPPING = frozenset({"pause", "kill"})
 #: and this much time on either side of them: a window's stop heals for a while after its end
@@ -601,15 +633,20 @@ def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
     and failpoint exploration (several failpoints armed per window, every few seconds).
 
+    The network and process lanes run each family of the strategy once, densely, and end
+    about halfway; exploration runs on to the end of the fault window, so the run ends with
+    a *quiet stretch* of exploration alone, one delayed step at a time (a delayed step races
+    rivals only when they can reach Redis, the provider and a running process; composed
+    windows alone rarely let them, so Jepsen's combined nemesis also leaves single faults).
+
     At most one service process is stopped or killed at a time (as Jepsen's nemeses keep a
     majority up): a paused process whose peer is paused too, or that is killed while paused,
     meets no rival and writes nothing late, so the overlap would only hide what each shows.
     So the process lane runs each of its families once, and an exploration window that
     overlaps one of its pauses or kills pauses nothing."""
     lead, end = window(inp.duration_s)
-    split = _ms_down(lead + COMPOSED_SHARE * (end - lead))
-    process = _lane(inp, PROCESS_FAMILIES, lead, split, fill=False)
-    faults = _lane(inp, NETWORK_FAMILIES, lead, split) + process
+    process = _lane(inp, PROCESS_FAMILIES, lead, end, MIXED_GAP)
+    faults = _lane(inp, NETWORK_FAMILIES, lead, end, NETWORK_GAP) + process
     busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
             for e in process if e.fault in STOPPING]
     quiet = max((e.end_s for e in faults), default=lead)
