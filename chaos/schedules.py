@@ -20,9 +20,10 @@
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
   windows start every few seconds; the network and process lanes draw every family that
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`)
-  and keep to the first 80% of the fault window, so the run ends with exploration alone (the
-  quiet stretch); at most one service process is stopped or killed at a time. It holds no white-box
-  adversary: its pause is a plain SIGSTOP of a random process;
+  and end about halfway through the fault window, so the run ends with exploration alone
+  (the quiet stretch, one delayed step at a time); at most one service process is stopped or
+  killed at a time. It holds no white-box adversary: its pause is a plain SIGSTOP of a
+  random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
