@@ -339,8 +339,7 @@ class _Plan:
                 queue.extend(self.inp.rng.sample(self.points, len(self.points)))
         return taken
 
-    def window(self, *, delays_only: bool = False
-               ) -> tuple[str, list[tuple[str, dict[str, object]]]]:
+    def window(self) -> tuple[str, list[tuple[str, dict[str, object]]]]:
         """The next window's kind (``delay`` or ``crash``) and [(failpoint, params)]: first
         its pause, then its delays or crashes.
 
@@ -350,7 +349,7 @@ class _Plan:
         rng = self.inp.rng
         at = self.pause_at()
         crash = rng.random() < CRASH_WINDOW_SHARE
-        kind = "crash" if crash and not delays_only else "delay"
+        kind = "crash" if crash else "delay"
         want = (rng.randint(*CRASHES_PER_WINDOW) if kind == "crash"
                 else rng.randint(*OTHER_DELAYS))
         arms = [(at, _draw_pause(self.inp))]
