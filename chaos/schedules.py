@@ -225,11 +225,11 @@ DELAY_FRACTION = (0.8, 1.6)
 #: several held at once (a holder past its lease, its successor, a third buyer: all three
 #: held is the chance cubed, 1 in 37 at a third of the hits, 1 in 3 at 0.7)
 DELAY_CHANCE = (0.4, 1.0)
-#: a delay window holds a request that passes its delayed steps at most this long on
-#: average (seconds): when the steps' chances times their delays add up to more, every
-#: chance is cut in proportion (a step that every request passes, held 12 s at every third
-#: hit, or three steps held 5 s at every second hit, stall the load itself, and with it
-#: every rival; one step delayed around the lock lease still fires on most hits)
+#: a delayed step holds each request that passes it at most this long on average (seconds):
+#: a long delay's chance is cut to this over its length (a step that every request passes,
+#: held 12 s at every third hit, stalls the load itself, and with it every rival; a step
+#: delayed around the lock lease still fires on most hits). Cutting every step of a window to
+#: one shared budget instead left the chances at 0.1-0.2 (no chain of held requests formed)
 HOLD_BUDGET_S = 2.5
 #: a delay arming fires at most this many times: a bound its window's chance never reaches (a
 #: step is hit some tens of times a second), so a delayed step stays delayed to the end of its
@@ -297,8 +297,8 @@ class _Plan:
       twice, one per window;
     * a window is a delay window or a crash window (:data:`CRASH_WINDOW_SHARE`); the crashes
       take the failpoints the same way, a few per window; a delay window delays each step
-      that declares a hold with :data:`DECLARED_SHARE` and a fresh random share of the others
-      (a few); a failpoint at most once per window.
+      that declares a hold with :data:`DECLARED_SHARE` and a fresh draw of
+      :data:`OTHER_DELAYS` others; a failpoint at most once per window.
     """
 
     def __init__(self, inp: BuildInput) -> None:
@@ -422,7 +422,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         room = end - t
         if room < EXPLORE_MIN_S:
             break
-        # a window that reaches the quiet stretch (even at its shortest) delays
+        # a window that reaches the quiet stretch (even at its shortest) is a quiet one
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
         if late:  # the quiet stretch: the processes run whole
             length = min(inp.rng.uniform(*DELAY_WINDOW), room)
