@@ -20,10 +20,10 @@
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
   windows start every few seconds; the network and process lanes draw every family that
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`)
-  and end about halfway through the fault window, so the run ends with exploration alone
-  (the quiet stretch, one delayed step at a time); at most one service process is stopped or
-  killed at a time. It holds no white-box adversary: its pause is a plain SIGSTOP of a
-  random process;
+  and exploration runs on after them alone for as long again (the quiet stretch, one
+  delayed step at a time); a long run repeats that cycle (a 60 s run is one, ending with the
+  quiet stretch); at most one service process is stopped or killed at a time. It holds no
+  white-box adversary: its pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
@@ -604,9 +604,10 @@ def _mixed_episode(name: str) -> Episode:
 
 
 def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
-          end: float, gap: tuple[float, float]) -> Schedule:
+          end: float, gap: tuple[float, float], cycle: int = 0) -> Schedule:
     """Back-to-back windows of this lane's families, each applicable family once (seeded
-    order; one that no longer fits is left out), a few seconds apart."""
+    order; one that no longer fits is left out), a few seconds apart; ``cycle`` is the
+    episode index (the crash of the n-th cycle aims at the n-th crash point)."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     mine = [f for f in families if f not in skip]
     out: Schedule = []
@@ -617,11 +618,14 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
                      inp.rng.uniform(*(KILL_LENGTH if name == "service-kill" else MIXED_LENGTH)))
         if t + length > end:
             continue  # this family does not fit any more; the next one may
-        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, 0))
+        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
         t = _ms_up(t + length + inp.rng.uniform(*gap))
     return out
 
 
+#: a longer fault window repeats the cycle (every family once, then a quiet stretch as long)
+#: while at least this much of it is left (seconds; a soak is many cycles, a 60 s run one)
+CYCLE_MIN_S = 30.0
 #: process faults that stop or kill a whole service process
 STOPPING = frozenset({"pause", "kill"})
 #: and this much time on either side of them: a window's stop heals for a while after its end
@@ -633,11 +637,13 @@ def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
     and failpoint exploration (several failpoints armed per window, every few seconds).
 
-    The network and process lanes run each family of the strategy once, densely, and end
-    about halfway; exploration runs on to the end of the fault window, so the run ends with
-    a *quiet stretch* of exploration alone, one delayed step at a time (a delayed step races
-    rivals only when they can reach Redis, the provider and a running process; composed
-    windows alone rarely let them, so Jepsen's combined nemesis also leaves single faults).
+    In a cycle, the network and process lanes run each family of the strategy once, densely;
+    exploration runs on after them for as long again, a *quiet stretch* of exploration
+    alone, one delayed step at a time (a delayed step races rivals only when they can reach
+    Redis, the provider and a running process; composed windows alone rarely let them, so
+    Jepsen's combined nemesis also leaves single faults). Cycles follow each other while
+    :data:`CYCLE_MIN_S` of the fault window is left; the last quiet stretch runs to its end
+    (a 60 s run is one cycle; a soak many).
 
     At most one service process is stopped or killed at a time (as Jepsen's nemeses keep a
     majority up): a paused process whose peer is paused too, or that is killed while paused,
@@ -645,20 +651,32 @@ def _mixed(inp: BuildInput) -> Schedule:
     So the process lane runs each of its families once, and an exploration window that
     overlaps one of its pauses or kills pauses nothing."""
     lead, end = window(inp.duration_s)
-    process = _lane(inp, PROCESS_FAMILIES, lead, end, MIXED_GAP)
-    faults = _lane(inp, NETWORK_FAMILIES, lead, end, NETWORK_GAP) + process
-    busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
-            for e in process if e.fault in STOPPING]
-    quiet = max((e.end_s for e in faults), default=lead)
-    explored = _explore_lane(inp, _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S)), end,
-                             busy, quiet_from=quiet)
-    # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
-    # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
-    crashes = [e for e in faults if e.fault == "crash"]
-    explored = [e for e in explored if not any(
-        c.target == e.target and c.start_s < e.start_s + e.duration_s
-        and e.start_s < c.start_s + c.duration_s for c in crashes)]
-    return sorted(faults + explored, key=lambda e: (e.start_s, e.target))
+    out: Schedule = []
+    start = lead
+    for cycle in range(10_000):  # bounded: each cycle ends seconds after it starts
+        process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP, cycle)
+        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle) + process
+        busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
+                for e in process if e.fault in STOPPING]
+        quiet = max((e.end_s for e in faults), default=start)
+        # the quiet stretch lasts as long as the composed part; the last cycle's runs to the
+        # end of the fault window (a 60 s run is one cycle)
+        stop = _ms_up(quiet + (quiet - start))
+        if end - stop < CYCLE_MIN_S:
+            stop = end
+        explored = _explore_lane(inp, _ms_up(start + inp.rng.uniform(0.0, FIRST_OFFSET_S)),
+                                 stop, busy, quiet_from=quiet)
+        # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
+        # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
+        crashes = [e for e in faults if e.fault == "crash"]
+        explored = [e for e in explored if not any(
+            c.target == e.target and c.start_s < e.start_s + e.duration_s
+            and e.start_s < c.start_s + c.duration_s for c in crashes)]
+        out.extend(faults + explored)
+        if stop >= end:
+            break
+        start = stop
+    return sorted(out, key=lambda e: (e.start_s, e.target))
 
 
 def build(

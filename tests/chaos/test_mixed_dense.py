@@ -257,3 +257,27 @@ def test_mixed_often_fails_two_links_at_once() -> None:
         both += any(a.name != b.name and a.start_s < b.end_s and b.start_s < a.end_s
                     for a, b in itertools.combinations(network, 2))
     assert both >= len(STRATEGIES) * len(SEEDS) // 2
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_long_mixed_run_repeats_the_cycle(strategy: str) -> None:
+    """A soak-long ``mixed`` runs every family in every cycle (its crash aimed at the next
+    crash point each time), each cycle's lanes followed by a quiet stretch of exploration."""
+    schedule = build("mixed", seed=3, duration_s=600, strategy=strategy)
+    lanes = sorted((e for e in schedule if e.fault != "explore"), key=lambda e: e.start_s)
+    crashes = [e for e in lanes if e.fault == "crash"]
+    assert len(crashes) >= 8
+    assert len({e.target for e in crashes}) > 1  # not the same crash point every cycle
+    windows = sorted({(e.start_s, e.end_s, e.name) for e in lanes})  # pg-latency: 2 entries
+    cycles: list[list[str]] = [[]]  # the lanes' windows, split at the quiet stretches
+    last_end = windows[0][1]
+    for start, stop, name in windows:
+        if start - last_end >= 8.0:
+            cycles.append([])
+        cycles[-1].append(family_of(name))
+        last_end = max(last_end, stop)
+    assert len(cycles) == len(crashes) >= 8
+    for families in cycles[:-1]:  # each once (the last cycle's lanes may have run short)
+        assert sorted(families) == sorted(set(families_for(strategy)) - {"explore"})
+    lead, end = window(600)
+    assert all(lead <= e.start_s < e.end_s <= end + 1e-6 for e in schedule)
