@@ -284,9 +284,6 @@ def _kinds(inp: BuildInput) -> dict[str, str]:
     return {p: kind for s in strategies for p, kind in exploration_failpoints(s).items()}
 
 
-def _points(inp: BuildInput) -> list[str]:
-    return sorted(_kinds(inp))
-
 
 class _Plan:
     """What the exploration windows of one run arm, drawn from the seed without replacement
@@ -303,9 +300,10 @@ class _Plan:
 
     def __init__(self, inp: BuildInput) -> None:
         self.inp = inp
-        self.points = _points(inp)
+        kinds = _kinds(inp)
+        self.points = sorted(kinds)
         #: the steps that declare a hold (a delay that renews nothing) as what matters there
-        self.holds = sorted(p for p, kind in _kinds(inp).items() if kind == "stall")
+        self.holds = sorted(p for p, kind in kinds.items() if kind == "stall")
         self._pauses: list[str] = []
         self._crashes: list[str] = []
 
@@ -359,20 +357,24 @@ class _Plan:
             # steps to what the previous windows took (a window after one that delayed most
             # steps got only the rest); many short windows visit every step anyway
             rest = [p for p in self.points if p != at]
-            held = [p for p in self.holds if p != at and rng.random() < DECLARED_SHARE]
+            held = self._held(skip=at)
             others = [p for p in rest if p not in held]
             want = max(want, 0 if held else 1)
             points = sorted(held + rng.sample(others, min(want, len(others))))
         arms += [(p, _draw_action(self.inp, kind)) for p in points]
         return kind, arms
 
+    def _held(self, skip: str | None = None) -> list[str]:
+        """The steps that declare a hold, each drawn with :data:`DECLARED_SHARE` (``skip``,
+        this window's pause step, is not drawn)."""
+        return [p for p in self.holds
+                if p != skip and self.inp.rng.random() < DECLARED_SHARE]
+
     def quiet(self) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
         time, as Jepsen's nemeses also leave single faults alone): a step that declares a hold
         with :data:`DECLARED_SHARE`, else any step."""
-        rng = self.inp.rng
-        holds = [p for p in self.holds if rng.random() < DECLARED_SHARE]
-        point = rng.choice(holds or self.points)
+        point = self.inp.rng.choice(self._held() or self.points)
         return [(point, {**_draw_action(self.inp, "delay"), "instance": -1})]
 
 
