@@ -19,9 +19,10 @@
   faults on the links, process faults (pause, kill, failpoint crash) on the service, and an
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
   windows start every few seconds; the network and process lanes draw every family that
-  applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`)
-  and exploration runs on after them alone for as long again (the quiet stretch, one
-  delayed step at a time); a long run repeats that cycle (a 60 s run is one, ending with the
+  applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
+  the network lane more rounds while the process lane runs, and exploration runs on after
+  them alone for as long again (the quiet stretch, one delayed step at a time); a long run
+  repeats that cycle (a 60 s run is one, ending with the
   quiet stretch); at most one service process is stopped or killed at a time. It holds no
   white-box adversary: its pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
@@ -208,6 +209,14 @@ CRASHES_PER_WINDOW = (1, 3)
 #: a delay window lasts this long (seconds): long enough for a chain of held requests at a
 #: step (one held past a lease, a successor held after it, a third request after that)
 DELAY_WINDOW = (4.0, 8.0)
+#: a window of the quiet stretch lasts this many of its delays and a second (its delay is cut
+#: to fit): requests held one after another at its step, a later one from when an earlier
+#: one's deadline passed (a lease lapses and a rival takes over; the first lets go while the
+#: rival is held, and a third comes in), all inside the window
+QUIET_HOLDS = 2
+#: and at most this long (seconds): a longer delay would fire too seldom to hold requests one
+#: after another (:data:`HOLD_BUDGET_S`)
+QUIET_MAX_S = 12.0
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -402,14 +411,16 @@ def _explore(
 
 def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
                   busy: list[tuple[float, float]] | None = None,
-                  quiet_from: float | None = None) -> Schedule:
+                  quiet_from: float | None = None,
+                  armed: list[ScheduledFault] | None = None) -> Schedule:
     """Back-to-back exploration windows, a new set of failpoints every few seconds, each
     window's pause at the next failpoint of its :class:`_Plan` (the ``explore`` schedule;
     a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
     pause goes to the next window); its delays and crashes stay. A window that reaches past
     ``quiet_from`` (when the other lanes are done) delays one step and pauses nothing
     (:meth:`_Plan.quiet`): a race among held requests needs rivals that reach every store
-    and a running process, a crash shows without them."""
+    and a running process, a crash shows without them. Nor does a window pause at a step
+    that another lane's crash holds ``armed`` meanwhile (one arming per failpoint)."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
         if end - _ms_up(lead) < EXPLORE_MIN_S:
@@ -427,8 +438,13 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         # a window that reaches the quiet stretch (even at its shortest) is a quiet one
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
         if late:  # the quiet stretch: the processes run whole
-            length = min(inp.rng.uniform(*DELAY_WINDOW), room)
-            out.extend(_exploration_entries(plan.quiet(), t, _ms_down(length), "explore"))
+            point, params = plan.quiet()[0]
+            seconds = float(str(params["seconds"]))
+            length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
+                         QUIET_MAX_S, room)
+            seconds = min(seconds, (length - 1.0) / QUIET_HOLDS)
+            arms = [(point, {**params, "seconds": round(max(0.5, seconds), 3)})]
+            out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
             t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
             continue
         kind, arms = plan.window()
@@ -437,13 +453,19 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease), or cut to the room left if that is still past
         # the shortest pause; delays are cut to fit
+        # (and a pause ends about when the quiet stretch begins: it pauses nothing)
         pause = float(str(arms[0][1]["seconds"])) + 1.0
-        fits = pause <= room or room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
+        pause_room = room if quiet_from is None else min(room, quiet_from + DELAY_WINDOW[0] - t)
+        fits = pause <= pause_room or pause_room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
         length = inp.rng.uniform(*(DELAY_WINDOW if kind == "delay" else MIXED_LENGTH))
-        if not fits or any(a < t + max(pause, length) and t < b for a, b in busy or ()):
-            arms = arms[1:]  # no room, or another lane stops or kills a process: no pause
+        until = t + max(pause, length)
+        if not fits or any(a < until and t < b for a, b in busy or ()) or any(
+                c.target == arms[0][0] and c.start_s < until and t < c.end_s
+                for c in armed or ()):
+            arms = arms[1:]  # no room, another lane stops or kills a process, or crashes at
+            # this step: no pause
         else:
-            length = max(pause, length)
+            length = min(max(pause, length), pause_room)
             plan.paused()  # taken: the next window pauses at the next step
         length = min(length, room)  # the lane explores to the end of its window
         out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
@@ -491,7 +513,7 @@ _SPECS = (
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
                  " faults and a lane of exploration on the service, every family of the"
-                 " strategy first; ends with exploration alone"),
+                 " strategy, the links again and again; ends with exploration alone"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
@@ -529,6 +551,12 @@ MIXABLE: tuple[str, ...] = tuple(
 MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
+#: a crash window of mixed lasts this long: the crash fires at the first request that reaches
+#: its step, and a network fault of the other lane (a reset database, a blackholed provider or
+#: clients' link: up to 6 s, two of them back to back) can keep every request from that step
+#: for its whole window; armed this long, the crash still fires once the link heals (measured:
+#: armed 3-6 s, 4 of 30 crashes never fired, each beside such a fault)
+CRASH_LENGTH = (7.0, 11.0)
 #: and the next window of the process lane starts this long after the previous one ended
 MIXED_GAP = (0.5, 2.5)
 #: the next network window starts this long after the previous one ended (negative: before,
@@ -605,27 +633,49 @@ def _mixed_episode(name: str) -> Episode:
     return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
 
 
+def _window_length(inp: BuildInput, name: str) -> float:
+    """A window of ``name`` in a lane of mixed."""
+    drawn = inp.rng.uniform(*{"service-kill": KILL_LENGTH,
+                              "coordinator-crash": CRASH_LENGTH}.get(name, MIXED_LENGTH))
+    return max(_mixed_shortest(inp, name), drawn)
+
+
 def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
-          end: float, gap: tuple[float, float], cycle: int = 0) -> Schedule:
+          end: float, gap: tuple[float, float], cycle: int = 0,
+          until: float | None = None) -> Schedule:
     """Back-to-back windows of this lane's families, each applicable family once (seeded
     order; one that no longer fits is left out), a few seconds apart; ``cycle`` is the
-    episode index (the crash of the n-th cycle aims at the n-th crash point)."""
+    episode index (the crash of the n-th cycle aims at the n-th crash point).
+
+    With ``until``, the lane goes on after that first round with more rounds (each a fresh
+    seeded order, never the previous window's family next) while a window still ends by
+    ``until``: the network lane keeps its links failing for as long as the process lane
+    runs, so a family's effect (e.g. a client that never hears its answer) is not left to one
+    window per cycle."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     mine = [f for f in families if f not in skip]
     out: Schedule = []
     t = _ms_up(lead + inp.rng.uniform(0.0, FIRST_OFFSET_S))
-    for family in inp.rng.sample(mine, len(mine)):
-        name = inp.rng.choice(families[family])
-        length = max(_mixed_shortest(inp, name),
-                     inp.rng.uniform(*(KILL_LENGTH if name == "service-kill" else MIXED_LENGTH)))
-        if t + length > end:
-            continue  # this family does not fit any more; the next one may
-        out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
-        t = _ms_up(t + length + inp.rng.uniform(*gap))
+    last = None
+    while True:  # bounded: a round places a window (t grows by >= 1.5 s) or is the last
+        placed = False
+        for family in inp.rng.sample(mine, len(mine)):
+            if family == last:
+                continue  # never the same link twice in a row (they could overlap)
+            name = inp.rng.choice(families[family])
+            length = _window_length(inp, name)
+            if t + length > end:
+                continue  # this family does not fit any more; the next one may
+            out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
+            last, placed = family, True
+            t = _ms_up(t + length + inp.rng.uniform(*gap))
+        if until is None or not placed or len(mine) < 2:
+            break
+        end = min(end, until)  # the later rounds end with the other lane
     return out
 
 
-#: a longer fault window repeats the cycle (every family once, then a quiet stretch as long)
+#: a longer fault window repeats the cycle (the lanes, then a quiet stretch as long)
 #: while at least this much of it is left (seconds; a soak is many cycles, a 60 s run one)
 CYCLE_MIN_S = 30.0
 #: process faults that stop or kill a whole service process
@@ -639,7 +689,8 @@ def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
     and failpoint exploration (several failpoints armed per window, every few seconds).
 
-    In a cycle, the network and process lanes run each family of the strategy once, densely;
+    In a cycle, the process lane runs each family of the strategy once, the network lane
+    each once and then more rounds until the process lane ends (:func:`_lane`), densely;
     exploration runs on after them for as long again, a *quiet stretch* of exploration
     alone, one delayed step at a time (a delayed step races rivals only when they can reach
     Redis, the provider and a running process; composed windows alone rarely let them, so
@@ -657,7 +708,9 @@ def _mixed(inp: BuildInput) -> Schedule:
     start = lead
     for cycle in range(10_000):  # bounded: each cycle ends seconds after it starts
         process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP, cycle)
-        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle) + process
+        process_end = max((e.end_s for e in process), default=start)
+        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle,
+                       until=process_end) + process
         busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
                 for e in process if e.fault in STOPPING]
         quiet = max((e.end_s for e in faults), default=start)
@@ -666,11 +719,11 @@ def _mixed(inp: BuildInput) -> Schedule:
         stop = _ms_up(quiet + (quiet - start))
         if end - stop < CYCLE_MIN_S:
             stop = end
-        explored = _explore_lane(inp, _ms_up(start + inp.rng.uniform(0.0, FIRST_OFFSET_S)),
-                                 stop, busy, quiet_from=quiet)
         # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
         # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
         crashes = [e for e in faults if e.fault == "crash"]
+        explored = _explore_lane(inp, _ms_up(start + inp.rng.uniform(0.0, FIRST_OFFSET_S)),
+                                 stop, busy, quiet_from=quiet, armed=crashes)
         explored = [e for e in explored if not any(
             c.target == e.target and c.start_s < e.start_s + e.duration_s
             and e.start_s < c.start_s + c.duration_s for c in crashes)]

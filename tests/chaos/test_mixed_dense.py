@@ -10,13 +10,21 @@ from collections import Counter
 import pytest
 
 from chaos.schedules import (
+    CRASH_LENGTH,
     CRASHES_PER_WINDOW,
     DECLARED_SHARE,
     DELAY_CHANCE,
+    DELAY_WINDOW,
     HEAL_MARGIN_S,
     HOLD_BUDGET_S,
+    MIXED_LENGTH,
+    NETWORK_FAMILIES,
+    NETWORK_GAP,
     NOT_FOR,
     OTHER_DELAYS,
+    PROCESS_FAMILIES,
+    QUIET_HOLDS,
+    QUIET_MAX_S,
     build,
     families_for,
     family_of,
@@ -35,10 +43,48 @@ def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, s
     schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
     assert {family_of(e.name) for e in schedule} == set(families_for(strategy))
     assert not NOT_FOR.get(strategy, frozenset()) & {family_of(e.name) for e in schedule}
-    # the network and process lanes run each family once (the rest is the quiet stretch)
+    # the process lane runs each family once, the network lane each at least once (then more
+    # rounds while the process lane runs); the rest is the quiet stretch
     lanes = Counter(family_of(name) for name, _ in
                     {(e.name, e.start_s) for e in schedule if e.fault != "explore"})
-    assert set(lanes.values()) == {1}, lanes
+    assert all(lanes[f] == 1 for f in PROCESS_FAMILIES), lanes
+    assert all(lanes[f] >= 1 for f in NETWORK_FAMILIES if f in families_for(strategy)), lanes
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_links_keep_failing_while_the_process_lane_runs(strategy: str) -> None:
+    """After a round of every network family, the network lane draws more rounds, never the
+    same family twice in a row, until the process lane's end: one client-link window per run
+    leaves a lost answer to the few requests in flight then."""
+    twice = 0
+    for seed in SEEDS:
+        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+        windows = sorted({(e.start_s, e.end_s, family_of(e.name)) for e in schedule
+                          if e.fault in NETWORK_FAULTS})
+        process_end = max(e.end_s for e in schedule if e.fault in ("pause", "kill", "crash"))
+        families = [f for _, _, f in windows]
+        assert all(a != b for a, b in itertools.pairwise(families)), families
+        first_round = len(set(families))
+        assert families[:first_round] == list(dict.fromkeys(families))  # each once, first
+        for _, stop, _ in windows[first_round:]:  # the later rounds end with the other lane
+            assert stop <= process_end + 1e-6
+        if windows[-1][1] < process_end:  # the next window drawn did not fit
+            assert process_end - windows[-1][1] < MIXED_LENGTH[1] + NETWORK_GAP[1] + 1e-6
+        twice += len(windows) > first_round
+    assert twice >= len(SEEDS) // 2
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_crash_of_mixed_stays_armed_longer_than_a_network_window(strategy: str) -> None:
+    """A crash fires at the first request that reaches its step; a network window of the other
+    lane may keep every request from the step for its whole length, so the crash outlasts it."""
+    for seed in SEEDS:
+        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+        crashes = [e for e in schedule if e.fault == "crash"]
+        longest = max(e.duration_s for e in schedule if e.fault in NETWORK_FAULTS)
+        assert len(crashes) == 1 and crashes[0].params == {"count": 1}
+        assert CRASH_LENGTH[0] - 0.01 <= crashes[0].duration_s <= CRASH_LENGTH[1]
+        assert crashes[0].duration_s > MIXED_LENGTH[1] >= longest
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -51,7 +97,10 @@ def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int)
         e.make()  # a valid fault
     starts = sorted({e.start_s for e in schedule})
     assert starts[0] - lead <= 3.0
-    assert max(b - a for a, b in itertools.pairwise(starts)) <= 10.0  # windows every few s
+    lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
+    composed = [t for t in starts if t < lanes_end]
+    assert max(b - a for a, b in itertools.pairwise(composed)) <= 10.0  # windows every few s
+    assert max(b - a for a, b in itertools.pairwise(starts)) <= QUIET_MAX_S + 1.0
     network = [e for e in schedule if e.fault in NETWORK_FAULTS]
     process = [e for e in schedule if e.fault not in NETWORK_FAULTS]
     overlaps = [(n, p) for n in network for p in process
@@ -62,23 +111,27 @@ def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
-    """The network and process lanes run each family once and end early; exploration windows
-    run on after them, one delayed step at a time in any process, on a system whose links
-    and processes are otherwise whole (the quiet stretch)."""
+    """The network and process lanes end early; exploration windows run on after them, one
+    delayed step at a time in any process, on a system whose links and processes are
+    otherwise whole (the quiet stretch), each window long enough for requests held one after
+    another at its step."""
     schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
     lead, end = window(60)
     lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
-    assert end - lanes_end >= 0.3 * (end - lead)  # measured: 12-22 s of 36 over 300 seeds
+    assert end - lanes_end >= 0.25 * (end - lead)  # measured: 9.4-17.8 s of 36, 300 seeds
     late = [e for e in schedule if e.fault == "explore" and e.end_s > lanes_end + 1e-6]
     alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end)) for e in late)
     assert alone >= 0.6 * (end - lanes_end)
     assert all(e.params["action"] in ("delay", "pause") for e in late)  # races
-    quiet = [e for e in late if e.start_s >= lanes_end]
+    quiet = [e for e in late if e.start_s + DELAY_WINDOW[0] > lanes_end]
     assert quiet
     for start in {e.start_s for e in quiet}:
         arms = [e for e in quiet if e.start_s == start]
         assert len(arms) == 1 and arms[0].params["action"] == "delay", arms
         assert arms[0].params["instance"] == -1
+        held, length = float(arms[0].params["seconds"]), arms[0].duration_s
+        assert length <= QUIET_MAX_S
+        assert QUIET_HOLDS * held + 1.0 <= length + 0.01 or held == 0.5, arms
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -277,7 +330,8 @@ def test_a_long_mixed_run_repeats_the_cycle(strategy: str) -> None:
         cycles[-1].append(family_of(name))
         last_end = max(last_end, stop)
     assert len(cycles) == len(crashes) >= 8
-    for families in cycles[:-1]:  # each once (the last cycle's lanes may have run short)
-        assert sorted(families) == sorted(set(families_for(strategy)) - {"explore"})
+    for families in cycles[:-1]:  # all (the last cycle's lanes may have run short)
+        assert set(families) == set(families_for(strategy)) - {"explore"}
+        assert all(families.count(f) == 1 for f in PROCESS_FAMILIES)
     lead, end = window(600)
     assert all(lead <= e.start_s < e.end_s <= end + 1e-6 for e in schedule)
