@@ -379,11 +379,12 @@ class _Plan:
         return [p for p in self.holds
                 if p != skip and self.inp.rng.random() < DECLARED_SHARE]
 
-    def quiet(self) -> list[tuple[str, dict[str, object]]]:
+    def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
         time, as Jepsen's nemeses also leave single faults alone): a step that declares a hold
-        with :data:`DECLARED_SHARE`, else any step."""
-        point = self.inp.rng.choice(self._held() or self.points)
+        with :data:`DECLARED_SHARE`, else any step; never one that a crash holds ``armed``."""
+        held = [p for p in self._held() if p not in armed]
+        point = self.inp.rng.choice(held or [p for p in self.points if p not in armed])
         return [(point, {**_draw_action(self.inp, "delay"), "instance": -1})]
 
 
@@ -438,7 +439,8 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         # a window that reaches the quiet stretch (even at its shortest) is a quiet one
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
         if late:  # the quiet stretch: the processes run whole
-            point, params = plan.quiet()[0]
+            point, params = plan.quiet(frozenset(
+                c.target for c in armed or () if c.start_s < t + QUIET_MAX_S and t < c.end_s))[0]
             seconds = float(str(params["seconds"]))
             length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
                          QUIET_MAX_S, room)
@@ -553,10 +555,12 @@ MIXED_LENGTH = (3.0, 6.0)
 KILL_LENGTH = (1.5, 3.0)
 #: a crash window of mixed lasts this long: the crash fires at the first request that reaches
 #: its step, and a network fault of the other lane (a reset database, a blackholed provider or
-#: clients' link: up to 6 s, two of them back to back) can keep every request from that step
-#: for its whole window; armed this long, the crash still fires once the link heals (measured:
-#: armed 3-6 s, 4 of 30 crashes never fired, each beside such a fault)
-CRASH_LENGTH = (7.0, 11.0)
+#: clients' link) can keep every request from that step for its whole window (measured: armed
+#: 3-6 s, 4 of 30 crashes never fired, each beside such a fault). So the crash comes last in
+#: the process lane, and the network lane's later rounds end :data:`CRASH_CLEAR_S` before it
+#: does: the crash's last seconds meet no network fault of those rounds
+CRASH_LENGTH = (5.0, 8.0)
+CRASH_CLEAR_S = 3.0
 #: and the next window of the process lane starts this long after the previous one ended
 MIXED_GAP = (0.5, 2.5)
 #: the next network window starts this long after the previous one ended (negative: before,
@@ -659,7 +663,9 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
     last = None
     while True:  # bounded: a round places a window (t grows by >= 1.5 s) or is the last
         placed = False
-        for family in inp.rng.sample(mine, len(mine)):
+        order = inp.rng.sample(mine, len(mine))
+        order.sort(key=lambda f: f == "crash")  # the crash last (CRASH_LENGTH); stable
+        for family in order:
             if family == last:
                 continue  # never the same link twice in a row (they could overlap)
             name = inp.rng.choice(families[family])
@@ -710,7 +716,7 @@ def _mixed(inp: BuildInput) -> Schedule:
         process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP, cycle)
         process_end = max((e.end_s for e in process), default=start)
         faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle,
-                       until=process_end) + process
+                       until=process_end - CRASH_CLEAR_S) + process
         busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
                 for e in process if e.fault in STOPPING]
         quiet = max((e.end_s for e in faults), default=start)

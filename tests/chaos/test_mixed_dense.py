@@ -9,7 +9,9 @@ from collections import Counter
 
 import pytest
 
+from chaos.schedule_types import ScheduledFault
 from chaos.schedules import (
+    CRASH_CLEAR_S,
     CRASH_LENGTH,
     CRASHES_PER_WINDOW,
     DECLARED_SHARE,
@@ -51,40 +53,53 @@ def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, s
     assert all(lanes[f] >= 1 for f in NETWORK_FAMILIES if f in families_for(strategy)), lanes
 
 
+def _network_windows(schedule: list[ScheduledFault]) -> list[tuple[float, float, str]]:
+    return sorted({(e.start_s, e.end_s, family_of(e.name)) for e in schedule
+                   if e.fault in NETWORK_FAULTS})
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_the_links_keep_failing_while_the_process_lane_runs(strategy: str) -> None:
     """After a round of every network family, the network lane draws more rounds, never the
-    same family twice in a row, until the process lane's end: one client-link window per run
-    leaves a lost answer to the few requests in flight then."""
+    same family twice in a row, until the process lane's crash: one client-link window per
+    run leaves a lost answer to the few requests in flight then."""
     twice = 0
     for seed in SEEDS:
         schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-        windows = sorted({(e.start_s, e.end_s, family_of(e.name)) for e in schedule
-                          if e.fault in NETWORK_FAULTS})
-        process_end = max(e.end_s for e in schedule if e.fault in ("pause", "kill", "crash"))
+        windows = _network_windows(schedule)
+        until = max(e.end_s for e in schedule if e.fault in ("pause", "kill", "crash")) \
+            - CRASH_CLEAR_S
         families = [f for _, _, f in windows]
         assert all(a != b for a, b in itertools.pairwise(families)), families
         first_round = len(set(families))
         assert families[:first_round] == list(dict.fromkeys(families))  # each once, first
-        for _, stop, _ in windows[first_round:]:  # the later rounds end with the other lane
-            assert stop <= process_end + 1e-6
-        if windows[-1][1] < process_end:  # the next window drawn did not fit
-            assert process_end - windows[-1][1] < MIXED_LENGTH[1] + NETWORK_GAP[1] + 1e-6
+        for _, stop, _ in windows[first_round:]:  # the later rounds end before the crash's end
+            assert stop <= until + 1e-6
+        if windows[-1][1] < until:  # the next window drawn did not fit
+            assert until - windows[-1][1] < MIXED_LENGTH[1] + NETWORK_GAP[1] + 1e-6
         twice += len(windows) > first_round
-    assert twice >= len(SEEDS) // 2
+    if strategy != "lock":  # lock's four links fill the process lane's time in one round
+        assert twice >= len(SEEDS) // 2
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_crash_of_mixed_stays_armed_longer_than_a_network_window(strategy: str) -> None:
-    """A crash fires at the first request that reaches its step; a network window of the other
-    lane may keep every request from the step for its whole length, so the crash outlasts it."""
+def test_the_crash_of_mixed_comes_last_and_ends_clear_of_the_later_network_rounds(
+        strategy: str) -> None:
+    """A crash fires at the first request that reaches its step, and a network window may keep
+    every request from the step: so the crash is the process lane's last window, armed
+    longer than a network window, and its last seconds meet no later network round."""
     for seed in SEEDS:
         schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-        crashes = [e for e in schedule if e.fault == "crash"]
-        longest = max(e.duration_s for e in schedule if e.fault in NETWORK_FAULTS)
-        assert len(crashes) == 1 and crashes[0].params == {"count": 1}
-        assert CRASH_LENGTH[0] - 0.01 <= crashes[0].duration_s <= CRASH_LENGTH[1]
-        assert crashes[0].duration_s > MIXED_LENGTH[1] >= longest
+        process = sorted((e for e in schedule if e.fault in ("pause", "kill", "crash")),
+                         key=lambda e: e.start_s)
+        crash = process[-1]
+        assert crash.fault == "crash" and crash.params == {"count": 1}
+        assert [e.fault for e in process].count("crash") == 1
+        assert CRASH_LENGTH[0] - 0.01 <= crash.duration_s <= CRASH_LENGTH[1]
+        assert crash.duration_s > MIXED_LENGTH[1] - 1.0
+        windows = _network_windows(schedule)
+        for _, stop, _ in windows[len({f for _, _, f in windows}):]:
+            assert stop <= crash.end_s - CRASH_CLEAR_S + 1e-6
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -118,7 +133,7 @@ def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
     schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
     lead, end = window(60)
     lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
-    assert end - lanes_end >= 0.25 * (end - lead)  # measured: 9.4-17.8 s of 36, 300 seeds
+    assert end - lanes_end >= 0.3 * (end - lead)  # measured: 12.2-19.7 s of 36, 300 seeds
     late = [e for e in schedule if e.fault == "explore" and e.end_s > lanes_end + 1e-6]
     alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end)) for e in late)
     assert alone >= 0.6 * (end - lanes_end)
