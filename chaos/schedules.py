@@ -670,6 +670,8 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
                 continue  # never the same link twice in a row (they could overlap)
             name = inp.rng.choice(families[family])
             length = _window_length(inp, name)
+            if family == "crash" and t + length > end:  # a short run: armed what is left
+                length = max(end - t, max(MIXED_LENGTH[0], _mixed_shortest(inp, name)))
             if t + length > end:
                 continue  # this family does not fit any more; the next one may
             out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
