@@ -20,11 +20,11 @@
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
   windows start every few seconds; the network and process lanes draw every family that
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
-  the network lane more rounds while the process lane runs, and exploration runs on after
-  them alone for as long again (the quiet stretch, one delayed step at a time); a long run
-  repeats that cycle (a 60 s run is one, ending with the
-  quiet stretch); at most one service process is stopped or killed at a time. It holds no
-  white-box adversary: its pause is a plain SIGSTOP of a random process;
+  the network lane more rounds while the process lane runs (its crash last), and exploration
+  runs on after them alone for as long again (the quiet stretch, one delayed step at a time);
+  a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
+  one service process is stopped or killed at a time. It holds no white-box adversary: its
+  pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
@@ -560,6 +560,7 @@ KILL_LENGTH = (1.5, 3.0)
 #: the process lane, and the network lane's later rounds end :data:`CRASH_CLEAR_S` before it
 #: does: the crash's last seconds meet no network fault of those rounds
 CRASH_LENGTH = (5.0, 8.0)
+#: (seconds)
 CRASH_CLEAR_S = 3.0
 #: and the next window of the process lane starts this long after the previous one ended
 MIXED_GAP = (0.5, 2.5)
