@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from chaos.errors import ScheduleError, UnknownFault
 from chaos.schedule_types import Schedule, ScheduledFault
-from target_service.introspection import Clocks, clocks, exploration_failpoints
+from target_service.introspection import Clocks, clocks, deadlines, exploration_failpoints
 
 __all__ = ["SCHEDULES", "Schedule", "ScheduleSpec", "ScheduledFault", "build", "window"]
 
@@ -217,6 +217,14 @@ QUIET_HOLDS = 2
 #: and at most this long (seconds): a longer delay would fire too seldom to hold requests one
 #: after another (:data:`HOLD_BUDGET_S`)
 QUIET_MAX_S = 12.0
+#: a quiet window's delay is this multiple of the strategy's shortest deadline (its door's
+#: ``deadlines``): just past it, so the deadline passes while a request is held and a rival
+#: or a recovery acts on what it holds; short enough that most hits are held
+#: (:data:`HOLD_BUDGET_S`), so requests held one after another meet at the step. Longer
+#: deadlines are left to the windows before the quiet stretch (measured on lock: 4 of 10
+#: runs caught a lease bug with the quiet delays drawn from every clock, 10 of 10 with them
+#: just past the lease; docs/measurements.md)
+QUIET_PAST = (1.1, 1.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -313,6 +321,10 @@ class _Plan:
         self.points = sorted(kinds)
         #: the steps that declare a hold (a delay that renews nothing) as what matters there
         self.holds = sorted(p for p, kind in kinds.items() if kind == "stall")
+        strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
+        #: the shortest deadline a held request of the strategy races (seconds)
+        self.shortest = min(s for name in strategies
+                            for s in deadlines(name, inp.clocks).values())
         self._pauses: list[str] = []
         self._crashes: list[str] = []
 
@@ -381,11 +393,15 @@ class _Plan:
 
     def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
-        time, as Jepsen's nemeses also leave single faults alone): a step that declares a hold
-        with :data:`DECLARED_SHARE`, else any step; never one that a crash holds ``armed``."""
-        held = [p for p in self._held() if p not in armed]
-        point = self.inp.rng.choice(held or [p for p in self.points if p not in armed])
-        return [(point, {**_draw_action(self.inp, "delay"), "instance": -1})]
+        time, as Jepsen's nemeses also leave single faults alone), just past the strategy's
+        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold whenever the
+        strategy has one, else any step; never one that a crash holds ``armed``."""
+        rng = self.inp.rng
+        held = [p for p in self.holds if p not in armed]
+        point = rng.choice(held or [p for p in self.points if p not in armed])
+        params = _draw_action(self.inp, "delay")  # its chance per hit; its length:
+        params["seconds"] = round(self.shortest * rng.uniform(*QUIET_PAST), 3)
+        return [(point, {**params, "instance": -1})]
 
 
 def _exploration_entries(arms: list[tuple[str, dict[str, object]]], start: float,

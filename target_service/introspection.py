@@ -412,3 +412,22 @@ def situation_doc(name: str) -> str:
 def exploration_failpoints(strategy: str) -> dict[str, str]:
     """Failpoint -> its default action, for every failpoint of ``strategy``'s steps."""
     return {name: default_action(name) for name in failpoints_of(strategy)}
+
+
+#: the clocks (fields of :class:`Clocks`) whose deadline a request of each strategy races
+#: while it is held at a step: when one passes meanwhile, a rival or a recovery may act on
+#: what the held request still holds (a lapsed lease is taken over, a timed-out payment
+#: call or a stale saga or in-doubt transaction is settled by the sweepers, a hold expires)
+STRATEGY_DEADLINES: dict[str, tuple[str, ...]] = {
+    "lock": ("lock_lease_s", "provider_timeout_s", "saga_stale_s", "hold_ttl_s"),
+    "saga": ("provider_timeout_s", "saga_stale_s", "hold_ttl_s"),
+    "2pc": ("provider_timeout_s", "twopc_grace_s", "hold_ttl_s"),
+}
+
+
+def deadlines(strategy: str, clk: Clocks) -> dict[str, float]:
+    """Clock name -> seconds, for each deadline a held request of ``strategy`` races
+    (:data:`STRATEGY_DEADLINES`; ValueError for an unknown strategy)."""
+    if strategy not in STRATEGY_DEADLINES:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    return {name: float(getattr(clk, name)) for name in STRATEGY_DEADLINES[strategy]}
