@@ -21,7 +21,8 @@
   windows start every few seconds; the network and process lanes draw every family that
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
   the network lane more rounds while the process lane runs (its crash last), and exploration
-  runs on after them alone for as long again (the quiet stretch, one delayed step at a time);
+  runs on after them alone for as long again (the quiet stretch, one delayed step at a time,
+  just past the shortest deadline the strategy's requests race);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
   pause is a plain SIGSTOP of a random process;

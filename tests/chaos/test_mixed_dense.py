@@ -27,12 +27,13 @@ from chaos.schedules import (
     PROCESS_FAMILIES,
     QUIET_HOLDS,
     QUIET_MAX_S,
+    QUIET_PAST,
     build,
     families_for,
     family_of,
     window,
 )
-from target_service.introspection import clocks, exploration_failpoints
+from target_service.introspection import clocks, deadlines, exploration_failpoints
 
 STRATEGIES = ("lock", "saga", "2pc")
 SEEDS = range(1, 9)
@@ -147,6 +148,43 @@ def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
         held, length = float(arms[0].params["seconds"]), arms[0].duration_s
         assert length <= QUIET_MAX_S
         assert QUIET_HOLDS * held + 1.0 <= length + 0.01 or held == 0.5, arms
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("env", [{}, {"LOCK_LEASE_MS": "3000", "PROVIDER_TIMEOUT_S": "2"}])
+def test_quiet_windows_hold_just_past_the_shortest_deadline(
+        strategy: str, env: dict[str, str]) -> None:
+    """Each window of the quiet stretch delays a step just past the shortest deadline the
+    strategy's requests race (read through the door, so it follows the service's settings),
+    at a step that declares a hold whenever the strategy has one and no crash holds it."""
+    shortest = min(deadlines(strategy, clocks(env)).values())
+    holds = {p for p, kind in exploration_failpoints(strategy).items() if kind == "stall"}
+    held_at_hold, quiet_windows, in_range = 0, 0, 0
+    for seed in SEEDS:
+        before = quiet_windows
+        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, service_env=env)
+        lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
+        crashes = [e for e in schedule if e.fault == "crash"]
+        _, end = window(60)
+        for e in schedule:
+            if e.fault != "explore" or e.start_s + DELAY_WINDOW[0] <= lanes_end:
+                continue
+            quiet_windows += 1
+            held = float(str(e.params["seconds"]))
+            assert held <= QUIET_PAST[1] * shortest + 1e-3, e
+            # only a window cut short by the end of the fault window holds less
+            if held >= QUIET_PAST[0] * shortest - 1e-3:
+                in_range += 1
+            else:
+                assert e.end_s > end - QUIET_MAX_S, e
+            armed = {c.target for c in crashes if c.start_s < e.end_s and e.start_s < c.end_s}
+            if holds - armed:
+                assert e.target in holds - armed, e
+                held_at_hold += 1
+        assert quiet_windows > before  # every run has its quiet stretch
+    assert in_range >= quiet_windows - len(SEEDS)
+    if holds:
+        assert held_at_hold >= quiet_windows - len(SEEDS)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
