@@ -400,8 +400,8 @@ class _Plan:
         rng = self.inp.rng
         held = [p for p in self.holds if p not in armed]
         point = rng.choice(held or [p for p in self.points if p not in armed])
-        params = _draw_action(self.inp, "delay")  # its chance per hit; its length:
-        params["seconds"] = round(self.shortest * rng.uniform(*QUIET_PAST), 3)
+        params = _draw_action(self.inp, "delay")  # its chance per hit, as any delay's
+        params["seconds"] = round(self.shortest * rng.uniform(*QUIET_PAST), 3)  # its length
         return [(point, {**params, "instance": -1})]
 
 
