@@ -296,10 +296,14 @@ def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
             "instance": instance, "chance": chance}
 
 
+def _strategies(inp: BuildInput) -> tuple[str, ...]:
+    """The strategies a run drives (every one when it names none)."""
+    return (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
+
+
 def _kinds(inp: BuildInput) -> dict[str, str]:
     """The strategy's failpoints, each with the action its step declares (its default)."""
-    strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
-    return {p: kind for s in strategies for p, kind in exploration_failpoints(s).items()}
+    return {p: kind for s in _strategies(inp) for p, kind in exploration_failpoints(s).items()}
 
 
 
@@ -322,9 +326,8 @@ class _Plan:
         self.points = sorted(kinds)
         #: the steps that declare a hold (a delay that renews nothing) as what matters there
         self.holds = sorted(p for p, kind in kinds.items() if kind == "stall")
-        strategies = (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
         #: the shortest deadline a held request of the strategy races (seconds)
-        self.shortest = min(s for name in strategies
+        self.shortest = min(s for name in _strategies(inp)
                             for s in deadlines(name, inp.clocks).values())
         self._pauses: list[str] = []
         self._crashes: list[str] = []
