@@ -222,9 +222,9 @@ QUIET_MAX_S = 12.0
 #: ``deadlines``): just past it, so the deadline passes while a request is held and a rival
 #: or a recovery acts on what it holds; short enough that most hits are held
 #: (:data:`HOLD_BUDGET_S`), so requests held one after another meet at the step. Longer
-#: deadlines are left to the windows before the quiet stretch (measured on lock: 4 of 10
-#: runs caught a lease bug with the quiet delays drawn from every clock, 10 of 10 with them
-#: just past the lease; docs/measurements.md)
+#: deadlines are left to the windows before the quiet stretch (measured on lock: a lease
+#: bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 17 of 20 with
+#: them just past the lease; docs/measurements.md)
 QUIET_PAST = (1.1, 1.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
