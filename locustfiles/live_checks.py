@@ -155,11 +155,14 @@ class LiveInvariants:
                 last = (err.strip().splitlines() or [f"exit {code}"])[-1]
                 self._rows = message_row(f"check failed: {last}")
             else:
-                self._rows = rows_from_check(doc, stamp, baseline=self.baseline,
-                                             anytime=self.anytime)
-                for row in self._rows:
+                rows = rows_from_check(doc, stamp, baseline=self.baseline,
+                                       anytime=self.anytime)
+                for row in rows:
                     if row["status"] == "VIOLATED":
                         self.first_violated.setdefault(row["name"], time.time())
+                # published last: a reader (another thread) that sees a row VIOLATED also
+                # finds it in first_violated (the session panel reads both)
+                self._rows = rows
         except Exception as exc:  # the tab must keep working whatever happens
             self._rows = message_row(f"check failed: {type(exc).__name__}: {exc}")
         finally:

@@ -85,6 +85,24 @@ def test_a_failed_check_is_shown_not_raised() -> None:
     assert checker.maybe_refresh() is False  # rate limit still applies after a failure
 
 
+def test_a_violation_is_recorded_before_its_row_is_shown() -> None:
+    """The session panel reads ``first_violated`` while the tab's rows come from another
+    thread: a row shown VIOLATED is always in ``first_violated`` already."""
+    checker = live(lambda cmd, t: (1, json.dumps(CHECK_DOC), ""), FakeClock())
+    shown_when_recorded: list[list[str]] = []
+
+    class Spy(dict[str, float]):
+        def setdefault(self, key: str, default: float) -> float:
+            shown_when_recorded.append([r["status"] for r in checker.rows()])
+            return super().setdefault(key, default)
+
+    checker.first_violated = Spy()
+    checker.maybe_refresh()
+    assert shown_when_recorded == [["not checked yet"]]
+    assert list(checker.first_violated) == ["seat_conservation"]
+    assert [r["status"] for r in checker.rows()] == ["holds", "VIOLATED", "error"]
+
+
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.stack
 async def test_the_web_ui_serves_the_invariants_tab(stack: StackHandle) -> None:
