@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from chaos.errors import ScheduleError, UnknownFault
 from chaos.schedule_types import Schedule, ScheduledFault
 from target_service.introspection import Clocks, clocks, deadlines, exploration_failpoints
+from target_service.strategies import STRATEGIES
 
 __all__ = ["SCHEDULES", "Schedule", "ScheduleSpec", "ScheduledFault", "build", "window"]
 
@@ -298,7 +299,7 @@ def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
 
 def _strategies(inp: BuildInput) -> tuple[str, ...]:
     """The strategies a run drives (every one when it names none)."""
-    return (inp.strategy,) if inp.strategy else ("lock", "saga", "2pc")
+    return (inp.strategy,) if inp.strategy else STRATEGIES
 
 
 def _kinds(inp: BuildInput) -> dict[str, str]:
