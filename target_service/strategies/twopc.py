@@ -1,8 +1,9 @@
 """Two-phase commit over the ``seats`` and ``payments`` databases.
 
 Each phase (CONFIRM, FINALIZE, EXPIRE/CANCEL) runs one participant transaction per database,
-each ending ``PREPARE TRANSACTION '<gid>'`` and inserting its ``twopc_applied`` marker; then
-the coordinator logs ``COMMIT`` in ``twopc_decisions`` (first writer wins) and only then issues
+seats first (one lock order: the order row before any payments row), each ending
+``PREPARE TRANSACTION '<gid>'`` and inserting its ``twopc_applied`` marker; then the
+coordinator logs ``COMMIT`` in ``twopc_decisions`` (first writer wins) and only then issues
 ``COMMIT PREPARED`` on both. Any failure before the decision rolls back (presumed abort);
 recovery (:mod:`target_service.sweepers`) resolves whatever a dead coordinator left prepared.
 """
@@ -112,13 +113,22 @@ class TwoPhaseCommit:
         """
         d = self.deps
         gid = twopc_log.new_gid(order_id, phase)
-        results = await asyncio.gather(
-            _participant(d.seats, "seats", gid, order_id, phase, seats_work),
-            _participant(d.payments, "payments", gid, order_id, phase, payments_work),
-            return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
+        # One lock order across the two databases: the seats participant (which takes the order
+        # row first) prepares before the payments one begins. Started together, two requests on
+        # one order could each hold what the other waits for in a different database (the order
+        # row here, a payment key there), a deadlock neither Postgres sees, ended only by both
+        # lock timeouts; in this order duplicates queue on the order row instead.
+        prepared = [False, False]
+        errors: list[Exception] = []
+        for i, (pool, name, work) in enumerate(((d.seats, "seats", seats_work),
+                                                (d.payments, "payments", payments_work))):
+            try:
+                prepared[i] = await _participant(pool, name, gid, order_id, phase, work)
+            except Exception as exc:
+                errors.append(exc)
+                break
         if errors:
-            await self._abort(gid, order_id, phase, [r is True for r in results])
+            await self._abort(gid, order_id, phase, prepared)
             d.metrics.twopc.labels(phase, "ABORT").inc()
             for e in errors:
                 if isinstance(e, _Veto):

@@ -69,6 +69,34 @@ async def _lock_waiters(conn: Any, within_s: float = 20.0, *, at_least: int) -> 
     raise AssertionError(f"fewer than {at_least} statements blocked within {within_s}s")
 
 
+async def test_a_2pc_confirm_touches_payments_only_after_it_holds_the_order_row(
+    api: Api, stack: Any, seats_db: Any, payments_db: Any
+) -> None:
+    """One lock order across the two databases: while the order row is held elsewhere, a 2PC
+    confirm has not begun its payments transaction. (Both branches started at once let one
+    duplicate confirm hold the order row and another the payment key, each waiting for the
+    other in a different database until both lock timeouts: every duplicate lost.)"""
+    order_id = (await api.order(["D-03"], "2pc")).body["order_id"]
+    rival = await asyncpg.connect(stack.seats_dsn)
+    try:
+        tx = rival.transaction()
+        await tx.start()
+        await rival.execute("SELECT 1 FROM orders WHERE order_id = $1::uuid FOR NO KEY UPDATE",
+                            order_id)
+        confirm = asyncio.create_task(api.confirm(order_id))
+        await _lock_waiters(seats_db, at_least=1)
+        # both databases live in one cluster: one clock orders the two transactions' starts
+        released_at = await rival.fetchval("SELECT clock_timestamp()")
+        await tx.commit()
+        confirmed = await confirm
+    finally:
+        await rival.close()
+    assert confirmed.status == 202, confirmed.body
+    began = await payments_db.fetchval(
+        "SELECT created_at FROM payments WHERE order_id = $1::uuid", order_id)
+    assert began is not None and began > released_at, (began, released_at)
+
+
 @pytest.mark.parametrize("strategy", ["lock", "saga"])
 async def test_a_cancel_racing_a_confirm_never_leaves_money_authorized(
     api: Api, strategy: str, stack: Any, seats_db: Any, payments_db: Any
