@@ -13,8 +13,8 @@
   and then (a seeded chance per hit; a step that declares a hold, i.e. whose default action
   is a stall, is delayed more often than the others; a long delay fires less often, so the
   load keeps flowing); durations are scaled to the service's own clocks (lock lease, hold
-  TTL, saga stale time, provider timeout: read from the service's door, never copied); it
-  knows no bug;
+  TTL, saga stale time, provider timeout: read from the service's door, never copied) and
+  to the buyers' timeout when the run passes it (``client_timeout_s``); it knows no bug;
 * ``mixed`` is dense and composed (Jepsen's combined nemesis): three lanes run at once, network
   faults on the links, process faults (pause, kill, failpoint crash) on the service, and an
   exploration lane (a new set of armed failpoints every few seconds), so families overlap;
@@ -56,6 +56,10 @@ class BuildInput:
     target_processes: int
     rng: random.Random
     clocks: Clocks
+    #: the buyers' own timeout (the workload's ``client_timeout``), a deadline every held
+    #: request races too: a buyer that gives up retries with the same Idempotency-Key while
+    #: the original is still held (None: not known, e.g. a stand-alone chaos script)
+    client_timeout_s: float | None = None
 
 
 #: (input, start, length, label, episode index) -> the entries of one episode
@@ -220,12 +224,12 @@ QUIET_HOLDS = 2
 #: after another (:data:`HOLD_BUDGET_S`)
 QUIET_MAX_S = 12.0
 #: a quiet window's delay is this multiple of the strategy's shortest deadline (its door's
-#: ``deadlines``): just past it, so the deadline passes while a request is held and a rival
-#: or a recovery acts on what it holds; short enough that most hits are held
-#: (:data:`HOLD_BUDGET_S`), so requests held one after another meet at the step. Longer
-#: deadlines are left to the windows before the quiet stretch (measured on lock: a lease
-#: bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 17 of 20 with
-#: them just past the lease; docs/measurements.md)
+#: ``deadlines``, or the buyers' timeout when shorter): just past it, so the deadline passes
+#: while a request is held and a rival or a recovery acts on what it holds; short enough that
+#: most hits are held (:data:`HOLD_BUDGET_S`), so requests held one after another meet at the
+#: step. Longer deadlines are left to the windows before the quiet stretch (measured on lock:
+#: a lease bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 17 of
+#: 20 with them just past the lease; docs/measurements.md)
 QUIET_PAST = (1.1, 1.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
@@ -276,14 +280,22 @@ def _draw_pause(inp: BuildInput) -> dict[str, object]:
             "instance": rng.randrange(inp.target_processes), "chance": 1.0}
 
 
+def _delay_clocks(inp: BuildInput) -> tuple[float, ...]:
+    """The clocks a delay is scaled to: the service's (lock lease, provider timeout, saga
+    stale time, hold TTL) and the buyers' timeout when the run says it."""
+    c = inp.clocks
+    buyers = () if inp.client_timeout_s is None else (inp.client_timeout_s,)
+    return (c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s, *buyers)
+
+
 def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
     """Params of a delay or a crash at one failpoint: a delay's length scaled to a random
-    service clock, now and then (a seeded chance per hit); a crash at the first hit; in one
-    random process or any."""
-    rng, c = inp.rng, inp.clocks
+    clock (:func:`_delay_clocks`), now and then (a seeded chance per hit); a crash at the
+    first hit; in one random process or any."""
+    rng = inp.rng
     chance = 1.0
     if action == "delay":
-        clock = rng.choice((c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s))
+        clock = rng.choice(_delay_clocks(inp))
         seconds = min(clock, EXPLORE_MAX_S) * rng.uniform(*DELAY_FRACTION)
         count = DELAY_COUNT
         chance = round(rng.uniform(*DELAY_CHANCE), 3)
@@ -327,9 +339,11 @@ class _Plan:
         self.points = sorted(kinds)
         #: the steps that declare a hold (a delay that renews nothing) as what matters there
         self.holds = sorted(p for p, kind in kinds.items() if kind == "stall")
-        #: the shortest deadline a held request of the strategy races (seconds)
-        self.shortest = min(s for name in _strategies(inp)
-                            for s in deadlines(name, inp.clocks).values())
+        #: the shortest deadline a held request of the strategy races (seconds): the
+        #: service's (its door's ``deadlines``) or the buyers' own timeout
+        buyers = () if inp.client_timeout_s is None else (inp.client_timeout_s,)
+        self.shortest = min((*buyers, *(s for name in _strategies(inp)
+                                        for s in deadlines(name, inp.clocks).values())))
         self._pauses: list[str] = []
         self._crashes: list[str] = []
 
@@ -773,19 +787,24 @@ def build(
     lock_lease_s: float | None = None,
     target_processes: int = 2,
     service_env: Mapping[str, str] | None = None,
+    client_timeout_s: float | None = None,
 ) -> Schedule:
     """The schedule ``name`` for a load of ``duration_s`` seconds (see the module's guarantees).
 
     ``strategy`` (``lock``/``saga``/``2pc``, or None/``all``) aims strategy-specific faults;
     ``lock_lease_s`` is the service's lock lease (default: the service's default lease);
     ``target_processes`` how many target-service processes the process faults choose from;
-    ``service_env`` the service's tuning variables (its clocks, read through its door).
+    ``service_env`` the service's tuning variables (its clocks, read through its door);
+    ``client_timeout_s`` the buyers' timeout (a deadline too: some delays pass it).
     """
     spec = SCHEDULES.get(name)
     if spec is None:
         raise UnknownFault(f"unknown fault schedule {name!r}; valid: {', '.join(SCHEDULES)}")
     if duration_s <= 0:
         raise ScheduleError(f"schedule {name!r}: the duration must be positive, not {duration_s}")
+    if client_timeout_s is not None and not client_timeout_s > 0:
+        raise ScheduleError(f"schedule {name!r}: the client timeout must be positive, "
+                            f"not {client_timeout_s}")
     if spec.strategies is not None and (strategy in (None, "all")
                                         or strategy not in spec.strategies):
         raise ScheduleError(f"schedule {name!r} applies only to --strategy "
@@ -800,6 +819,7 @@ def build(
         target_processes=max(1, target_processes),
         rng=random.Random(f"{name}:{seed}"),
         clocks=clk,
+        client_timeout_s=client_timeout_s,
     )
     if name == "none":
         return []

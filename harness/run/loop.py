@@ -158,7 +158,8 @@ def schedules_for(scenario: Scenario) -> dict[str, list[ScheduledFault]]:
             scenario.faults, seed=scenario.seed, duration_s=scenario.duration_s,
             strategy=strategy, lock_lease_s=lock_lease_s(scenario),
             target_processes=scenario.service.target_processes,
-            service_env=service_settings(scenario).extra_env))
+            service_env=service_settings(scenario).extra_env,
+            client_timeout_s=scenario.workload.client_timeout_s))
         for strategy in scenario.strategies
     }
 

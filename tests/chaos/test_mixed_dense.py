@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from chaos.errors import ScheduleError
 from chaos.schedule_types import ScheduledFault
 from chaos.schedules import (
     CRASH_CLEAR_S,
@@ -151,18 +152,23 @@ def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("env", [{}, {"LOCK_LEASE_MS": "3000", "PROVIDER_TIMEOUT_S": "2"}])
+@pytest.mark.parametrize(("env", "buyers"), [
+    ({}, None), ({"LOCK_LEASE_MS": "3000", "PROVIDER_TIMEOUT_S": "2"}, None),
+    ({}, 1.5), ({}, 8.0)])
 def test_quiet_windows_hold_just_past_the_shortest_deadline(
-        strategy: str, env: dict[str, str]) -> None:
+        strategy: str, env: dict[str, str], buyers: float | None) -> None:
     """Each window of the quiet stretch delays a step just past the shortest deadline the
-    strategy's requests race (read through the door, so it follows the service's settings),
-    at a step that declares a hold whenever the strategy has one and no crash holds it."""
-    shortest = min(deadlines(strategy, clocks(env)).values())
+    strategy's requests race (the service's, read through the door, so it follows the
+    service's settings, or the buyers' own timeout when that is shorter), at a step that
+    declares a hold whenever the strategy has one and no crash holds it."""
+    shortest = min((*deadlines(strategy, clocks(env)).values(),
+                    *(() if buyers is None else (buyers,))))
     holds = {p for p, kind in exploration_failpoints(strategy).items() if kind == "stall"}
     held_at_hold, quiet_windows, in_range = 0, 0, 0
     for seed in SEEDS:
         before = quiet_windows
-        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, service_env=env)
+        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, service_env=env,
+                         client_timeout_s=buyers)
         lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
         crashes = [e for e in schedule if e.fault == "crash"]
         _, end = window(60)
@@ -185,6 +191,30 @@ def test_quiet_windows_hold_just_past_the_shortest_deadline(
     assert in_range >= quiet_windows - len(SEEDS)
     if holds:
         assert held_at_hold >= quiet_windows - len(SEEDS)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exploration_delays_are_scaled_to_the_buyers_timeout_too(strategy: str) -> None:
+    """A delay is drawn around one of the service's clocks or, when the run passes it, the
+    buyers' timeout (a buyer that gives up retries while its request is held). 0.55 s is
+    shorter than every service clock and than any cut-down delay (a window lasts at least
+    2 s, a delay is cut to its window less a second), so only that clock gives delays below
+    one second."""
+    def delays(buyers: float | None) -> list[float]:
+        return [float(str(e.params["seconds"])) for seed in SEEDS
+                for e in build("explore", seed=seed, duration_s=60, strategy=strategy,
+                               client_timeout_s=buyers)
+                if e.params["action"] == "delay"]
+
+    assert min(delays(None)) >= 1.0
+    scaled = [d for d in delays(0.55) if d < 1.0]
+    assert scaled and all(0.8 * 0.55 - 1e-3 <= d <= 1.6 * 0.55 + 1e-3 for d in scaled), scaled
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_a_client_timeout_that_is_not_positive_is_refused(bad: float) -> None:
+    with pytest.raises(ScheduleError, match="client timeout"):
+        build("mixed", seed=1, duration_s=60, strategy="lock", client_timeout_s=bad)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
