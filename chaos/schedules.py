@@ -22,7 +22,7 @@
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
   the network lane more rounds while the process lane runs (its crash last), and exploration
   runs on after them alone for as long again (the quiet stretch, one delayed step at a time,
-  just past the shortest deadline the strategy's requests race);
+  about twice the shortest deadline the strategy's requests race);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
   pause is a plain SIGSTOP of a random process;
@@ -220,17 +220,20 @@ DELAY_WINDOW = (4.0, 8.0)
 #: one's deadline passed (a lease lapses and a rival takes over; the first lets go while the
 #: rival is held, and a third comes in), all inside the window
 QUIET_HOLDS = 2
-#: and at most this long (seconds): a longer delay would fire too seldom to hold requests one
-#: after another (:data:`HOLD_BUDGET_S`)
+#: and at most this long (seconds), unless what the stretch would have left after it could
+#: not hold a window of its own: then it runs to the stretch's end (a short last window cut
+#: its delay below the deadline, and the chains that start late in a window need its seconds)
 QUIET_MAX_S = 12.0
-#: a quiet window's delay is this multiple of the strategy's shortest deadline (its door's
-#: ``deadlines``, or the buyers' timeout when shorter): just past it, so the deadline passes
-#: while a request is held and a rival or a recovery acts on what it holds; short enough that
-#: most hits are held (:data:`HOLD_BUDGET_S`), so requests held one after another meet at the
-#: step. Longer deadlines are left to the windows before the quiet stretch (measured on lock:
-#: a lease bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 17 of
-#: 20 with them just past the lease; docs/measurements.md)
-QUIET_PAST = (1.1, 1.7)
+#: a quiet window's delay is this multiple of the strategy's shortest deadline d (its door's
+#: ``deadlines``, or the buyers' timeout when shorter): past it, so the deadline passes while
+#: a request is held and a rival or a recovery acts on what it holds. A rival can act only
+#: between the deadline and the held request's return (D - d), and a delay D fires on at most
+#: :data:`HOLD_BUDGET_S` / D of the hits, so a held request meets a rival likeliest at about
+#: twice the deadline ((D - d) / D**2 is largest at D = 2d; at 1.1 d it is a third of that).
+#: Longer deadlines are left to the windows before the quiet stretch (measured on lock: a
+#: lease bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 26 of 30
+#: at 1.1-1.7 leases; docs/measurements.md)
+QUIET_PAST = (1.6, 2.2)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -412,9 +415,10 @@ class _Plan:
 
     def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
-        time, as Jepsen's nemeses also leave single faults alone), just past the strategy's
-        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold whenever the
-        strategy has one, else any step; never one that a crash holds ``armed``."""
+        time, as Jepsen's nemeses also leave single faults alone), for about twice the
+        strategy's shortest deadline (:data:`QUIET_PAST`): a step that declares a hold
+        whenever the strategy has one, else any step; never one that a crash holds
+        ``armed``."""
         rng = self.inp.rng
         held = [p for p in self.holds if p not in armed]
         point = rng.choice(held or [p for p in self.points if p not in armed])
@@ -475,10 +479,12 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
         if late:  # the quiet stretch: the processes run whole
             point, params = plan.quiet(frozenset(
-                c.target for c in armed or () if c.start_s < t + QUIET_MAX_S and t < c.end_s))[0]
+                c.target for c in armed or () if c.start_s < end and t < c.end_s))[0]
             seconds = float(str(params["seconds"]))
             length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
                          QUIET_MAX_S, room)
+            if room - length - EXPLORE_GAP[1] < QUIET_HOLDS * seconds + 1.0:
+                length = room  # the rest could not hold a window of its own: take it
             seconds = min(seconds, (length - 1.0) / QUIET_HOLDS)
             arms = [(point, {**params, "seconds": round(max(0.5, seconds), 3)})]
             out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
