@@ -283,12 +283,16 @@ def _draw_pause(inp: BuildInput) -> dict[str, object]:
             "instance": rng.randrange(inp.target_processes), "chance": 1.0}
 
 
+def _buyers(inp: BuildInput) -> tuple[float, ...]:
+    """The buyers' timeout, when the run says it (a deadline of the workload's)."""
+    return () if inp.client_timeout_s is None else (inp.client_timeout_s,)
+
+
 def _delay_clocks(inp: BuildInput) -> tuple[float, ...]:
     """The clocks a delay is scaled to: the service's (lock lease, provider timeout, saga
-    stale time, hold TTL) and the buyers' timeout when the run says it."""
+    stale time, hold TTL) and the buyers' timeout."""
     c = inp.clocks
-    buyers = () if inp.client_timeout_s is None else (inp.client_timeout_s,)
-    return (c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s, *buyers)
+    return (c.lock_lease_s, c.provider_timeout_s, c.saga_stale_s, c.hold_ttl_s, *_buyers(inp))
 
 
 def _draw_action(inp: BuildInput, action: str) -> dict[str, object]:
@@ -344,9 +348,8 @@ class _Plan:
         self.holds = sorted(p for p, kind in kinds.items() if kind == "stall")
         #: the shortest deadline a held request of the strategy races (seconds): the
         #: service's (its door's ``deadlines``) or the buyers' own timeout
-        buyers = () if inp.client_timeout_s is None else (inp.client_timeout_s,)
-        self.shortest = min((*buyers, *(s for name in _strategies(inp)
-                                        for s in deadlines(name, inp.clocks).values())))
+        self.shortest = min((*_buyers(inp), *(s for name in _strategies(inp)
+                                              for s in deadlines(name, inp.clocks).values())))
         self._pauses: list[str] = []
         self._crashes: list[str] = []
 
