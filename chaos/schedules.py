@@ -22,7 +22,7 @@
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
   the network lane more rounds while the process lane runs (its crash last), and exploration
   runs on after them alone for as long again (the quiet stretch, one delayed step at a time,
-  about twice the shortest deadline the strategy's requests race);
+  just past the shortest deadline the strategy's requests race);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
   pause is a plain SIGSTOP of a random process;
@@ -227,13 +227,14 @@ QUIET_MAX_S = 12.0
 #: a quiet window's delay is this multiple of the strategy's shortest deadline d (its door's
 #: ``deadlines``, or the buyers' timeout when shorter): past it, so the deadline passes while
 #: a request is held and a rival or a recovery acts on what it holds. A rival can act only
-#: between the deadline and the held request's return (D - d), and a delay D fires on at most
-#: :data:`HOLD_BUDGET_S` / D of the hits, so a held request meets a rival likeliest at about
-#: twice the deadline ((D - d) / D**2 is largest at D = 2d; at 1.1 d it is a third of that).
-#: Longer deadlines are left to the windows before the quiet stretch (measured on lock: a
-#: lease bug was caught in 4 of 10 runs with the quiet delays drawn from every clock, 26 of 30
-#: at 1.1-1.7 leases; docs/measurements.md)
-QUIET_PAST = (1.6, 2.2)
+#: between the deadline and the held request's return (D - d); a race among held requests
+#: needs about three of them held (a holder past its lease, the rival that took over, a third
+#: buyer after the holder let go), and a delay D fires on at most :data:`HOLD_BUDGET_S` / D of
+#: the hits, so (D - d) / D**3 is how often such a chain forms: largest at D = 1.5 d. Longer
+#: deadlines are left to the windows before the quiet stretch (measured on lock: a lease bug
+#: was caught in 4 of 10 runs with the quiet delays drawn from every clock, 26 of 30 at
+#: 1.1-1.7 leases, 15 of 20 at 1.6-2.2; docs/measurements.md)
+QUIET_PAST = (1.1, 1.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -418,8 +419,8 @@ class _Plan:
 
     def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
-        time, as Jepsen's nemeses also leave single faults alone), for about twice the
-        strategy's shortest deadline (:data:`QUIET_PAST`): a step that declares a hold
+        time, as Jepsen's nemeses also leave single faults alone), just past the strategy's
+        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold
         whenever the strategy has one, else any step; never one that a crash holds
         ``armed``."""
         rng = self.inp.rng
