@@ -4,9 +4,10 @@
 
 * every fault lies inside the load window ``[lead, duration - tail]``: the first seconds run
   without faults (a baseline), and the last quarter (at most 15 s) is left for recovery under load;
-* the same (name, seed, duration, strategy, service clocks) always gives the same schedule; all
-  randomness (``mixed``'s composition, magnitudes, which process, which failpoint) comes from
-  the seed, and every drawn value is in the entry's params (so ``faults.jsonl`` records it);
+* the same (name, seed, duration, strategy, service clocks, buyers' timeout, number of service
+  processes) always gives the same schedule; all randomness (``mixed``'s composition, magnitudes,
+  which process, which failpoint) comes from the seed, and every drawn value is in the entry's
+  params (so ``faults.jsonl`` records it);
 * ``explore`` (BUGGIFY) pauses, in each window, one random service process past the lock lease
   at one failpoint (the windows take the strategy's failpoints in a seeded order that visits
   each before any twice), and either crashes a few other failpoints or delays several, now
@@ -215,10 +216,10 @@ CRASHES_PER_WINDOW = (1, 3)
 #: a delay window lasts this long (seconds): long enough for a chain of held requests at a
 #: step (one held past a lease, a successor held after it, a third request after that)
 DELAY_WINDOW = (4.0, 8.0)
-#: a window of the quiet stretch lasts this many of its delays and a second (its delay is cut
-#: to fit): requests held one after another at its step, a later one from when an earlier
-#: one's deadline passed (a lease lapses and a rival takes over; the first lets go while the
-#: rival is held, and a third comes in), all inside the window
+#: a window of the quiet stretch lasts at least this many of its delays and a second (its
+#: delay is cut to fit): requests held one after another at its step, a later one from when
+#: an earlier one's deadline passed (a lease lapses and a rival takes over; the first lets go
+#: while the rival is held, and a third comes in), all inside the window
 QUIET_HOLDS = 2
 #: and at most this long (seconds), unless what the stretch would have left after it could
 #: not hold a window of its own: then it runs to the stretch's end (a short last window cut
@@ -233,17 +234,18 @@ QUIET_MAX_S = 12.0
 #: the hits, so (D - d) / D**3 is how often such a chain forms: largest at D = 1.5 d. Longer
 #: deadlines are left to the windows before the quiet stretch (measured on lock: a lease bug
 #: was caught in 4 of 10 runs with the quiet delays drawn from every clock, 26 of 30 at
-#: 1.1-1.7 leases, 15 of 20 at 1.6-2.2; docs/measurements.md)
+#: 1.1-1.7 leases, 15 of 20 at 1.6-2.2, both before the last-window rule and the buyers'
+#: clock; docs/measurements.md)
 QUIET_PAST = (1.1, 1.7)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
 PAUSE_LEASES = (1.2, 3.5)
-#: a delay is a random multiple of a random service clock in this range: around a deadline,
-#: just short of it (the step ends in time, late) or just past it (the deadline passes
-#: meanwhile: a lease lapses, a client gives up, a saga goes stale). Far past a deadline a
-#: held request meets only the recovery of what it held, which the deadline's own
-#: machinery (take-over, sweeper) already settles
+#: a delay is a random multiple of a random clock (:func:`_delay_clocks`) in this range: around a
+#: deadline, just short of it (the step ends in time, late) or just past it (the deadline passes
+#: meanwhile: a lease lapses, a client gives up, a saga goes stale). Far past a deadline a held
+#: request meets only the recovery of what it held, which the deadline's own machinery (take-over,
+#: sweeper) already settles
 DELAY_FRACTION = (0.8, 1.6)
 #: each hit of a delayed step is delayed with a seeded probability in this range (BUGGIFY's
 #: "now and then"): the delays spread over the window, so a request that comes to a step
@@ -487,7 +489,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             seconds = float(str(params["seconds"]))
             length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
                          QUIET_MAX_S, room)
-            if room - length - EXPLORE_GAP[1] < QUIET_HOLDS * seconds + 1.0:
+            if room - length - EXPLORE_GAP[1] < max(EXPLORE_MIN_S, QUIET_HOLDS * seconds + 1.0):
                 length = room  # the rest could not hold a window of its own: take it
             seconds = min(seconds, (length - 1.0) / QUIET_HOLDS)
             arms = [(point, {**params, "seconds": round(max(0.5, seconds), 3)})]
@@ -776,11 +778,15 @@ def _mixed(inp: BuildInput) -> Schedule:
         # one arming per failpoint at a time: an exploration never re-arms a failpoint that a
         # crash window holds armed (its stop would disarm the crash's arming, and vice versa)
         crashes = [e for e in faults if e.fault == "crash"]
+        # a cycle's quiet stretch ends a gap before the next cycle's first window (the same
+        # failpoint disarmed and armed again at one instant could race in the runner)
+        until = stop if stop >= end else _ms_down(stop - EXPLORE_GAP[0])
         explored = _explore_lane(inp, _ms_up(start + inp.rng.uniform(0.0, FIRST_OFFSET_S)),
-                                 stop, busy, quiet_from=quiet, armed=crashes)
+                                 until, busy, quiet_from=quiet, armed=crashes)
+        # (nor arms it within a gap of one: a disarm and an arming at one instant could race)
         explored = [e for e in explored if not any(
-            c.target == e.target and c.start_s < e.start_s + e.duration_s
-            and e.start_s < c.start_s + c.duration_s for c in crashes)]
+            c.target == e.target and c.start_s < e.end_s + EXPLORE_GAP[0]
+            and e.start_s < c.end_s + EXPLORE_GAP[0] for c in crashes)]
         out.extend(faults + explored)
         if stop >= end:
             break

@@ -1,12 +1,12 @@
 """``explore``: a failpoint of the service does a chosen action (FoundationDB's BUGGIFY).
 
-The target is a failpoint name (``target_service.failpoints.FAILPOINTS``); the parameters say
-what happens there, chosen by whoever builds the fault (the ``explore`` schedule draws them from
-the seed, scaled to the service's clocks): ``crash`` (the process dies; supervisord restarts
-it), ``delay`` (that step sleeps ``seconds``: the process keeps serving) or ``pause`` (the
-process stops itself there; this fault continues it ``seconds`` after it saw it stopped). It
-fires ``count`` times across the processes, in service process ``instance`` only (-1: any),
-each hit with probability ``chance`` (below 1, BUGGIFY's "now and then": the firings spread
+The target is a failpoint name (``target_service.failpoints.FAILPOINTS``); the parameters say what
+happens there, chosen by whoever builds the fault (the ``explore`` schedule draws them from the
+seed, scaled to the service's clocks and the buyers' timeout): ``crash`` (the process dies;
+supervisord restarts it), ``delay`` (that step sleeps ``seconds``: the process keeps serving) or
+``pause`` (the process stops itself there; this fault continues it ``seconds`` after it saw it
+stopped). It fires ``count`` times across the processes, in service process ``instance`` only (-1:
+any), each hit with probability ``chance`` (below 1, BUGGIFY's "now and then": the firings spread
 over the window, so successive requests of one step are perturbed, not just the first few).
 
 It knows no bug and reads nothing of the service's state: it arms, watches its own processes'

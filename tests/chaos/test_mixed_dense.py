@@ -18,6 +18,7 @@ from chaos.schedules import (
     DECLARED_SHARE,
     DELAY_CHANCE,
     DELAY_WINDOW,
+    EXPLORE_GAP,
     HEAL_MARGIN_S,
     HOLD_BUDGET_S,
     MIXED_LENGTH,
@@ -127,13 +128,16 @@ def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int)
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_mixed_ends_with_exploration_alone(strategy: str, seed: int) -> None:
+@pytest.mark.parametrize("buyers", [None, 5.0, 0.3])  # 5 s: what a default run passes
+def test_mixed_ends_with_exploration_alone(strategy: str, seed: int,
+                                           buyers: float | None) -> None:
     """The network and process lanes end early; exploration windows run on after them, one
     delayed step at a time in any process, on a system whose links and processes are
     otherwise whole (the quiet stretch), each window long enough for requests held one after
     another at its step; the last one runs to the end of the fault window (what is left after
-    a window is never too short to hold its delay)."""
-    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+    a window is never too short to hold its delay, however short the buyers' timeout)."""
+    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy,
+                     client_timeout_s=buyers)
     lead, end = window(60)
     lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
     assert end - lanes_end >= 0.3 * (end - lead)  # measured: 12.2-19.7 s of 36, 300 seeds
@@ -217,6 +221,36 @@ def test_exploration_delays_are_scaled_to_the_buyers_timeout_too(strategy: str) 
 def test_a_client_timeout_that_is_not_positive_is_refused(bad: float) -> None:
     with pytest.raises(ScheduleError, match="client timeout"):
         build("mixed", seed=1, duration_s=60, strategy="lock", client_timeout_s=bad)
+
+
+@pytest.mark.parametrize(("strategy", "seed"), [("lock", 48), ("saga", 57), ("2pc", 88)])
+def test_faults_reach_the_window_end_however_short_the_buyers_timeout(
+        strategy: str, seed: int) -> None:
+    """With a 0.2 s buyers' timeout a quiet window lasts a few seconds; the last one still
+    takes what is left of the stretch (these seeds left a fault-free 2.5-2.9 s tail when a
+    window held only twice its delay and a second, under the shortest window)."""
+    _, end = window(60)
+    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, client_timeout_s=0.2)
+    assert max(e.end_s for e in schedule) >= end - 1e-3
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("duration", [60, 600])
+def test_a_failpoint_is_never_armed_again_at_the_instant_it_is_disarmed(
+        strategy: str, duration: int) -> None:
+    """Two windows that arm one failpoint (an exploration, a crash) lie at least the shortest
+    exploration gap apart, also across the cycles of a long run: a window's stop and the next
+    one's arming run as separate tasks, and at one instant the disarm could land last."""
+    for seed in SEEDS:
+        schedule = build("mixed", seed=seed, duration_s=duration, strategy=strategy,
+                         client_timeout_s=5.0)
+        by_point: dict[str, list[ScheduledFault]] = {}
+        for e in sorted(schedule, key=lambda e: e.start_s):
+            if e.fault in ("explore", "crash"):
+                by_point.setdefault(e.target, []).append(e)
+        for arms in by_point.values():
+            for a, b in itertools.pairwise(arms):
+                assert b.start_s - a.end_s >= EXPLORE_GAP[0] - 1e-6, (a, b)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
