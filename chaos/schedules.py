@@ -422,9 +422,8 @@ class _Plan:
     def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
         time, as Jepsen's nemeses also leave single faults alone), just past the strategy's
-        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold
-        whenever the strategy has one, else any step; never one that a crash holds
-        ``armed``."""
+        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold whenever the
+        strategy has one, else any step; never one that a crash holds ``armed``."""
         rng = self.inp.rng
         held = [p for p in self.holds if p not in armed]
         point = rng.choice(held or [p for p in self.points if p not in armed])

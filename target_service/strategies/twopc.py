@@ -119,26 +119,23 @@ class TwoPhaseCommit:
         # row here, a payment key there), a deadlock neither Postgres sees, ended only by both
         # lock timeouts; in this order duplicates queue on the order row instead.
         prepared = [False, False]
-        errors: list[Exception] = []
+        error: Exception | None = None  # the first participant's failure ends the phase
         for i, (pool, name, work) in enumerate(((d.seats, "seats", seats_work),
                                                 (d.payments, "payments", payments_work))):
             try:
                 prepared[i] = await _participant(pool, name, gid, order_id, phase, work)
             except Exception as exc:
-                errors.append(exc)
+                error = exc
                 break
-        if errors:
+        if error is not None:
             await self._abort(gid, order_id, phase, prepared)
             d.metrics.twopc.labels(phase, "ABORT").inc()
-            for e in errors:
-                if isinstance(e, _Veto):
-                    return e.code
-            for e in errors:
-                if isinstance(e, LOCK_ERRORS):
-                    return "LOCKED"
-            for e in errors:
-                if not isinstance(e, (*DB_ERRORS, Problem)):
-                    raise e
+            if isinstance(error, _Veto):
+                return error.code
+            if isinstance(error, LOCK_ERRORS):
+                return "LOCKED"
+            if not isinstance(error, (*DB_ERRORS, Problem)):
+                raise error
             raise unavailable("a database")
         await d.failpoints.hit("2pc-after-prepare")
         try:
