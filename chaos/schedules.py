@@ -461,10 +461,11 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     """Back-to-back exploration windows, a new set of failpoints every few seconds, each
     window's pause at the next failpoint of its :class:`_Plan` (the ``explore`` schedule;
     a lane of ``mixed``). A window that would overlap a ``busy`` interval pauses nothing (its
-    pause goes to the next window); its delays and crashes stay. A window that reaches past
-    ``quiet_from`` (when the other lanes are done) delays one step and pauses nothing
-    (:meth:`_Plan.quiet`): a race among held requests needs rivals that reach every store
-    and a running process, a crash shows without them. Nor does a window pause at a step
+    pause goes to the next window); its delays and crashes stay. A window that would reach
+    past ``quiet_from`` (when the other lanes are done) even at its shortest delays one step
+    and pauses nothing (:meth:`_Plan.quiet`): a race among held requests needs rivals that
+    reach every store and a running process, a crash shows without them; a window before it
+    ends where it begins. Nor does a window pause at a step
     that another lane's crash holds ``armed`` meanwhile (one arming per failpoint)."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
@@ -496,15 +497,14 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
             continue
         kind, arms = plan.window()
-        if kind == "crash" and quiet_from is not None:
-            room = min(room, quiet_from - t)  # and a crash window ends before it
+        if quiet_from is not None:  # a window before the quiet stretch ends where it begins
+            room = min(room, quiet_from - t)  # (one that ran on held the stretch's first
+            # seconds with its pause and several delays: measured, 1.4-3.6 s of 11-20)
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease), or cut to the room left if that is still past
         # the shortest pause; delays are cut to fit
-        # (and a pause ends about when the quiet stretch begins: it pauses nothing)
         pause = float(str(arms[0][1]["seconds"])) + 1.0
-        pause_room = room if quiet_from is None else min(room, quiet_from + DELAY_WINDOW[0] - t)
-        fits = pause <= pause_room or pause_room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
+        fits = pause <= room or room - 1.0 > PAUSE_LEASES[0] * inp.clocks.lock_lease_s
         length = inp.rng.uniform(*(DELAY_WINDOW if kind == "delay" else MIXED_LENGTH))
         until = t + max(pause, length)
         if not fits or any(a < until and t < b for a, b in busy or ()) or any(
@@ -513,7 +513,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             arms = arms[1:]  # no room, another lane stops or kills a process, or crashes at
             # this step: no pause
         else:
-            length = min(max(pause, length), pause_room)
+            length = min(max(pause, length), room)
             plan.paused()  # taken: the next window pauses at the next step
         length = min(length, room)  # the lane explores to the end of its window
         out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
