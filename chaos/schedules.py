@@ -132,6 +132,30 @@ def _pg_reset(
     return [ScheduledFault(start, length, "reset_peer", t, params, label) for t in targets]
 
 
+#: a cut clients' link closes each of its connections in this share of its windows (as a proxy
+#: that gives up on a silent backend does), the rest hold them open until the buyers time out
+CLOSE_SHARE = 0.75
+#: a closed connection ends this share of the buyers' timeout after the last answer it lost
+#: (before the buyer would give up). A buyer retries a closed connection at once, so such a
+#: window loses an answer of each buyer every second or so, each after its request acted;
+#: a window that holds loses only what was in flight when it began, then the buyers wait
+#: for their seat maps (measured: 3 lost creates in a 4.4 s window that held)
+CLOSE_AFTER = (0.1, 0.5)
+
+
+def _client_blackhole(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """The service's answers never reach the buyers; each connection held open, or closed a
+    while after the answer it lost (:data:`CLOSE_SHARE`; held whenever the buyers' timeout is
+    not known)."""
+    params: dict[str, object] = {"stream": "downstream"}
+    if inp.client_timeout_s is not None and inp.rng.random() < CLOSE_SHARE:
+        close_s = inp.client_timeout_s * inp.rng.uniform(*CLOSE_AFTER)
+        params["timeout_ms"] = max(1, round(close_s * 1000))
+    return [ScheduledFault(start, length, "half-open", "target_api", params, label)]
+
+
 def _process(fault: str) -> Episode:
     def episode(
         inp: BuildInput, start: float, length: float, label: str, i: int
@@ -541,8 +565,9 @@ _SPECS = (
     ScheduleSpec("payments-blackhole", "the provider acts but its answers never arrive",
                  _one("half-open", "payments_api", stream="downstream")),
     ScheduleSpec("target-blackhole",
-                 "the service acts but the client never hears (retry with Idempotency-Key)",
-                 _one("half-open", "target_api", stream="downstream")),
+                 "the service acts but the client never hears (retry with Idempotency-Key);"
+                 " the connection held, or closed a while after the lost answer",
+                 _client_blackhole),
     ScheduleSpec("pg-latency", "both databases answer 100-400 ms late (+/- 50% jitter)",
                  _latency(("seats_pg", "payments_pg"), (100, 250, 400)), preferred_s=12),
     ScheduleSpec("pg-reset", "database connections reset by peer, at once or mid-use",

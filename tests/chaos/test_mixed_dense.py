@@ -12,6 +12,8 @@ import pytest
 from chaos.errors import ScheduleError
 from chaos.schedule_types import ScheduledFault
 from chaos.schedules import (
+    CLOSE_AFTER,
+    CLOSE_SHARE,
     CRASH_CLEAR_S,
     CRASH_LENGTH,
     CRASHES_PER_WINDOW,
@@ -216,6 +218,29 @@ def test_exploration_delays_are_scaled_to_the_buyers_timeout_too(strategy: str) 
     assert min(delays(None)) >= 1.0
     scaled = [d for d in delays(0.55) if d < 1.0]
     assert scaled and all(0.8 * 0.55 - 1e-3 <= d <= 1.6 * 0.55 + 1e-3 for d in scaled), scaled
+
+
+def test_a_cut_clients_link_holds_or_closes_its_connections() -> None:
+    """``target-blackhole`` (alone and in mixed): when the run passes the buyers' timeout, most
+    windows close each connection a while after the answer it lost, before the buyer would
+    give up (it retries at once, so every buyer loses answers all window long); the rest hold
+    the connections until the buyers time out. Without that timeout every window holds."""
+    def windows(buyers: float | None) -> list[ScheduledFault]:
+        return [e for seed in range(1, 41) for name in ("mixed", "target-blackhole")
+                for e in build(name, seed=seed, duration_s=60, strategy="saga",
+                               client_timeout_s=buyers)
+                if e.label == "target-blackhole"]
+
+    held = windows(None)
+    assert held and all(e.params == {"stream": "downstream"} for e in held)
+    cut = windows(5.0)
+    closing = [int(str(e.params["timeout_ms"])) for e in cut if "timeout_ms" in e.params]
+    assert all(e.fault == "half-open" and e.target == "target_api" for e in cut)
+    assert all(CLOSE_AFTER[0] * 5000 - 1 <= ms <= CLOSE_AFTER[1] * 5000 + 1 for ms in closing)
+    share = len(closing) / len(cut)
+    assert CLOSE_SHARE - 0.2 <= share <= CLOSE_SHARE + 0.2, (len(closing), len(cut))
+    for e in cut:
+        e.make()  # a valid fault, either way
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0])

@@ -110,6 +110,28 @@ async def test_half_open_provider_authorizes_but_the_answer_is_lost(stack: Stack
     assert replay.json()["payment_id"] == found.json()["payment_id"]  # the same, once
 
 
+async def test_half_open_with_a_close_time_closes_the_connection_after_the_lost_answer(
+    stack: StackHandle,
+) -> None:
+    """target-blackhole's closing kind: the far side acts, its answer is lost, and the proxy
+    closes the connection soon after (the client hears a close, not its own timeout)."""
+    key, order_id = f"chaos-hc-{secrets.token_hex(6)}", str(uuid.uuid4())
+    async with ctx_for(stack.state) as ctx:
+        fault = make("half-open", "payments_api", {"timeout_ms": 300})
+        await fault.start(ctx)
+        try:
+            with pytest.raises(httpx.TransportError) as closed:
+                await authorize(stack.provider_url, key, order_id, timeout_s=60.0)
+            assert not isinstance(closed.value, httpx.TimeoutException), closed.value
+        finally:
+            await fault.stop(ctx)
+    direct = stack.state.url("provider")
+    async with httpx.AsyncClient(timeout=5) as client:
+        found = await client.get(f"{direct}/v1/authorizations/by-key/{key}")
+    assert found.status_code == 200, found.text
+    assert found.json()["status"] == "AUTHORIZED"  # the far side acted
+
+
 async def test_latency_delays_within_the_jitter_bounds(stack: StackHandle) -> None:
     async with ctx_for(stack.state) as ctx, redis_client(
         stack.state.redis_url(proxied=True), timeout_s=5.0
