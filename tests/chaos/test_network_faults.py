@@ -89,6 +89,16 @@ async def test_half_open_redis_set_times_out_but_the_key_is_set(stack: StackHand
         await direct.aclose()
 
 
+async def _authorized_directly(stack: StackHandle, key: str) -> httpx.Response:
+    """The provider's authorization for ``key``, read past the proxy; it must be AUTHORIZED."""
+    direct = stack.state.url("provider")
+    async with httpx.AsyncClient(timeout=5) as client:
+        found = await client.get(f"{direct}/v1/authorizations/by-key/{key}")
+    assert found.status_code == 200, found.text
+    assert found.json()["status"] == "AUTHORIZED"
+    return found
+
+
 async def test_half_open_provider_authorizes_but_the_answer_is_lost(stack: StackHandle) -> None:
     """payments-blackhole: the provider acts, its answer never arrives."""
     key, order_id = f"chaos-ho-{secrets.token_hex(6)}", str(uuid.uuid4())
@@ -100,11 +110,7 @@ async def test_half_open_provider_authorizes_but_the_answer_is_lost(stack: Stack
                 await authorize(stack.provider_url, key, order_id, timeout_s=2.0)
         finally:
             await fault.stop(ctx)
-    direct = stack.state.url("provider")
-    async with httpx.AsyncClient(timeout=5) as client:
-        found = await client.get(f"{direct}/v1/authorizations/by-key/{key}")
-    assert found.status_code == 200, found.text
-    assert found.json()["status"] == "AUTHORIZED"
+    found = await _authorized_directly(stack, key)
     replay = await authorize(stack.provider_url, key, order_id, timeout_s=5.0)  # healed
     assert replay.status_code in (200, 201), replay.text
     assert replay.json()["payment_id"] == found.json()["payment_id"]  # the same, once
@@ -125,11 +131,7 @@ async def test_half_open_with_a_close_time_closes_the_connection_after_the_lost_
             assert not isinstance(closed.value, httpx.TimeoutException), closed.value
         finally:
             await fault.stop(ctx)
-    direct = stack.state.url("provider")
-    async with httpx.AsyncClient(timeout=5) as client:
-        found = await client.get(f"{direct}/v1/authorizations/by-key/{key}")
-    assert found.status_code == 200, found.text
-    assert found.json()["status"] == "AUTHORIZED"  # the far side acted
+    await _authorized_directly(stack, key)  # the far side acted
 
 
 async def test_latency_delays_within_the_jitter_bounds(stack: StackHandle) -> None:
