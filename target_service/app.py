@@ -16,6 +16,7 @@ from target_service.auth import Authenticator
 from target_service.config import Settings
 from target_service.context import Deps
 from target_service.coverage import CoverageRecorder
+from target_service.db import DB_ERRORS
 from target_service.failpoints import Failpoints
 from target_service.idempotency import IdempotencyStore
 from target_service.metrics import Metrics
@@ -100,12 +101,18 @@ async def _poll_failpoints(app: web.Application) -> None:
 
 
 async def _consume_failpoint(deps: Deps, name: str) -> bool:
+    """Take one firing of ``name`` from the shared table: True when this hit took one.
+
+    Once the decrement is in, the firing is this hit's: deleting the spent row is tidying
+    only (a row at 0 fires no more), so its failure must not cancel the firing (a database
+    reset during that delete once left a crash arming spent and no process crashed)."""
     row = await deps.seats.fetchrow(
         "UPDATE failpoints SET remaining = remaining - 1 WHERE name = $1"
         " AND (remaining IS NULL OR remaining > 0) RETURNING remaining", name)
     if row is not None and row["remaining"] == 0:
-        await deps.seats.execute("DELETE FROM failpoints WHERE name = $1 AND remaining = 0",
-                                 name)
+        with contextlib.suppress(*DB_ERRORS):
+            await deps.seats.execute(
+                "DELETE FROM failpoints WHERE name = $1 AND remaining = 0", name)
     return row is not None
 
 
