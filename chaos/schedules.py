@@ -135,20 +135,22 @@ def _pg_reset(
 #: a cut clients' link closes each of its connections in this share of its windows (as a proxy
 #: that gives up on a silent backend does), the rest hold them open until the buyers time out
 CLOSE_SHARE = 0.75
-#: a closed connection ends this share of the buyers' timeout after the last answer it lost
-#: (before the buyer would give up). A buyer retries a closed connection at once, so such a
-#: window loses an answer of each buyer every second or so, each after its request acted;
-#: a window that holds loses only what was in flight when it began, then the buyers wait
-#: for their seat maps (measured: 3 lost creates in a 4.4 s window that held)
+#: a connection is closed once it has been silent this share of the buyers' timeout (Toxiproxy
+#: restarts the timer on each chunk it drops; a request slower than that is cut before its
+#: answer), before the buyer would give up. A buyer retries a closed connection after its
+#: short backoff, so such a window loses an answer of each buyer every second or so, each
+#: after its request acted, until the buyer's retry budget is spent; a window that holds loses
+#: only what was in flight when it began, then the buyers wait for their seat maps (measured:
+#: 3 lost creates in a 4.4 s window that held)
 CLOSE_AFTER = (0.1, 0.5)
 
 
 def _client_blackhole(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """The service's answers never reach the buyers; each connection held open, or closed a
-    while after the answer it lost (:data:`CLOSE_SHARE`; held whenever the buyers' timeout is
-    not known)."""
+    """The service's answers never reach the buyers; each connection held open, or closed
+    once silent a while (:data:`CLOSE_SHARE`, :data:`CLOSE_AFTER`; held whenever the buyers'
+    timeout is not known)."""
     params: dict[str, object] = {"stream": "downstream"}
     if inp.client_timeout_s is not None and inp.rng.random() < CLOSE_SHARE:
         close_s = inp.client_timeout_s * inp.rng.uniform(*CLOSE_AFTER)
@@ -488,8 +490,8 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     pause goes to the next window); its delays and crashes stay. A window that would reach
     past ``quiet_from`` (when the other lanes are done) even at its shortest delays one step
     and pauses nothing (:meth:`_Plan.quiet`): a race among held requests needs rivals that
-    reach every store and a running process, a crash shows without them; a window before it
-    ends where it begins. Nor does a window pause at a step
+    reach every store and a running process, a crash shows without them; an earlier window
+    is cut to end at ``quiet_from``. Nor does a window pause at a step
     that another lane's crash holds ``armed`` meanwhile (one arming per failpoint)."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
@@ -521,7 +523,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
             continue
         kind, arms = plan.window()
-        if quiet_from is not None:  # a window before the quiet stretch ends where it begins
+        if quiet_from is not None:  # an earlier window is cut to end at quiet_from
             room = min(room, quiet_from - t)  # (one that ran on held the stretch's first
             # seconds with its pause and several delays: measured, 1.4-3.6 s of 11-20)
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival

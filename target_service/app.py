@@ -16,7 +16,6 @@ from target_service.auth import Authenticator
 from target_service.config import Settings
 from target_service.context import Deps
 from target_service.coverage import CoverageRecorder
-from target_service.db import DB_ERRORS
 from target_service.failpoints import Failpoints
 from target_service.idempotency import IdempotencyStore
 from target_service.metrics import Metrics
@@ -110,7 +109,7 @@ async def _consume_failpoint(deps: Deps, name: str) -> bool:
         "UPDATE failpoints SET remaining = remaining - 1 WHERE name = $1"
         " AND (remaining IS NULL OR remaining > 0) RETURNING remaining", name)
     if row is not None and row["remaining"] == 0:
-        with contextlib.suppress(*DB_ERRORS):
+        with contextlib.suppress(*db.DB_ERRORS):
             await deps.seats.execute(
                 "DELETE FROM failpoints WHERE name = $1 AND remaining = 0", name)
     return row is not None
