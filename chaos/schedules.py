@@ -523,9 +523,8 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
             t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
             continue
         kind, arms = plan.window()
-        if quiet_from is not None:  # an earlier window is cut to end at quiet_from
-            room = min(room, quiet_from - t)  # (one that ran on held the stretch's first
-            # seconds with its pause and several delays: measured, 1.4-3.6 s of 11-20)
+        if quiet_from is not None:  # an earlier window is cut to end at quiet_from (one
+            room = min(room, quiet_from - t)  # that ran on held the stretch's first seconds)
         # the window fits its pause whole (a pause cut to just past the lease leaves a rival
         # no time to act on the lapsed lease), or cut to the room left if that is still past
         # the shortest pause; delays are cut to fit
@@ -568,7 +567,7 @@ _SPECS = (
                  _one("half-open", "payments_api", stream="downstream")),
     ScheduleSpec("target-blackhole",
                  "the service acts but the client never hears (retry with Idempotency-Key);"
-                 " the connection held, or closed a while after the lost answer",
+                 " each connection held, or closed once silent a while",
                  _client_blackhole),
     ScheduleSpec("pg-latency", "both databases answer 100-400 ms late (+/- 50% jitter)",
                  _latency(("seats_pg", "payments_pg"), (100, 250, 400)), preferred_s=12),

@@ -104,7 +104,7 @@ async def _consume_failpoint(deps: Deps, name: str) -> bool:
 
     Once the decrement is in, the firing is this hit's: deleting the spent row is tidying
     only (a row at 0 fires no more), so its failure must not cancel the firing (a database
-    reset during that delete once left a crash arming spent and no process crashed)."""
+    reset during that delete would leave a crash arming spent and no process crashed)."""
     row = await deps.seats.fetchrow(
         "UPDATE failpoints SET remaining = remaining - 1 WHERE name = $1"
         " AND (remaining IS NULL OR remaining > 0) RETURNING remaining", name)
