@@ -23,7 +23,8 @@
   applies to the strategy once (a 60 s run exercises all of them, see :func:`families_for`),
   the network lane more rounds while the process lane runs (its crash last), and exploration
   runs on after them alone for as long again (the quiet stretch, one delayed step at a time,
-  just past the shortest deadline the strategy's requests race);
+  just past the shortest deadline the strategy's requests race, then the clients' link alone
+  for a few seconds when 8 s of exploration come before it);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
   pause is a plain SIGSTOP of a random process;
@@ -151,8 +152,16 @@ def _client_blackhole(
     """The service's answers never reach the buyers; each connection held open, or closed
     once silent a while (:data:`CLOSE_SHARE`, :data:`CLOSE_AFTER`; held whenever the buyers'
     timeout is not known)."""
+    known = inp.client_timeout_s is not None  # else every window holds (and draws nothing)
+    return _cut_clients(inp, start, length, label, close=known and inp.rng.random() < CLOSE_SHARE)
+
+
+def _cut_clients(inp: BuildInput, start: float, length: float, label: str,
+                 close: bool) -> list[ScheduledFault]:
+    """A window of the cut clients' link: each connection closed once silent a while
+    (:data:`CLOSE_AFTER`) when ``close`` and the buyers' timeout is known, else held."""
     params: dict[str, object] = {"stream": "downstream"}
-    if inp.client_timeout_s is not None and inp.rng.random() < CLOSE_SHARE:
+    if inp.client_timeout_s is not None and close:
         close_s = inp.client_timeout_s * inp.rng.uniform(*CLOSE_AFTER)
         params["timeout_ms"] = max(1, round(close_s * 1000))
     return [ScheduledFault(start, length, "half-open", "target_api", params, label)]
@@ -248,7 +257,8 @@ DELAY_WINDOW = (4.0, 8.0)
 #: while the rival is held, and a third comes in), all inside the window
 QUIET_HOLDS = 2
 #: and at most this long (seconds), unless what the stretch would have left after it could
-#: not hold a window of its own: then it runs to the stretch's end (a short last window cut
+#: not hold a window of its own: then it runs to the end of the stretch's exploration (a gap
+#: before its closing clients' link, :func:`_closing_link`; a short last window cut
 #: its delay below the deadline, and the chains that start late in a window need its seconds)
 QUIET_MAX_S = 12.0
 #: a quiet window's delay is this multiple of the strategy's shortest deadline d (its door's
@@ -263,6 +273,10 @@ QUIET_MAX_S = 12.0
 #: 1.1-1.7 leases, 15 of 20 at 1.6-2.2, both before the last-window rule and the buyers'
 #: clock; docs/measurements.md)
 QUIET_PAST = (1.1, 1.7)
+#: a quiet window's chance per hit, the upper part of :data:`DELAY_CHANCE`: a race among held
+#: requests at its one step needs about three held at once (the chance cubed); still cut to
+#: :data:`HOLD_BUDGET_S` over the delay, so the load flows (a delay over 3.6 s fires on fewer)
+QUIET_CHANCE = (0.7, 1.0)
 #: a pause lasts a random multiple of the lock lease in this range (past the lease: from just
 #: past it, when a successor may still be mid-step as the paused process resumes, to long
 #: past it, when successors have finished)
@@ -448,13 +462,15 @@ class _Plan:
     def quiet(self, armed: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, object]]]:
         """A window of the quiet stretch: one step delayed, in any process (one fault at a
         time, as Jepsen's nemeses also leave single faults alone), just past the strategy's
-        shortest deadline (:data:`QUIET_PAST`): a step that declares a hold whenever the
-        strategy has one, else any step; never one that a crash holds ``armed``."""
+        shortest deadline (:data:`QUIET_PAST`), on most hits (:data:`QUIET_CHANCE`): a step
+        that declares a hold whenever the strategy has one, else any step; never one that a
+        crash holds ``armed``."""
         rng = self.inp.rng
         held = [p for p in self.holds if p not in armed]
         point = rng.choice(held or [p for p in self.points if p not in armed])
-        params = _draw_action(self.inp, "delay")  # its chance per hit, as any delay's
+        params = _draw_action(self.inp, "delay")
         params["seconds"] = round(self.shortest * rng.uniform(*QUIET_PAST), 3)  # its length
+        params["chance"] = round(rng.uniform(*QUIET_CHANCE), 3)  # most hits (QUIET_CHANCE)
         return [(point, {**params, "instance": -1})]
 
 
@@ -478,6 +494,13 @@ def _explore(
 ) -> list[ScheduledFault]:
     """One exploration window of ``length``."""
     return _exploration_entries(_Plan(inp).window()[1], start, length, label)
+
+
+def _near(crash: ScheduledFault, start: float, end: float) -> bool:
+    """Whether ``crash`` is armed within a gap of ``[start, end]`` (a failpoint is never armed
+    again within :data:`EXPLORE_GAP` ``[0]`` of its disarming: the two could race in the
+    runner)."""
+    return crash.start_s < end + EXPLORE_GAP[0] and start < crash.end_s + EXPLORE_GAP[0]
 
 
 def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None = None,
@@ -511,7 +534,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         late = quiet_from is not None and t + DELAY_WINDOW[0] > quiet_from
         if late:  # the quiet stretch: the processes run whole
             point, params = plan.quiet(frozenset(
-                c.target for c in armed or () if c.start_s < end and t < c.end_s))[0]
+                c.target for c in armed or () if _near(c, t, end)))[0]
             seconds = float(str(params["seconds"]))
             length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
                          QUIET_MAX_S, room)
@@ -533,8 +556,7 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         length = inp.rng.uniform(*(DELAY_WINDOW if kind == "delay" else MIXED_LENGTH))
         until = t + max(pause, length)
         if not fits or any(a < until and t < b for a, b in busy or ()) or any(
-                c.target == arms[0][0] and c.start_s < until and t < c.end_s
-                for c in armed or ()):
+                c.target == arms[0][0] and _near(c, t, until) for c in armed or ()):
             arms = arms[1:]  # no room, another lane stops or kills a process, or crashes at
             # this step: no pause
         else:
@@ -587,7 +609,8 @@ _SPECS = (
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
                  " faults and a lane of exploration on the service, every family of the"
-                 " strategy, the links again and again; ends with exploration alone"),
+                 " strategy, the links again and again; ends with exploration alone, then (when"
+                 " there is room) the clients' link alone"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
@@ -766,6 +789,30 @@ STOPPING = frozenset({"pause", "kill"})
 HEAL_MARGIN_S = 2.0
 
 
+#: each cycle's quiet stretch ends with a window of this schedule alone, on the clients' link:
+#: the one link every request of every strategy crosses, where an answer lost after its
+#: request acted is retried with the same Idempotency-Key. Such a loss needs a flowing load,
+#: and in the composed part the other faults often stop it (a paused process, a blackholed
+#: provider, reset databases hold every buyer, so a window there may meet no request)
+QUIET_LINK = "target-blackhole"
+#: that window lasts this long (seconds) and closes each connection once silent a while
+#: whenever the buyers' timeout is known: a buyer then loses an answer every second or so
+#: (:data:`CLOSE_AFTER`), where a held connection loses only the first one it carries
+QUIET_LINK_S = (3.0, 4.0)
+#: and comes only when the quiet stretch keeps at least this long for exploration (seconds)
+QUIET_EXPLORE_MIN_S = 8.0
+
+
+def _closing_link(inp: BuildInput, quiet: float, until: float) -> Schedule:
+    """The window of :data:`QUIET_LINK` that ends a quiet stretch ``[quiet, until]`` (none when
+    the stretch is too short to keep :data:`QUIET_EXPLORE_MIN_S` of exploration before it)."""
+    length = inp.rng.uniform(*QUIET_LINK_S)
+    start = _ms_up(until - length)
+    if start - EXPLORE_GAP[1] - quiet < QUIET_EXPLORE_MIN_S:
+        return []
+    return _cut_clients(inp, start, _ms_down(until - start), QUIET_LINK, close=True)
+
+
 def _mixed(inp: BuildInput) -> Schedule:
     """Three overlapping lanes: network faults on the links, process faults on the service,
     and failpoint exploration (several failpoints armed per window, every few seconds).
@@ -775,9 +822,10 @@ def _mixed(inp: BuildInput) -> Schedule:
     exploration runs on after them for as long again, a *quiet stretch* of exploration
     alone, one delayed step at a time (a delayed step races rivals only when they can reach
     Redis, the provider and a running process; composed windows alone rarely let them, so
-    Jepsen's combined nemesis also leaves single faults). Cycles follow each other while
-    :data:`CYCLE_MIN_S` of the fault window is left; the last quiet stretch runs to its end
-    (a 60 s run is one cycle; a soak many).
+    Jepsen's combined nemesis also leaves single faults), and then, when the stretch has room,
+    the clients' link fails alone for a few seconds (:func:`_closing_link`). Cycles follow
+    each other while :data:`CYCLE_MIN_S` of the fault window is left; the last quiet stretch
+    runs to its end (a 60 s run is one cycle; a soak many).
 
     At most one service process is stopped or killed at a time (as Jepsen's nemeses keep a
     majority up): a paused process whose peer is paused too, or that is killed while paused,
@@ -806,13 +854,16 @@ def _mixed(inp: BuildInput) -> Schedule:
         # a cycle's quiet stretch ends a gap before the next cycle's first window (the same
         # failpoint disarmed and armed again at one instant could race in the runner)
         until = stop if stop >= end else _ms_down(stop - EXPLORE_GAP[0])
+        link = _closing_link(inp, quiet, until)
+        explore_end = _ms_down(link[0].start_s - inp.rng.uniform(*EXPLORE_GAP)) if link \
+            else until
         explored = _explore_lane(inp, _ms_up(start + inp.rng.uniform(0.0, FIRST_OFFSET_S)),
-                                 until, busy, quiet_from=quiet, armed=crashes)
+                                 explore_end, busy, quiet_from=quiet, armed=crashes)
         # (nor arms it within a gap of one: a disarm and an arming at one instant could race)
-        explored = [e for e in explored if not any(
-            c.target == e.target and c.start_s < e.end_s + EXPLORE_GAP[0]
-            and e.start_s < c.end_s + EXPLORE_GAP[0] for c in crashes)]
-        out.extend(faults + explored)
+        explored = [e for e in explored
+                    if not any(c.target == e.target and _near(c, e.start_s, e.end_s)
+                               for c in crashes)]
+        out.extend(faults + explored + link)
         if stop >= end:
             break
         start = stop

@@ -21,6 +21,7 @@ from chaos.schedules import (
     DELAY_CHANCE,
     DELAY_WINDOW,
     EXPLORE_GAP,
+    FIRST_OFFSET_S,
     HEAL_MARGIN_S,
     HOLD_BUDGET_S,
     MIXED_LENGTH,
@@ -29,7 +30,11 @@ from chaos.schedules import (
     NOT_FOR,
     OTHER_DELAYS,
     PROCESS_FAMILIES,
+    QUIET_CHANCE,
+    QUIET_EXPLORE_MIN_S,
     QUIET_HOLDS,
+    QUIET_LINK,
+    QUIET_LINK_S,
     QUIET_MAX_S,
     QUIET_PAST,
     build,
@@ -44,10 +49,24 @@ SEEDS = range(1, 9)
 NETWORK_FAULTS = {"partition", "latency", "half-open", "reset_peer"}
 
 
+def _closing(schedule: list[ScheduledFault]) -> list[ScheduledFault]:
+    """The windows that end the quiet stretches: the clients' link alone (no other entry
+    overlaps them)."""
+    return [e for e in schedule if e.label == QUIET_LINK and not any(
+        o is not e and o.start_s < e.end_s and e.start_s < o.end_s for o in schedule)]
+
+
+def _mixed(**kw: object) -> list[ScheduledFault]:
+    """``mixed`` without the windows that end its quiet stretches (its lanes and exploration)."""
+    schedule = build("mixed", **kw)  # type: ignore[arg-type]
+    closing = _closing(schedule)
+    return [e for e in schedule if e not in closing]
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, seed: int) -> None:
-    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+    schedule = _mixed(seed=seed, duration_s=60, strategy=strategy)
     assert {family_of(e.name) for e in schedule} == set(families_for(strategy))
     assert not NOT_FOR.get(strategy, frozenset()) & {family_of(e.name) for e in schedule}
     # the process lane runs each family once, the network lane each at least once (then more
@@ -70,7 +89,7 @@ def test_the_links_keep_failing_while_the_process_lane_runs(strategy: str) -> No
     run leaves a lost answer to the few requests in flight then."""
     twice = 0
     for seed in SEEDS:
-        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+        schedule = _mixed(seed=seed, duration_s=60, strategy=strategy)
         windows = _network_windows(schedule)
         until = max(e.end_s for e in schedule if e.fault in ("pause", "kill", "crash")) \
             - CRASH_CLEAR_S
@@ -94,7 +113,7 @@ def test_the_crash_of_mixed_comes_last_and_ends_clear_of_the_later_network_round
     every request from the step: so the crash is the process lane's last window, armed
     longer than a network window, and its last seconds meet no later network round."""
     for seed in SEEDS:
-        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
+        schedule = _mixed(seed=seed, duration_s=60, strategy=strategy)
         process = sorted((e for e in schedule if e.fault in ("pause", "kill", "crash")),
                          key=lambda e: e.start_s)
         crash = process[-1]
@@ -115,12 +134,17 @@ def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int)
     for e in schedule:
         assert lead <= e.start_s < e.end_s <= end + 1e-6, e
         e.make()  # a valid fault
-    starts = sorted({e.start_s for e in schedule})
+    closing = _closing(schedule)
+    starts = sorted({e.start_s for e in schedule if e not in closing})
     assert starts[0] - lead <= 3.0
-    lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
+    lanes_end = max(e.end_s for e in schedule if e.fault != "explore" and e not in closing)
     composed = [t for t in starts if t < lanes_end]
     assert max(b - a for a, b in itertools.pairwise(composed)) <= 10.0  # windows every few s
     assert max(b - a for a, b in itertools.pairwise(starts)) <= QUIET_MAX_S + 1.0
+    # the clients' link alone comes a gap after the quiet stretch's last window
+    assert len(closing) == 1, closing
+    before = max(e.end_s for e in schedule if e not in closing)
+    assert EXPLORE_GAP[0] - 1e-3 <= closing[0].start_s - before <= EXPLORE_GAP[1] + 2e-3
     network = [e for e in schedule if e.fault in NETWORK_FAULTS]
     process = [e for e in schedule if e.fault not in NETWORK_FAULTS]
     overlaps = [(n, p) for n in network for p in process
@@ -131,18 +155,32 @@ def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("buyers", [None, 5.0, 0.3])  # 5 s: what a default run passes
-def test_mixed_ends_with_exploration_alone(strategy: str, seed: int,
-                                           buyers: float | None) -> None:
+def test_mixed_ends_with_exploration_alone_then_the_clients_link(
+        strategy: str, seed: int, buyers: float | None) -> None:
     """The network and process lanes end early; exploration windows run on after them, one
     delayed step at a time in any process, on a system whose links and processes are
     otherwise whole (the quiet stretch), each window long enough for requests held one after
-    another at its step; the last one runs to the end of the fault window (what is left after
-    a window is never too short to hold its delay, however short the buyers' timeout)."""
-    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy,
-                     client_timeout_s=buyers)
+    another at its step; the last one runs to a gap before the clients' link fails alone,
+    which ends the fault window (what is left after a window is never too short to hold its
+    delay, however short the buyers' timeout)."""
+    full = build("mixed", seed=seed, duration_s=60, strategy=strategy, client_timeout_s=buyers)
+    closing = _closing(full)
+    schedule = [e for e in full if e not in closing]
     lead, end = window(60)
+    # the clients' link alone ends the stretch (a 60 s run is one cycle): the quiet windows
+    # run to a gap before it
+    assert len(closing) == 1 and closing[0].end_s >= end - 1e-3, closing
+    end = closing[0].start_s - EXPLORE_GAP[1]
     lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
-    assert end - lanes_end >= 0.3 * (end - lead)  # measured: 12.2-19.7 s of 36, 300 seeds
+    assert end - lanes_end >= QUIET_EXPLORE_MIN_S - 1e-3  # measured: 9.1-16.5 s, 900 runs
+    assert closing[0].end_s - lanes_end >= 0.3 * (closing[0].end_s - lead)  # 10.6-19.7 s
+    assert QUIET_LINK_S[0] - 1e-3 <= closing[0].duration_s <= QUIET_LINK_S[1]
+    # it closes each connection whenever the buyers' timeout is known (a held one loses only
+    # each buyer's first answer), else holds them
+    assert closing[0].params == {"stream": "downstream"} or (
+        buyers is not None and CLOSE_AFTER[0] * buyers * 1000 - 1
+        <= int(str(closing[0].params["timeout_ms"])) <= CLOSE_AFTER[1] * buyers * 1000 + 1)
+    assert ("timeout_ms" in closing[0].params) == (buyers is not None)
     late = [e for e in schedule if e.fault == "explore" and e.end_s > lanes_end + 1e-6]
     alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end)) for e in late)
     assert alone >= 0.6 * (end - lanes_end)
@@ -161,6 +199,17 @@ def test_mixed_ends_with_exploration_alone(strategy: str, seed: int,
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_quiet_stretch_explores(strategy: str) -> None:
+    """A quiet window is never drawn at a step whose crash was armed within a gap of it (the
+    lane would drop it, and with it the stretch's only window: without that rule, saga seed 288
+    had none)."""
+    for seed in range(1, 301):
+        schedule = _mixed(seed=seed, duration_s=60, strategy=strategy, client_timeout_s=5.0)
+        lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
+        assert any(e.fault == "explore" and e.end_s > lanes_end for e in schedule), seed
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize(("env", "buyers"), [
     ({}, None), ({"LOCK_LEASE_MS": "3000", "PROVIDER_TIMEOUT_S": "2"}, None),
     ({}, 1.5), ({}, 8.0)])
@@ -176,11 +225,11 @@ def test_quiet_windows_hold_just_past_the_shortest_deadline(
     held_at_hold, quiet_windows, in_range = 0, 0, 0
     for seed in SEEDS:
         before = quiet_windows
-        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, service_env=env,
-                         client_timeout_s=buyers)
+        schedule = _mixed(seed=seed, duration_s=60, strategy=strategy, service_env=env,
+                          client_timeout_s=buyers)
         lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
         crashes = [e for e in schedule if e.fault == "crash"]
-        _, end = window(60)
+        end = max(e.end_s for e in schedule)  # the quiet stretch's (before its closing link)
         for e in schedule:
             if e.fault != "explore" or e.start_s + DELAY_WINDOW[0] <= lanes_end:
                 continue
@@ -190,6 +239,10 @@ def test_quiet_windows_hold_just_past_the_shortest_deadline(
             # only the last window, when what is left is too short for its delay, holds less
             if held >= QUIET_PAST[0] * shortest - 1e-3:
                 in_range += 1
+                # on most hits (cut only by the hold budget over a long delay)
+                chance = float(str(e.params["chance"]))
+                budget = HOLD_BUDGET_S / max(held, HOLD_BUDGET_S)
+                assert min(QUIET_CHANCE[0], budget) - 1e-3 <= chance <= QUIET_CHANCE[1], e
             else:
                 assert e.end_s >= end - 1e-3, e
             armed = {c.target for c in crashes if c.start_s < e.end_s and e.start_s < c.end_s}
@@ -282,12 +335,15 @@ def test_a_failpoint_is_never_armed_again_at_the_instant_it_is_disarmed(
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_network_faults_never_share_a_link(strategy: str, seed: int) -> None:
-    """Network windows may overlap (two links down at once), each on a link of its own."""
-    schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-    network = [e for e in schedule if e.fault in NETWORK_FAULTS]
-    for a, b in itertools.combinations(network, 2):
-        if a.target == b.target:
-            assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
+    """Network windows may overlap (two links down at once), each on a link of its own (in a
+    soak too, where a quiet stretch's closing clients' link comes just before a cycle)."""
+    for duration, buyers in ((60, None), (600, 5.0)):
+        schedule = build("mixed", seed=seed, duration_s=duration, strategy=strategy,
+                         client_timeout_s=buyers)
+        network = [e for e in schedule if e.fault in NETWORK_FAULTS]
+        for a, b in itertools.combinations(network, 2):
+            if a.target == b.target:
+                assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -458,23 +514,38 @@ def test_mixed_often_fails_two_links_at_once() -> None:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_long_mixed_run_repeats_the_cycle(strategy: str) -> None:
+@pytest.mark.parametrize("buyers", [None, 5.0])
+def test_a_long_mixed_run_repeats_the_cycle(strategy: str, buyers: float | None) -> None:
     """A soak-long ``mixed`` runs every family in every cycle (its crash aimed at the next
-    crash point each time), each cycle's lanes followed by a quiet stretch of exploration."""
-    schedule = build("mixed", seed=3, duration_s=600, strategy=strategy)
-    lanes = sorted((e for e in schedule if e.fault != "explore"), key=lambda e: e.start_s)
+    crash point each time), each cycle's lanes followed by a quiet stretch of exploration
+    that ends with the clients' link alone (the last cycle's, when it has room)."""
+    schedule = build("mixed", seed=3, duration_s=600, strategy=strategy,
+                     client_timeout_s=buyers)
+    closing = _closing(schedule)
+    lanes = sorted((e for e in schedule if e.fault != "explore" and e not in closing),
+                   key=lambda e: e.start_s)
     crashes = [e for e in lanes if e.fault == "crash"]
     assert len(crashes) >= 8
     assert len({e.target for e in crashes}) > 1  # not the same crash point every cycle
     windows = sorted({(e.start_s, e.end_s, e.name) for e in lanes})  # pg-latency: 2 entries
     cycles: list[list[str]] = [[]]  # the lanes' windows, split at the quiet stretches
+    bounds = [[windows[0][0], windows[0][1]]]  # each cycle's lanes: (first start, last end)
     last_end = windows[0][1]
     for start, stop, name in windows:
         if start - last_end >= 8.0:
             cycles.append([])
+            bounds.append([start, stop])
         cycles[-1].append(family_of(name))
-        last_end = max(last_end, stop)
+        last_end = bounds[-1][1] = max(last_end, stop)
     assert len(cycles) == len(crashes) >= 8
+    # each cycle's quiet stretch but the last ends with the clients' link alone, a gap and at
+    # most the lane's first offset before the next cycle's first window
+    for (_, stop), (start, _) in itertools.pairwise(bounds):
+        links = [c for c in closing if stop <= c.start_s and c.end_s <= start]
+        assert len(links) == 1, (stop, start, links)
+        assert EXPLORE_GAP[0] - 1e-6 <= start - links[0].end_s \
+            <= EXPLORE_GAP[0] + FIRST_OFFSET_S + 1e-3
+    assert len(closing) in (len(cycles) - 1, len(cycles))
     for families in cycles[:-1]:  # all (the last cycle's lanes may have run short)
         assert set(families) == set(families_for(strategy)) - {"explore"}
         assert all(families.count(f) == 1 for f in PROCESS_FAMILIES)
