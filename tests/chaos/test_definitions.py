@@ -14,7 +14,7 @@ from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFau
 from chaos.faults import FAULTS, make
 from chaos.faults.pause import lock_holder
 from chaos.inline import parse_inline
-from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window
+from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window, window_of
 from harness.errors import EXIT_USAGE
 from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
@@ -91,8 +91,9 @@ def test_defaults_and_typed_params() -> None:
 @pytest.mark.parametrize("duration", [20.0, 60.0, 300.0])
 def test_schedules_stay_inside_the_load_window_and_are_valid(name: str, duration: float) -> None:
     schedule = build(name, seed=7, duration_s=duration, strategy="2pc")
-    lead, end = window(duration)
+    lead, end = window_of(name, duration)
     assert lead > 0 and end < duration
+    assert (lead, end) == window(duration) or (name == "mixed" and lead < window(duration)[0])
     for entry in schedule:
         assert lead <= entry.start_s and entry.end_s <= end + 1e-6, entry
         entry.make()  # every entry is a valid fault
@@ -143,7 +144,7 @@ def test_too_short_a_load_for_a_pause_is_an_error_not_a_weaker_schedule() -> Non
 def test_any_schedule_fits_its_window(
     name: str, seed: int, duration: float, strategy: str | None
 ) -> None:
-    lead, end = window(duration)
+    lead, end = window_of(name, duration)
     try:
         entries = build(name, seed=seed, duration_s=duration, strategy=strategy)
     except ScheduleError as exc:  # only a window too short for one episode (lock pauses)

@@ -24,6 +24,7 @@ from chaos.schedules import (
     FIRST_OFFSET_S,
     HEAL_MARGIN_S,
     HOLD_BUDGET_S,
+    MIXED_LEAD,
     MIXED_LENGTH,
     NETWORK_FAMILIES,
     NETWORK_GAP,
@@ -41,6 +42,7 @@ from chaos.schedules import (
     families_for,
     family_of,
     window,
+    window_of,
 )
 from target_service.introspection import clocks, deadlines, exploration_failpoints
 
@@ -130,7 +132,7 @@ def test_the_crash_of_mixed_comes_last_and_ends_clear_of_the_later_network_round
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mixed_is_dense_composed_and_inside_its_window(strategy: str, seed: int) -> None:
     schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-    lead, end = window(60)
+    lead, end = window_of("mixed", 60)
     for e in schedule:
         assert lead <= e.start_s < e.end_s <= end + 1e-6, e
         e.make()  # a valid fault
@@ -166,13 +168,13 @@ def test_mixed_ends_with_exploration_alone_then_the_clients_link(
     full = build("mixed", seed=seed, duration_s=60, strategy=strategy, client_timeout_s=buyers)
     closing = _closing(full)
     schedule = [e for e in full if e not in closing]
-    lead, end = window(60)
+    lead, end = window_of("mixed", 60)
     # the clients' link alone ends the stretch (a 60 s run is one cycle): the quiet windows
     # run to a gap before it
     assert len(closing) == 1 and closing[0].end_s >= end - 1e-3, closing
     end = closing[0].start_s - EXPLORE_GAP[1]
     lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
-    assert end - lanes_end >= QUIET_EXPLORE_MIN_S - 1e-3  # measured: 9.1-16.5 s, 900 runs
+    assert end - lanes_end >= QUIET_EXPLORE_MIN_S - 1e-3  # measured: 10.3-19.7 s, 900 runs
     assert closing[0].end_s - lanes_end >= 0.3 * (closing[0].end_s - lead)  # 10.6-19.7 s
     assert QUIET_LINK_S[0] - 1e-3 <= closing[0].duration_s <= QUIET_LINK_S[1]
     # it closes each connection whenever the buyers' timeout is known (a held one loses only
@@ -207,6 +209,24 @@ def test_every_quiet_stretch_explores(strategy: str) -> None:
         schedule = _mixed(seed=seed, duration_s=60, strategy=strategy, client_timeout_s=5.0)
         lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
         assert any(e.fault == "explore" and e.end_s > lanes_end for e in schedule), seed
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -> None:
+    """``mixed`` starts after its shorter lead (8% of the load, at most 5 s, where the other
+    schedules wait 15%, at most 10 s), and the seconds go to the quiet stretch: in a 60 s run
+    at least 10 s of exploration alone (over 300 seeds; as little as 7.6 s after the longer
+    lead)."""
+    lead = window_of("mixed", 60)[0]
+    assert lead == pytest.approx(MIXED_LEAD[0] * 60) and lead < window(60)[0]
+    assert window_of("mixed", 3600)[0] == MIXED_LEAD[1]
+    for seed in range(1, 301):
+        schedule = _mixed(seed=seed, duration_s=60, strategy=strategy, client_timeout_s=5.0)
+        assert min(e.start_s for e in schedule) >= lead
+        lanes_end = max(e.end_s for e in schedule if e.fault != "explore")
+        alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end))
+                    for e in schedule if e.fault == "explore")
+        assert alone >= 10.0, (seed, alone)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -308,7 +328,7 @@ def test_faults_reach_the_window_end_however_short_the_buyers_timeout(
     """With a 0.2 s buyers' timeout a quiet window lasts a few seconds; the last one still
     takes what is left of the stretch (these seeds left a fault-free 2.5-2.9 s tail when a
     window held only twice its delay and a second, under the shortest window)."""
-    _, end = window(60)
+    _, end = window_of("mixed", 60)
     schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy, client_timeout_s=0.2)
     assert max(e.end_s for e in schedule) >= end - 1e-3
 
@@ -549,7 +569,7 @@ def test_a_long_mixed_run_repeats_the_cycle(strategy: str, buyers: float | None)
     for families in cycles[:-1]:  # all (the last cycle's lanes may have run short)
         assert set(families) == set(families_for(strategy)) - {"explore"}
         assert all(families.count(f) == 1 for f in PROCESS_FAMILIES)
-    lead, end = window(600)
+    lead, end = window_of("mixed", 600)
     assert all(lead <= e.start_s < e.end_s <= end + 1e-6 for e in schedule)
 
 
