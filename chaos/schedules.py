@@ -623,7 +623,8 @@ _SPECS = (
                  " a service process past the lock lease while a few others delay requests now"
                  " and then or crash a process (BUGGIFY; knows no bug)",
                  _explore, span=_explore_length),
-    ScheduleSpec("mixed", "dense and composed: network faults on the links overlap process"
+    ScheduleSpec("mixed", "dense and composed, after a shorter lead: network faults on the"
+                 " links overlap process"
                  " faults and a lane of exploration on the service, every family of the"
                  " strategy, the links again and again; ends with exploration alone, then (when"
                  " there is room) the clients' link alone"),
