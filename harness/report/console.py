@@ -3,6 +3,9 @@ every broken invariant, every threshold, and coverage when computed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -31,18 +34,33 @@ def summary_table(report: Report) -> Table:
     return table
 
 
+def example_text(example: Mapping[str, Any]) -> str:
+    """An invariant's example as one readable line: its kind first, then ``key=value`` with
+    lists joined by commas (every order id whole: the user looks them up)."""
+    def value(v: Any) -> str:
+        return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    rest = " ".join(f"{k}={value(v)}" for k, v in example.items()
+                    if k != "kind" and v not in (None, "", [], ()))
+    kind = example.get("kind")
+    return f"{kind}: {rest}" if kind else rest
+
+
 def violations_lines(report: Report) -> list[Text]:
-    """One line per invariant that does not hold: strategy, name, count or error, an example."""
+    """Per invariant that does not hold: strategy, name, count or error, then its first
+    example whole on the next line (wrapped, never cut: it names the orders to look up)."""
     lines = []
     for strategy, result in report.strategies.items():
         for inv in result.broken:
             why = f"error: {inv.error}" if inv.error is not None else (
                 f"{inv.violations} violations")
             orders = sum(1 for o in report.orders.values() if o.strategy == strategy)
-            hint = f"  e.g. {dict(inv.examples[0])}" if inv.examples else ""
             lines.append(Text(f"  ✗ {strategy}: {inv.name}: {why}"
-                              f"{f' ({orders} orders in the report)' if orders else ''}{hint}",
-                              style="red", overflow="ellipsis", no_wrap=True))
+                              f"{f' ({orders} orders in the report)' if orders else ''}",
+                              style="red"))
+            if inv.examples:
+                lines.append(Text(f"      e.g. {example_text(inv.examples[0])}",
+                                  style="red", overflow="fold"))
     return lines
 
 

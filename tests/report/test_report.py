@@ -261,6 +261,15 @@ def test_console_summary_shows_verdict_and_counts() -> None:
     assert text.rstrip().endswith("verdict: fail")
 
 
+def test_console_names_an_examples_orders_whole_even_on_a_narrow_terminal() -> None:
+    console = Console(record=True, width=60, color_system=None)
+    print_summary(Report.from_json(sample_report()), console)
+    text = "".join(console.export_text().split())  # the example folds over lines: join them
+    assert ("e.g.seatinseveralliveorders:event_id=evt_defaultseat_id=A-07"
+            "orders=0d9c7a52-1111-4b6e-9a0e-5b7c1f00aa01,0d9c7a52-2222-4b6e-9a0e-5b7c1f00aa02"
+            ) in text
+
+
 # --- additions: coverage, thresholds, order stories --------------------------------------
 ORDER_A = "0d9c7a52-1111-4b6e-9a0e-5b7c1f00aa01"
 ORDER_B = "0d9c7a52-2222-4b6e-9a0e-5b7c1f00aa02"
