@@ -6,10 +6,12 @@ Pure logic (no Locust, no network), so it is unit-tested on its own. Guarantees:
   (:class:`Planner` draws from its own ``random.Random`` in a fixed order per purchase).
 * A plan asks for ``seats_min..seats_max`` seats of one row of one section, adjacent where the
   map allows, or for none when the map has no seats at all.
-* A share ``hot_share`` of purchases wants the hot section; the others follow a Zipf law over the
-  remaining seats ranked by preference (section order of the map, then row, then closeness to
-  the row's centre). Available seats are preferred; when none is left, buyers still try their
-  favourite seats (and lose them: a conflict), so the load never goes idle.
+* A share ``hot_share`` of purchases wants the hot section, the others the remaining seats; in
+  either, the seat follows a Zipf law over the seats ranked by preference (section order of the
+  map, then row, then closeness to the row's centre), as a flash sale's buyers all want the
+  best seats left, so they meet on the same seats. Available seats are preferred; when none is
+  left, buyers still try their favourite seats (and lose them: a conflict), so the load never
+  goes idle.
 """
 
 from __future__ import annotations
@@ -218,10 +220,7 @@ def choose_seats(
     rest = [s for s in ranked if s.section != workload.hot_section]
     pool = hot if (wants_hot and hot) or not rest else rest
     candidates = [s for s in pool if s.available] or pool
-    if pool is hot:
-        anchor = candidates[min(int(pick * len(candidates)), len(candidates) - 1)]
-    else:
-        anchor = candidates[_zipf_index(len(candidates), workload.zipf_s, pick)]
+    anchor = candidates[_zipf_index(len(candidates), workload.zipf_s, pick)]
     return _adjacent(anchor, candidates, count)
 
 

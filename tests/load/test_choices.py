@@ -75,6 +75,28 @@ def test_zipf_prefers_the_best_ranked_seats_outside_the_hot_section() -> None:
     assert counts[ranked[0]] > 5 * counts.get("H-01", 0) + 1
 
 
+def test_hot_buyers_meet_on_the_best_free_hot_seats() -> None:
+    """In the hot section too the best free seats draw the most buyers (a flash sale's rivals
+    meet on the same seats), and a taken seat passes its demand to the next best."""
+    workload = Workload(hot_share=1.0, zipf_s=1.1, seats_min=1, seats_max=1)
+    rng = user_rng(4, 0, 0)
+
+    def counts(sold: frozenset[str]) -> collections.Counter[str]:
+        out: collections.Counter[str] = collections.Counter()
+        for _ in range(2000):
+            out[choose_seats(seat_map(sold), workload, count=1, wants_hot=True,
+                             pick=rng.random())[0]] += 1
+        return out
+
+    free = counts(frozenset())
+    assert set(free) <= {f"{r}-{n:02d}" for r in "AB" for n in range(1, 11)}
+    assert free.most_common(1)[0][0] in ("A-05", "A-06")  # row A's centre
+    assert free["A-05"] + free["A-06"] > 10 * (free["B-01"] + free["B-10"] + 1) / 2
+    taken = counts(frozenset({"A-05", "A-06"}))
+    assert taken["A-05"] == taken["A-06"] == 0
+    assert taken.most_common(1)[0][0] in ("A-04", "A-07")
+
+
 def test_available_seats_are_preferred_and_sold_out_still_tries() -> None:
     workload = Workload(hot_share=1.0)
     front = frozenset(f"{r}-{n:02d}" for r in "AB" for n in range(1, 11))
