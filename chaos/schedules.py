@@ -272,12 +272,17 @@ DELAY_WINDOW = (4.0, 8.0)
 #: a window of the quiet stretch lasts at least this many of its delays and a second (its
 #: delay is cut to fit): requests held one after another at its step, a later one from when
 #: an earlier one's deadline passed (a lease lapses and a rival takes over; the first lets go
-#: while the rival is held, and a third comes in), all inside the window
+#: while the rival is held, and a third comes in), all inside the window. It ends at least
+#: its delay before the stretch's exploration does: a request held as the window ends comes
+#: back that much later, so the clients' link that closes the stretch (:func:`_closing_link`)
+#: meets a flowing load, not buyers still held at one step (a window that ran to the link
+#: left most buyers of a run inside a held confirm while the link failed: no create or
+#: finalize crossed it; docs/measurements.md)
 QUIET_HOLDS = 2
 #: and at most this long (seconds), unless what the stretch would have left after it could
-#: not hold a window of its own: then it runs to the end of the stretch's exploration (a gap
-#: before its closing clients' link, :func:`_closing_link`; a short last window cut
-#: its delay below the deadline, and the chains that start late in a window need its seconds)
+#: not hold a window of its own: then it runs to its delay before the end of the stretch's
+#: exploration (a short last window cut its delay below the deadline, and the chains that
+#: start late in a window need its seconds)
 QUIET_MAX_S = 12.0
 #: a quiet window's delay is this multiple of the strategy's shortest deadline d (its door's
 #: ``deadlines``, or the buyers' timeout when shorter): past it, so the deadline passes while
@@ -531,8 +536,9 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
     pause goes to the next window); its delays and crashes stay. A window that would reach
     past ``quiet_from`` (when the other lanes are done) even at its shortest delays one step
     and pauses nothing (:meth:`_Plan.quiet`): a race among held requests needs rivals that
-    reach every store and a running process, a crash shows without them; an earlier window
-    is cut to end at ``quiet_from``. Nor does a window pause at a step
+    reach every store and a running process, a crash shows without them; it ends its delay
+    before ``end`` (what it holds is back by then), and an earlier window is cut to end at
+    ``quiet_from``. Nor does a window pause at a step
     that another lane's crash holds ``armed`` meanwhile (one arming per failpoint)."""
     if lead is None or end is None:
         lead, end = window(inp.duration_s)
@@ -553,14 +559,21 @@ def _explore_lane(inp: BuildInput, lead: float | None = None, end: float | None 
         if late:  # the quiet stretch: the processes run whole
             point, params = plan.quiet(frozenset(
                 c.target for c in armed or () if _near(c, t, end)))[0]
-            seconds = float(str(params["seconds"]))
+            # its held requests are back by the lane's end (QUIET_HOLDS: a window ends its
+            # delay's length before the lane does)
+            seconds = max(0.5, min(float(str(params["seconds"])),
+                                   (room - 1.0) / (QUIET_HOLDS + 1)))
+            span = room - seconds
             length = min(max(inp.rng.uniform(*DELAY_WINDOW), QUIET_HOLDS * seconds + 1.0),
-                         QUIET_MAX_S, room)
-            if room - length - EXPLORE_GAP[1] < max(EXPLORE_MIN_S, QUIET_HOLDS * seconds + 1.0):
-                length = room  # the rest could not hold a window of its own: take it
-            seconds = min(seconds, (length - 1.0) / QUIET_HOLDS)
-            arms = [(point, {**params, "seconds": round(max(0.5, seconds), 3)})]
+                         QUIET_MAX_S, span)
+            if span - length - EXPLORE_GAP[1] < max(EXPLORE_MIN_S,
+                                                    (QUIET_HOLDS + 1) * seconds + 1.0):
+                length = span  # the rest could not hold a window of its own: take it
+            seconds = max(0.5, min(seconds, (length - 1.0) / QUIET_HOLDS))
+            arms = [(point, {**params, "seconds": round(seconds, 3)})]
             out.extend(_exploration_entries(arms, t, _ms_down(length), "explore"))
+            if length >= span:
+                break  # the last: what it holds comes back by the lane's end
             t = _ms_up(t + length + inp.rng.uniform(*EXPLORE_GAP))
             continue
         kind, arms = plan.window()
