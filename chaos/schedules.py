@@ -109,10 +109,8 @@ def window(duration_s: float) -> tuple[float, float]:
 #: ``mixed`` starts after a shorter lead than the other schedules: this share of the load, at
 #: most this long (seconds). The buyers are all running by then (at the default spawn rate, 20
 #: in 2 s), and the seconds go to its quiet stretch, where races among held requests form in
-#: proportion to its length (a 60 s run's quiet exploration of a lock run: 13.1-16.5 s, p10 to
-#: p90 over 300 seeds, instead of 9.3-12.8 s after the 9 s lead of :func:`window`; measured on
-#: the lease bug, 20 seeds each: 4.40 double-sold seats per run instead of 2.55,
-#: docs/measurements.md)
+#: proportion to its length (on the lease bug, more double-sold seats per run than after the
+#: lead of :func:`window`: docs/measurements.md)
 MIXED_LEAD = (0.08, 5.0)
 
 
