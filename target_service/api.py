@@ -13,7 +13,7 @@ from target_service.auth import Authenticator
 from target_service.cancel import cancel
 from target_service.context import Deps
 from target_service.coverage import hold_lapsed
-from target_service.db import DB_ERRORS
+from target_service.db import DB_ERRORS, LOCK_ERRORS
 from target_service.idempotency import Claim, IdempotencyStore, fingerprint, validate_key
 from target_service.orders import (
     Order,
@@ -82,6 +82,11 @@ async def _idempotent(request: web.Request, customer_id: uuid.UUID, body: Any,
         status = 503
         payload = Problem("DEPENDENCY_UNAVAILABLE",
                           "the database did not answer; the outcome is unknown").body()
+        stored = False
+    except LOCK_ERRORS:  # the database rolled the statement's transaction back: retry
+        status = 503
+        payload = Problem("DEPENDENCY_UNAVAILABLE",
+                          "the database gave up a row lock wait; retry").body()
         stored = False
     except BaseException:
         try:

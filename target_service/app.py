@@ -60,6 +60,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except db.DB_ERRORS:
         resp = problem_response(Problem("DEPENDENCY_UNAVAILABLE",
                                         "the database did not answer in time"), request.path)
+    except db.LOCK_ERRORS:  # a deadlock victim or lock timeout: rolled back, so retry
+        resp = problem_response(Problem("DEPENDENCY_UNAVAILABLE",
+                                        "the database gave up a row lock wait; retry"),
+                                request.path)
     except Exception:
         log.exception("unhandled error on %s %r", request.method, request.path)
         resp = problem_response(Problem("INTERNAL_ERROR", "unexpected error"), request.path)

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+#: the CTE that locks the seats ``$2`` of event ``$1`` in ``seat_id`` order; a multi-seat
+#: write joins it, so it waits for every seat in that order before it changes any (a write
+#: that locked in scan order deadlocked with a rival's reserve, which locks in seat order)
+_LOCKED = ("locked AS (SELECT seat_id FROM seats WHERE event_id = $1"
+           " AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR UPDATE)")
+
 _ORDER_COLS = ("order_id, customer_id, event_id, strategy, status, amount_cents, currency,"
                " payment_id, hold_expires_at, finalize_started_at, failure_code,"
                " failure_detail, created_at, updated_at")
@@ -161,9 +167,12 @@ async def reserve_seats(conn: Any, order: Order, hold_until: datetime) -> bool:
 async def release_seats(conn: Any, order_id: uuid.UUID) -> int:
     """Release the seats HELD by ``order_id`` (idempotent)."""
     res = await conn.execute(
-        "UPDATE seats SET state = 'AVAILABLE', holder_order_id = NULL, holder_strategy = NULL,"
-        " hold_expires_at = NULL, updated_at = now()"
-        " WHERE holder_order_id = $1 AND state = 'HELD'", order_id)
+        "WITH locked AS (SELECT event_id, seat_id FROM seats"
+        "  WHERE holder_order_id = $1 AND state = 'HELD' ORDER BY seat_id FOR UPDATE)"
+        " UPDATE seats s SET state = 'AVAILABLE', holder_order_id = NULL,"
+        "  holder_strategy = NULL, hold_expires_at = NULL, updated_at = now()"
+        " FROM locked l WHERE s.event_id = l.event_id AND s.seat_id = l.seat_id"
+        "  AND s.holder_order_id = $1 AND s.state = 'HELD'", order_id)
     return int(res.split()[-1])
 
 
@@ -185,15 +194,17 @@ async def sell_seats_and_issue(conn: Any, order: Order, *, check_holder: bool = 
     """
     if check_holder:
         rows = await conn.fetch(
-            "UPDATE seats SET state = 'SOLD', hold_expires_at = NULL, updated_at = now()"
-            " WHERE event_id = $1 AND seat_id = ANY($2::text[]) AND holder_order_id = $3"
-            " AND state = 'HELD' RETURNING seat_id",
+            f"WITH {_LOCKED} UPDATE seats s SET state = 'SOLD', hold_expires_at = NULL,"
+            " updated_at = now() FROM locked l WHERE s.event_id = $1"
+            " AND s.seat_id = l.seat_id AND s.holder_order_id = $3 AND s.state = 'HELD'"
+            " RETURNING s.seat_id",
             order.event_id, list(order.seats), order.order_id)
     else:
         rows = await conn.fetch(
-            "UPDATE seats SET state = 'SOLD', holder_order_id = $3, holder_strategy = 'lock',"
-            " hold_expires_at = NULL, updated_at = now()"
-            " WHERE event_id = $1 AND seat_id = ANY($2::text[]) RETURNING seat_id",
+            f"WITH {_LOCKED} UPDATE seats s SET state = 'SOLD', holder_order_id = $3,"
+            " holder_strategy = 'lock', hold_expires_at = NULL, updated_at = now()"
+            " FROM locked l WHERE s.event_id = $1 AND s.seat_id = l.seat_id"
+            " RETURNING s.seat_id",
             order.event_id, list(order.seats), order.order_id)
     if len(rows) != len(order.seats):
         return False
@@ -248,9 +259,11 @@ async def sell_with_saga(conn: Any, order: Order, saga_version: int, instance: s
     row = await conn.fetchrow(
         f"WITH s AS (UPDATE sagas SET state = 'DONE', step = 'SOLD', version = version + 1,"
         f"  updated_at = now() WHERE order_id = $3 AND version = $4 RETURNING order_id),"
-        f" st AS (UPDATE seats SET state = 'SOLD', hold_expires_at = NULL, updated_at = now()"
-        f"  WHERE event_id = $1 AND seat_id = ANY($2::text[]) AND holder_order_id = $3"
-        f"  AND state = 'HELD' AND EXISTS (SELECT 1 FROM s) RETURNING seat_id),"
+        f" {_LOCKED},"
+        f" st AS (UPDATE seats x SET state = 'SOLD', hold_expires_at = NULL,"
+        f"  updated_at = now() FROM locked l WHERE x.event_id = $1 AND x.seat_id = l.seat_id"
+        f"  AND x.holder_order_id = $3 AND x.state = 'HELD' AND EXISTS (SELECT 1 FROM s)"
+        f"  RETURNING x.seat_id),"
         f" o AS (UPDATE orders SET status = 'SOLD', sold_at = now(), updated_at = now()"
         f"  WHERE order_id = $3 AND status = 'AUTHORIZED'"
         f"  AND (SELECT count(*) FROM st) = $5 RETURNING {_ORDER_COLS}),"
