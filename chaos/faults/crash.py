@@ -4,7 +4,10 @@ The target is the failpoint's name (``target_service.failpoints.FAILPOINTS``; e.
 ``2pc-after-prepare``: the coordinator dies between 2PC prepare and commit). ``count`` firings
 across all processes (0: every hit while armed); when ``start`` returns, every process is armed.
 ``stop`` disarms it and waits until every
-target-service process is RUNNING again; ``fired`` says how many processes were seen to restart.
+target-service process is RUNNING again. ``taken`` says how many of the ``count`` firings the
+failpoint took (read from the failpoint table just before the disarm: its own crashes);
+``fired`` how many processes were seen to restart meanwhile, for any reason (another fault's
+kill or crash too).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Crash(Fault[CrashParams]):
     ) -> None:
         super().__init__(target, params)
         self.fired: int | None = None
+        self.taken: int | None = None
         self._pids: dict[str, int] = {}
 
     @classmethod
@@ -72,6 +76,12 @@ class Crash(Fault[CrashParams]):
         await asyncio.sleep(2 * failpoints.poll_interval_s(ctx.state) + 0.1)
 
     async def _remove(self, ctx: ChaosContext) -> None:
+        if self.params.count:  # what is left of the count is gone once disarmed
+            try:  # (the service deletes an arming whose count is spent)
+                left: int | None = (await failpoints.armed(ctx.state)).get(self.target) or 0
+            except Exception:  # an observation must never stop the healing
+                left = None
+            self.taken = None if left is None else self.params.count - left
         try:
             await failpoints.disarm(ctx.state, self.target)
         except failpoints.FailpointError as exc:
@@ -85,4 +95,4 @@ class Crash(Fault[CrashParams]):
             )
 
     def observed(self) -> dict[str, Any]:
-        return {"fired": self.fired}
+        return {"fired": self.fired, "taken": self.taken}

@@ -223,9 +223,28 @@ async def test_crash_at_a_failpoint_kills_one_process_between_prepare_and_commit
                 await buyer.confirm(order)
         finally:
             await fault.stop(ctx)
-        assert fault.observed()["fired"] == 1
+        assert fault.observed() == {"fired": 1, "taken": 1}
     after = await pids(stack)
     assert sum(after[n] != before[n] for n in ("target-0", "target-1")) == 1
     assert after["provider"] == before["provider"]
+    assert await failpoints.armed(stack.state) == {}
+    assert await health_answers(stack.target_url, attempts=10) == 10
+
+
+async def test_a_crash_that_no_request_reached_took_nothing_though_a_kill_restarted_one(
+    stack: StackHandle,
+) -> None:
+    """``taken`` is the failpoint's own firings; ``fired`` counts any restart in the window
+    (here another fault's kill), so only ``taken`` says whether the crash happened."""
+    async with ctx_for(stack.state) as ctx:
+        crash = make("crash", "2pc-after-prepare", {"count": 1})
+        kill = make("kill", "target-1")
+        await crash.start(ctx)
+        try:
+            await kill.start(ctx)
+            await kill.stop(ctx)  # restarted; no request reached the armed step
+        finally:
+            await crash.stop(ctx)
+        assert crash.observed() == {"fired": 1, "taken": 0}
     assert await failpoints.armed(stack.state) == {}
     assert await health_answers(stack.target_url, attempts=10) == 10
