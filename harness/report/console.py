@@ -1,5 +1,6 @@
 """The console summary after a run: the verdict, per strategy the load and invariant counts,
-every broken invariant, every threshold, and coverage when computed."""
+every broken invariant, the service's own errors, every threshold, and coverage when
+computed."""
 
 from __future__ import annotations
 
@@ -64,6 +65,24 @@ def violations_lines(report: Report) -> list[Text]:
     return lines
 
 
+def server_error_lines(report: Report) -> list[Text]:
+    """Per strategy whose service failed on its own (a 500): how often, and the first
+    operation that got one (a defect whatever the invariants say; the verdict stays theirs)."""
+    lines = []
+    for strategy, result in report.strategies.items():
+        errors = result.load.server_errors
+        if not errors.count:
+            continue
+        lines.append(Text(f"  ! {strategy}: the service answered {errors.count} server "
+                          f"error{'s' if errors.count != 1 else ''} (5xx other than 502-504)",
+                          style="yellow"))
+        if errors.examples:
+            first = {k: v for k, v in errors.examples[0].items() if k != "time"}
+            lines.append(Text(f"      e.g. {example_text(first)}", style="yellow",
+                              overflow="fold"))
+    return lines
+
+
 def threshold_lines(report: Report) -> list[Text]:
     """One line per threshold: ✓ or ✗, its value and limit."""
     return [Text(f"  {'✓' if t.ok else '✗'} threshold {t.name}: {t.value:g} "
@@ -90,8 +109,9 @@ def summary(report: Report) -> Group:
     """The verdict line, the table, violations, thresholds, coverage: for ``Console.print``."""
     verdict = report.verdict
     style = "bold green" if verdict == "pass" else "bold red"
-    return Group(summary_table(report), *violations_lines(report), *threshold_lines(report),
-                 *coverage_lines(report), Text(f"verdict: {verdict}", style=style))
+    return Group(summary_table(report), *violations_lines(report), *server_error_lines(report),
+                 *threshold_lines(report), *coverage_lines(report),
+                 Text(f"verdict: {verdict}", style=style))
 
 
 def print_summary(report: Report, console: Console | None = None) -> None:

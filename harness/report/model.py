@@ -100,19 +100,40 @@ class Outcomes:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerErrors:
+    """Answers in which the service failed on its own (a 500, not a 503: see
+    :func:`harness.contract.outcomes.server_errors`), and the first operations that got one."""
+
+    count: int = 0
+    examples: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> Json:
+        return {"count": self.count, "examples": [dict(e) for e in self.examples]}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> ServerErrors:
+        obj = _obj(data, where)
+        return cls(count=_int(obj, "count", where, 0),
+                   examples=tuple(_obj(e, f"{where}.examples")
+                                  for e in _list(obj, "examples", where)))
+
+
+@dataclass(frozen=True, slots=True)
 class LoadStats:
-    """What one strategy's load did: requests, requests/s, latency and outcomes."""
+    """What one strategy's load did: requests, requests/s, latency, outcomes, server errors."""
 
     requests: int = 0
     rps: float = 0.0
     latency_ms: Latency = field(default_factory=Latency)
     outcomes: Outcomes = field(default_factory=Outcomes)
+    server_errors: ServerErrors = field(default_factory=ServerErrors)
 
     def to_json(self) -> Json:
         lat = self.latency_ms
         return {"requests": self.requests, "rps": self.rps,
                 "latency_ms": {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99},
-                "outcomes": self.outcomes.as_dict()}
+                "outcomes": self.outcomes.as_dict(),
+                "server_errors": self.server_errors.to_json()}
 
     @classmethod
     def from_json(cls, data: Any, where: str = "load") -> LoadStats:
@@ -124,6 +145,8 @@ class LoadStats:
             latency_ms=Latency(*(_num(lat, p, f"{where}.latency_ms", 0.0)
                                  for p in ("p50", "p95", "p99"))),
             outcomes=Outcomes(*(_int(out, k, f"{where}.outcomes", 0) for k in OUTCOME_NAMES)),
+            server_errors=ServerErrors.from_json(obj.get("server_errors", {}),
+                                                 f"{where}.server_errors"),
         )
 
 

@@ -2,7 +2,7 @@
 
 Pure file reading. ``load_summary`` gives the report's ``load`` entry (docs/contract.md 7.2):
 requests, requests/s and latency percentiles from Locust's aggregated row, and the outcomes
-counted from the history's completions (:mod:`harness.contract.outcomes`).
+and server errors counted from the history's completions (:mod:`harness.contract.outcomes`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contract.history import HistoryEvent
-from harness.contract.outcomes import count_outcomes
-from harness.report.model import Latency, LoadStats, Outcomes
+from harness.contract.outcomes import count_outcomes, server_errors
+from harness.report.model import Latency, LoadStats, Outcomes, ServerErrors
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,17 @@ def read_stats(path: Path) -> dict[str, RequestStats]:
 
 
 def load_summary(total: RequestStats | None, events: Iterable[HistoryEvent]) -> LoadStats:
-    """The report's ``load`` entry for one strategy, from Locust's ``Aggregated`` row."""
+    """The report's ``load`` entry for one strategy, from Locust's ``Aggregated`` row and
+    the history (outcomes, server errors)."""
+    events = list(events)
     outcomes = Outcomes(**count_outcomes(events))
+    count, examples = server_errors(events)
+    errors = ServerErrors(count, tuple(examples))
     if total is None:
-        return LoadStats(outcomes=outcomes)
+        return LoadStats(outcomes=outcomes, server_errors=errors)
     return LoadStats(requests=total.requests, rps=round(total.rps, 3),
-                     latency_ms=Latency(total.p50, total.p95, total.p99), outcomes=outcomes)
+                     latency_ms=Latency(total.p50, total.p95, total.p99), outcomes=outcomes,
+                     server_errors=errors)
 
 
 def last_history_row(path: Path) -> dict[str, str] | None:

@@ -9,7 +9,9 @@ threshold fails the run (exit 1) like a violated invariant. The names (docs/load
 * ``error_rate``: the share of HTTP requests Locust counted as failures, at most the limit (0..1);
 * ``unknown_share``: the share of finished operations whose outcome is unknown (``info`` in the
   history: no answer, or a 5xx after every retry), at most the limit (0..1);
-* ``min_rps``: requests per second over the load, at least the limit.
+* ``min_rps``: requests per second over the load, at least the limit;
+* ``server_errors``: how many answers were the service failing on its own (a 500: the report's
+  ``load.server_errors``), at most the limit (``server_errors = 0`` fails a run on any).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class LoadMeasures:
     error_rate: float
     unknown_share: float
     min_rps: float
+    server_errors: float
 
     @classmethod
     def of(cls, load: LoadStats, failures: int, events: Iterable[HistoryEvent]) -> LoadMeasures:
@@ -44,7 +47,7 @@ class LoadMeasures:
         return cls(p50_ms=lat.p50, p95_ms=lat.p95, p99_ms=lat.p99,
                    error_rate=round(failures / load.requests, 6) if load.requests else 0.0,
                    unknown_share=round(unknown / completions, 6) if completions else 0.0,
-                   min_rps=load.rps)
+                   min_rps=load.rps, server_errors=float(load.server_errors.count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ THRESHOLDS: dict[str, ThresholdSpec] = {s.name: s for s in (
                   "share of finished operations with an unknown outcome, at most the limit",
                   share=True),
     ThresholdSpec("min_rps", "requests per second, at least the limit", at_least=True),
+    ThresholdSpec("server_errors",
+                  "answers in which the service failed on its own (a 500), at most the limit"),
 )}
 
 

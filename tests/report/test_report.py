@@ -270,6 +270,41 @@ def test_console_names_an_examples_orders_whole_even_on_a_narrow_terminal() -> N
             ) in text
 
 
+DEADLOCKED = {"op": "finalize", "order_id": "d48faab0-400d-4ca1-af1b-6639f7ef8de0",
+              "key": "688deb9d", "time": T0 + 30.2, "status": 500, "code": "INTERNAL_ERROR"}
+
+
+def with_server_error() -> dict[str, Any]:
+    """The sample report, its saga service having answered one 500."""
+    report = sample_report()
+    report["strategies"]["saga"]["load"]["server_errors"] = {"count": 1,
+                                                             "examples": [DEADLOCKED]}
+    return report
+
+
+def test_the_services_own_errors_are_shown_beside_the_invariants(run_dir: Path) -> None:
+    """A 500 is a defect whatever the invariants say: the console names the operation and its
+    order, the HTML counts it per strategy, report.json keeps it; the verdict stays theirs."""
+    console = Console(record=True, width=200, color_system=None)
+    print_summary(Report.from_json(with_server_error()), console)
+    text = console.export_text()
+    assert "! saga: the service answered 1 server error (5xx other than 502-504)" in text
+    assert ("e.g. op=finalize order_id=d48faab0-400d-4ca1-af1b-6639f7ef8de0 key=688deb9d"
+            " status=500 code=INTERNAL_ERROR") in text
+    assert "! lock" not in text  # none there
+    write_report(run_dir, Report.from_json(with_server_error()))
+    doc = json.loads((run_dir / "report.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["strategies"]["saga"]["load"]["server_errors"] == {
+        "count": 1, "examples": [DEADLOCKED]}
+    assert doc["strategies"]["lock"]["load"]["server_errors"] == {"count": 0, "examples": []}
+    page = (run_dir / "report.html").read_text()
+    row = re.search(r"<tr><td>server errors.*?</tr>", page, re.S)
+    assert row is not None
+    assert 'class="bad">1<br><span class="small">finalize d48faab0' in row.group(0)
+    assert 'class="ok">0</td>' in row.group(0)
+
+
 # --- additions: coverage, thresholds, order stories --------------------------------------
 ORDER_A = "0d9c7a52-1111-4b6e-9a0e-5b7c1f00aa01"
 ORDER_B = "0d9c7a52-2222-4b6e-9a0e-5b7c1f00aa02"
