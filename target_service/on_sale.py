@@ -50,8 +50,10 @@ async def open_waves(conn: Any, spec: EventSpec, low_water: float
     transaction); what opened, each section's free seats afterwards. LookupError: the
     event is not in the database."""
     async with conn.transaction():
-        if await conn.fetchval("SELECT true FROM events WHERE event_id = $1 FOR UPDATE",
-                               spec.event_id) is None:
+        # one on-sale at a time per event; a new order's foreign-key check (FOR KEY SHARE)
+        # does not wait for this lock, as it would for FOR UPDATE
+        if await conn.fetchval("SELECT true FROM events WHERE event_id = $1"
+                               " FOR NO KEY UPDATE", spec.event_id) is None:
             raise LookupError(spec.event_id)
         rows = await conn.fetch(
             "SELECT section, count(*) FILTER (WHERE state = 'AVAILABLE') AS free,"

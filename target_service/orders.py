@@ -1,8 +1,11 @@
 """Order and seat SQL shared by the API and every strategy.
 
 All seat writes that do not rely on the Redis lock are conditional on the seat's state and
-holder, and lock the rows in ``seat_id`` order first (``ORDER BY seat_id FOR UPDATE``), so
-concurrent multi-seat writers cannot deadlock.
+holder, and lock the rows in ``seat_id`` order first (``ORDER BY seat_id FOR NO KEY
+UPDATE``), so concurrent multi-seat writers cannot deadlock. The lock is the one an update of
+non-key columns takes, which a foreign-key check (``FOR KEY SHARE``: a new order's
+``order_seats`` row) does not wait for: a seat held by an open or in-doubt transaction still
+takes new orders (with ``FOR UPDATE``, creates for it waited out the lock timeout and failed).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 #: write joins it, so it waits for every seat in that order before it changes any (a write
 #: that locked in scan order deadlocked with a rival's reserve, which locks in seat order)
 _LOCKED = ("locked AS (SELECT seat_id FROM seats WHERE event_id = $1"
-           " AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR UPDATE)")
+           " AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR NO KEY UPDATE)")
 
 _ORDER_COLS = ("order_id, customer_id, event_id, strategy, status, amount_cents, currency,"
                " payment_id, hold_expires_at, finalize_started_at, failure_code,"
@@ -155,7 +158,7 @@ async def reserve_seats(conn: Any, order: Order, hold_until: datetime) -> bool:
     """Hold every seat of ``order`` if all are AVAILABLE (all or nothing; caller's txn)."""
     rows = await conn.fetch(
         "WITH locked AS (SELECT seat_id, state FROM seats WHERE event_id = $1"
-        "  AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR UPDATE)"
+        "  AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR NO KEY UPDATE)"
         " UPDATE seats s SET state = 'HELD', holder_order_id = $3, holder_strategy = $4,"
         "  hold_expires_at = $5, updated_at = now()"
         " FROM locked l WHERE s.event_id = $1 AND s.seat_id = l.seat_id"
@@ -168,7 +171,8 @@ async def release_seats(conn: Any, order_id: uuid.UUID) -> int:
     """Release the seats HELD by ``order_id`` (idempotent)."""
     res = await conn.execute(
         "WITH locked AS (SELECT event_id, seat_id FROM seats"
-        "  WHERE holder_order_id = $1 AND state = 'HELD' ORDER BY seat_id FOR UPDATE)"
+        "  WHERE holder_order_id = $1 AND state = 'HELD' ORDER BY seat_id"
+        "  FOR NO KEY UPDATE)"
         " UPDATE seats s SET state = 'AVAILABLE', holder_order_id = NULL,"
         "  holder_strategy = NULL, hold_expires_at = NULL, updated_at = now()"
         " FROM locked l WHERE s.event_id = l.event_id AND s.seat_id = l.seat_id"
