@@ -147,7 +147,7 @@ def _add_panel(environment: Environment, **_: Any) -> None:
     @app.route("/harness/session")
     def session_state() -> Response:
         active = read_active(session)
-        live = invariants_tab.LIVE[0] if invariants_tab.LIVE else None
+        live = invariants_tab.live_of(app)
         return jsonify({
             "session": bool(session),
             **{k: session.get(k) for k in ("run_id", "strategy", "bug", "scenario", "event_id",

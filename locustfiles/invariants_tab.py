@@ -39,13 +39,24 @@ TABLE = [
 
 #: The live checker of this process (the harness panel shows its first violations).
 LIVE: list[LiveInvariants] = []
+#: where the web app keeps its one live checker: Locust loads this file by path (``-f``) while
+#: the panel imports it as ``locustfiles.invariants_tab``, two module objects whose init
+#: listeners both ran, so the tab showed one checker and the panel read the other, which saw a
+#: violation seconds later (a race CI hit twice)
+APP_KEY = "harness-live-invariants"
+
+
+def live_of(app: Any) -> LiveInvariants | None:
+    """The web app's live checker (the one the Invariants tab shows), if any."""
+    live = app.extensions.get(APP_KEY)
+    return live if isinstance(live, LiveInvariants) else None
 
 
 @events.init.add_listener  # type: ignore[untyped-decorator]
 def _add_invariants_tab(environment: Environment, **_: Any) -> None:
     web_ui = environment.web_ui
-    if web_ui is None or web_ui.app is None:
-        return
+    if web_ui is None or web_ui.app is None or live_of(web_ui.app) is not None:
+        return  # no web UI, or this file's other module object added the tab already
     session = load_session()
     live = LiveInvariants(
         state_dir=os.environ.get("HARNESS_STATE_DIR") or None,
@@ -55,6 +66,7 @@ def _add_invariants_tab(environment: Environment, **_: Any) -> None:
         anytime=frozenset(session["anytime"]) if "anytime" in session else None,
     )
     LIVE.append(live)
+    web_ui.app.extensions[APP_KEY] = live
     live.maybe_refresh()  # the first check starts now, not when a browser first asks
     web_ui.template_args["extended_tabs"] = [{"title": "Invariants", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE}]
