@@ -37,12 +37,11 @@ TABLE = [
     {"key": "checked", "title": "Checked at"},
 ]
 
-#: The live checker of this process (the harness panel shows its first violations).
-LIVE: list[LiveInvariants] = []
-#: where the web app keeps its one live checker: Locust loads this file by path (``-f``) while
-#: the panel imports it as ``locustfiles.invariants_tab``, two module objects whose init
-#: listeners both ran, so the tab showed one checker and the panel read the other, which saw a
-#: violation seconds later (a race CI hit twice)
+#: where the web app keeps its one live checker (the harness panel shows its first
+#: violations): Locust loads this file by path (``-f``) while the panel imports it as
+#: ``locustfiles.invariants_tab``, two module objects whose init listeners both ran, so the tab
+#: showed one checker and the panel read the other, which saw a violation seconds later (a race
+#: CI hit twice)
 APP_KEY = "harness-live-invariants"
 
 
@@ -65,7 +64,6 @@ def _add_invariants_tab(environment: Environment, **_: Any) -> None:
         baseline=Baseline.from_json(session.get("baseline")) if session else None,
         anytime=frozenset(session["anytime"]) if "anytime" in session else None,
     )
-    LIVE.append(live)
     web_ui.app.extensions[APP_KEY] = live
     live.maybe_refresh()  # the first check starts now, not when a browser first asks
     web_ui.template_args["extended_tabs"] = [{"title": "Invariants", "key": TAB_KEY}]
