@@ -27,7 +27,8 @@
   for a few seconds when 8 s of exploration come before it);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
-  pause is a plain SIGSTOP of a random process;
+  pause is a plain SIGSTOP of a random process, and its crash is at a failpoint drawn from
+  the seed among every step where the strategy declares a crash;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
@@ -192,7 +193,10 @@ def _process(fault: str) -> Episode:
     return episode
 
 
-#: Failpoints coordinator-crash cycles through, per strategy (the first is the headline case).
+#: Failpoints the ``coordinator-crash`` schedule cycles through, per strategy (the first is
+#: the case its name promises: docs/contract.md section 5.1). ``mixed`` aims its crashes
+#: elsewhere: at a seeded draw among every step its strategy declares a crash at
+#: (:func:`_seeded_crash`), so no step is favoured
 CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
     "2pc": ("2pc-after-prepare", "2pc-after-decision", "2pc-after-first-commit"),
     "saga": ("finalize-after-capture", "saga-after-authorize", "saga-after-reserve"),
@@ -220,6 +224,15 @@ def _crash(
 ) -> list[ScheduledFault]:
     points = CRASH_POINTS.get(inp.strategy, CRASH_POINTS[None])
     return [ScheduledFault(start, length, "crash", points[i % len(points)], {"count": 1}, label)]
+
+
+def _seeded_crash(
+    inp: BuildInput, start: float, length: float, label: str, i: int
+) -> list[ScheduledFault]:
+    """The crash of ``mixed``: at one failpoint drawn from the seed among every step whose
+    declared action is a crash (the service's door, :func:`_kinds`), at its first hit."""
+    points = sorted(p for p, kind in _kinds(inp).items() if kind == "crash")
+    return [ScheduledFault(start, length, "crash", inp.rng.choice(points), {"count": 1}, label)]
 
 
 def _pause_length(inp: BuildInput) -> tuple[float, float]:
@@ -760,7 +773,9 @@ def _mixed_shortest(inp: BuildInput, name: str) -> float:
 
 
 def _mixed_episode(name: str) -> Episode:
-    return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
+    """An episode of ``name`` in mixed: its pause is plain and its crash seeded (no aim)."""
+    return {"service-pause": _generic_pause,
+            "coordinator-crash": _seeded_crash}.get(name) or _episode(SCHEDULES[name])
 
 
 def _window_length(inp: BuildInput, name: str) -> float:
@@ -771,11 +786,9 @@ def _window_length(inp: BuildInput, name: str) -> float:
 
 
 def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
-          end: float, gap: tuple[float, float], cycle: int = 0,
-          until: float | None = None) -> Schedule:
+          end: float, gap: tuple[float, float], until: float | None = None) -> Schedule:
     """Back-to-back windows of this lane's families, each applicable family once (seeded
-    order; one that no longer fits is left out), a few seconds apart; ``cycle`` is the
-    episode index (the crash of the n-th cycle aims at the n-th crash point).
+    order; one that no longer fits is left out), a few seconds apart.
 
     With ``until``, the lane goes on after that first round with more rounds (each a fresh
     seeded order, never the previous window's family next) while a window still ends by
@@ -800,7 +813,7 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
                 length = max(end - t, max(MIXED_LENGTH[0], _mixed_shortest(inp, name)))
             if t + length > end:
                 continue  # this family does not fit any more; the next one may
-            out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
+            out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, 0))
             last, placed = family, True
             t = _ms_up(t + length + inp.rng.uniform(*gap))
         if until is None or not placed or len(mine) < 2:
@@ -865,10 +878,10 @@ def _mixed(inp: BuildInput) -> Schedule:
     lead, end = window_of("mixed", inp.duration_s)
     out: Schedule = []
     start = lead
-    for cycle in range(10_000):  # bounded: each cycle ends seconds after it starts
-        process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP, cycle)
+    for _ in range(10_000):  # bounded: each cycle ends seconds after it starts
+        process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP)
         process_end = max((e.end_s for e in process), default=start)
-        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle,
+        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP,
                        until=process_end - CRASH_CLEAR_S) + process
         busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
                 for e in process if e.fault in STOPPING]
