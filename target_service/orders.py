@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-#: the CTE that locks the seats ``$2`` of event ``$1`` in ``seat_id`` order; a multi-seat
-#: write joins it, so it waits for every seat in that order before it changes any (a write
-#: that locked in scan order deadlocked with a rival's reserve, which locks in seat order)
-_LOCKED = ("locked AS (SELECT seat_id FROM seats WHERE event_id = $1"
+#: the CTE that locks the seats ``$2`` of event ``$1`` in ``seat_id`` order (with each seat's
+#: state as locked); every multi-seat write joins it, so it waits for every seat in that
+#: order before it changes any (a write that locked in scan order deadlocked with a rival's
+#: reserve). ``NO KEY UPDATE``: still exclusive among seat writers, but a new order's foreign
+#: key check on a held seat does not wait for it
+_LOCKED = ("locked AS (SELECT seat_id, state FROM seats WHERE event_id = $1"
            " AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR NO KEY UPDATE)")
 
 _ORDER_COLS = ("order_id, customer_id, event_id, strategy, status, amount_cents, currency,"
@@ -157,10 +159,8 @@ async def mark_failed(conn: Any, order_id: uuid.UUID, code: str, detail: str,
 async def reserve_seats(conn: Any, order: Order, hold_until: datetime) -> bool:
     """Hold every seat of ``order`` if all are AVAILABLE (all or nothing; caller's txn)."""
     rows = await conn.fetch(
-        "WITH locked AS (SELECT seat_id, state FROM seats WHERE event_id = $1"
-        "  AND seat_id = ANY($2::text[]) ORDER BY seat_id FOR NO KEY UPDATE)"
-        " UPDATE seats s SET state = 'HELD', holder_order_id = $3, holder_strategy = $4,"
-        "  hold_expires_at = $5, updated_at = now()"
+        f"WITH {_LOCKED} UPDATE seats s SET state = 'HELD', holder_order_id = $3,"
+        "  holder_strategy = $4, hold_expires_at = $5, updated_at = now()"
         " FROM locked l WHERE s.event_id = $1 AND s.seat_id = l.seat_id"
         "  AND l.state = 'AVAILABLE' RETURNING s.seat_id",
         order.event_id, list(order.seats), order.order_id, order.strategy, hold_until)
