@@ -28,8 +28,8 @@
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
   pause is a plain SIGSTOP of a random process, its crash is at a failpoint drawn from the
-  seed among every step where the strategy declares a crash, and its kill comes while a
-  link the strategy uses answers late (:func:`_slow_kills`);
+  seed among every step where the strategy declares a crash, and its kill and crash come
+  while a link the strategy uses answers late (:func:`_slow_deaths`);
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
@@ -651,9 +651,9 @@ _SPECS = (
                  " and then or crash a process (BUGGIFY; knows no bug)",
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed, after a shorter lead: network faults on the"
-                 " links overlap process faults (a kill while a link answers late, a crash"
-                 " at a seeded step) and a lane of exploration on the service, every family"
-                 " of the strategy, the links again and again; ends with exploration alone,"
+                 " links overlap process faults (a kill, a crash at a seeded step, each"
+                 " while a link answers late) and a lane of exploration on the service, every"
+                 " family of the strategy, the links again and again; ends with exploration alone,"
                  " then (when there is room) the clients' link alone"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
@@ -692,14 +692,14 @@ MIXABLE: tuple[str, ...] = tuple(
 MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
-#: a kill of mixed comes this long after one of the strategy's links began to answer late
-#: (seconds; a latency schedule of its network families on a link no network window fails
-#: meanwhile, drawn from the seed, to the kill window's end; less when the cycle began
-#: later): a process death tears the work it has in flight between two stores' writes, and a
-#: slow link keeps calls in flight that already acted (a provider's capture, a database's
-#: prepare) but have not answered, where a crash at one step tears the one request that
-#: reached it (measured: a kill or crash while a slow dependency held captures in flight
-#: orphaned 4-7 orders, 1 otherwise; docs/measurements.md)
+#: a kill or crash of mixed comes this long after one of the strategy's links began to answer
+#: late (seconds; a latency schedule of its network families, drawn from the seed, on a link
+#: no network window fails meanwhile when there is one, to the death's window's end; less
+#: when the cycle began later): a process death tears the work it has in flight between two
+#: stores' writes, and a slow link keeps calls in flight that already acted (a provider's
+#: capture, a database's prepare) but have not answered, where a death on quick links tears
+#: little more than the one request at its step (measured: a kill or crash while a slow
+#: dependency held captures in flight orphaned 4-7 orders, 1 otherwise; docs/measurements.md)
 SLOW_LEAD = (1.0, 2.0)
 #: a crash window of mixed lasts this long: the crash fires at the first request that reaches
 #: its step, and a network fault of the other lane (a reset database, a blackholed provider or
@@ -861,30 +861,33 @@ def _links(entry: ScheduledFault) -> set[str]:
     return {entry.target} if entry.fault in NETWORK_KINDS else set()
 
 
+#: the process faults that end a service process (and every request it serves)
+DEATHS = frozenset({"kill", "crash"})
 #: the fault kinds that act on a link (a Toxiproxy proxy)
 NETWORK_KINDS = frozenset({"partition", "latency", "half-open", "reset_peer"})
 
 
-def _slow_kills(inp: BuildInput, process: Schedule, network: Schedule, start: float
-                ) -> Schedule:
-    """The entries that slow a link of the strategy's around each kill of ``process``: a
-    latency schedule from :data:`SLOW_LEAD` before the kill (not before the cycle's
-    ``start``) to the kill window's end, on a link that no window of ``network`` fails
-    meanwhile (drawn from the seed; none when every such link is failing then). The kill
-    keeps its place in the process lane."""
+def _slow_deaths(inp: BuildInput, process: Schedule, network: Schedule, start: float
+                 ) -> Schedule:
+    """The entries that slow a link of the strategy's around each process death (kill or
+    crash) of ``process``: a latency schedule from :data:`SLOW_LEAD` before the death's window
+    (not before the cycle's ``start``) to its end, drawn from the seed among those on a link
+    that no window of ``network`` fails meanwhile, or among all of them when every such link
+    is failing then (its toxic sits under the other fault's: Toxiproxy's toxics compose, and
+    chaos/faults/network.py removes only its own; a latency toxic never disables a link). The
+    death keeps its place in the process lane."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     slow = [n for fam, names in NETWORK_FAMILIES.items() if fam not in skip
             for n in names if n.endswith("-latency")]
     out: Schedule = []
-    for kill in (e for e in process if e.fault == "kill"):
-        begin = _ms_up(max(start, kill.start_s - inp.rng.uniform(*SLOW_LEAD)))
-        busy = {link for n in network if n.start_s < kill.end_s and begin < n.end_s
+    for death in (e for e in process if e.fault in DEATHS):
+        begin = _ms_up(max(start, death.start_s - inp.rng.uniform(*SLOW_LEAD)))
+        busy = {link for n in network + out if n.start_s < death.end_s and begin < n.end_s
                 for link in _links(n)}
-        drawn = [_episode(SCHEDULES[name])(inp, begin, _ms_down(kill.end_s - begin),
-                                           kill.label, 0) for name in slow]
-        choices = [links for links in drawn if not {x.target for x in links} & busy]
-        if choices:
-            out += inp.rng.choice(choices)
+        drawn = [_episode(SCHEDULES[name])(inp, begin, _ms_down(death.end_s - begin),
+                                           death.label, 0) for name in slow]
+        free = [links for links in drawn if not {x.target for x in links} & busy]
+        out += inp.rng.choice(free or drawn)
     return out
 
 
@@ -925,7 +928,7 @@ def _mixed(inp: BuildInput) -> Schedule:
         process_end = max((e.end_s for e in process), default=start)
         network = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP,
                         until=process_end - CRASH_CLEAR_S)
-        faults = network + process + _slow_kills(inp, process, network, start)
+        faults = network + process + _slow_deaths(inp, process, network, start)
         busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
                 for e in process if e.fault in STOPPING]
         quiet = max((e.end_s for e in faults), default=start)

@@ -89,8 +89,9 @@ def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, s
 
 
 def _slow_link(e: ScheduledFault) -> bool:
-    """Whether ``e`` slows a link around a kill of the process lane (part of its window)."""
-    return e.fault in NETWORK_FAULTS and family_of(e.name) == "kill"
+    """Whether ``e`` slows a link around a kill or crash of the process lane (part of its
+    window)."""
+    return e.fault in NETWORK_FAULTS and family_of(e.name) in ("kill", "crash")
 
 
 def _network_windows(schedule: list[ScheduledFault]) -> list[tuple[float, float, str]]:
@@ -234,8 +235,8 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
     schedules wait 15%, at most 10 s), and the seconds go to the quiet stretch: in a 60 s run
     at least 10 s of exploration alone, up to when its last window's held requests are back
     (over 300 seeds; as little as 7.6 s after the longer lead). The windows themselves cover
-    the :data:`QUIET_EXPLORE_MIN_S` the stretch keeps before the clients' link, less a gap
-    between two of them (at least 7.56 s over 1,000 seeds)."""
+    the :data:`QUIET_EXPLORE_MIN_S` the stretch keeps before the clients' link, less the gaps
+    before and between them (at least 6.98 s over 1,000 seeds; 11.4-12.3 s the median)."""
     lead = window_of("mixed", 60)[0]
     assert lead == pytest.approx(MIXED_LEAD[0] * 60) and lead < window(60)[0]
     assert window_of("mixed", 3600)[0] == MIXED_LEAD[1]
@@ -246,7 +247,7 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
         alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end))
                     for e in schedule if e.fault == "explore")
         last = max(schedule, key=lambda e: e.end_s)
-        assert alone >= QUIET_EXPLORE_MIN_S - EXPLORE_GAP[1], (seed, alone)
+        assert alone >= QUIET_EXPLORE_MIN_S - 2 * EXPLORE_GAP[1], (seed, alone)
         assert alone + _back(last) - last.end_s >= 10.0, (seed, alone)
 
 
@@ -377,14 +378,21 @@ def test_a_failpoint_is_never_armed_again_at_the_instant_it_is_disarmed(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_network_faults_never_share_a_link(strategy: str, seed: int) -> None:
     """Network windows may overlap (two links down at once), each on a link of its own (in a
-    soak too, where a quiet stretch's closing clients' link comes just before a cycle)."""
+    soak too, where a quiet stretch's closing clients' link comes just before a cycle). A
+    death's slow link shares a link with another window only when every link it could slow
+    was failing then (a latency toxic composes with any other fault)."""
     for duration, buyers in ((60, None), (600, 5.0)):
         schedule = build("mixed", seed=seed, duration_s=duration, strategy=strategy,
                          client_timeout_s=buyers)
         network = [e for e in schedule if e.fault in NETWORK_FAULTS]
         for a, b in itertools.combinations(network, 2):
-            if a.target == b.target:
-                assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
+            if a.target == b.target and a.start_s < b.end_s and b.start_s < a.end_s:
+                assert _slow_link(a) or _slow_link(b), (a, b)
+                # the one placed second (the later death's) saw the other
+                slow = max((e for e in (a, b) if _slow_link(e)), key=lambda e: e.start_s)
+                busy = {e.target for e in network if e.label != slow.label
+                        and e.start_s < slow.end_s and slow.start_s < e.end_s}
+                assert all(set(links) & busy for links in SLOW_LINKS[strategy]), (a, b)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -621,32 +629,28 @@ SLOW_LINKS: dict[str, set[tuple[str, ...]]] = {
     "2pc": {("payments_pg", "seats_pg")}}
 
 
-@pytest.mark.parametrize(("strategy", "share"), [("lock", 0.9), ("saga", 0.75), ("2pc", 0.2)])
-def test_a_kill_of_mixed_comes_while_a_link_of_its_strategy_answers_late(
-        strategy: str, share: float) -> None:
-    """A kill tears what its process has in flight; a slow link keeps calls in flight that
-    already acted. So a link the strategy uses answers late from a second or two before the
-    kill (not before the fault window) to the kill window's end, on a link the network lane
-    leaves alone meanwhile (so 2pc, with one database link the network lane often fails,
-    gets it least: 82 of 300 seeds, lock 298, saga 253)."""
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_process_death_in_mixed_comes_while_a_link_of_its_strategy_answers_late(
+        strategy: str) -> None:
+    """A kill or crash tears what its process has in flight; a slow link keeps calls in
+    flight that already acted. So a link the strategy uses answers late from a second or two
+    before the death's window (not before the fault window) to its end: a link the network
+    lane leaves alone meanwhile when there is one (test_two_network_faults_never_share_a_link;
+    over 300 seeds, every kill and crash of lock but 6 and 31, of saga but 59 and 78, and
+    only 76 and 90 of 2pc's, whose one database link the network lane often fails)."""
     lead = window_of("mixed", 60)[0]
-    slowed = kills = 0
     for seed in range(1, 101):
         schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-        (kill,) = [e for e in schedule if e.fault == "kill"]
-        slow = [e for e in schedule if _slow_link(e)]
-        kills += 1
-        if not slow:
-            continue
-        slowed += 1
-        assert tuple(sorted(e.target for e in slow)) in SLOW_LINKS[strategy], slow
-        for e in slow:  # one window, to the kill window's end
-            assert e.fault == "latency" and e.start_s == slow[0].start_s
-            assert e.end_s == pytest.approx(kill.end_s, abs=2e-3)
-        before = kill.start_s - slow[0].start_s
-        assert before <= SLOW_LEAD[1] + 1e-3
-        assert before >= SLOW_LEAD[0] - 1e-3 or slow[0].start_s - lead < FIRST_OFFSET_S
-    assert slowed >= share * kills, (slowed, kills)
+        for death in (e for e in schedule if e.fault in ("kill", "crash")):
+            slow = [e for e in schedule if _slow_link(e) and e.label == death.label]
+            assert slow, death
+            assert tuple(sorted(e.target for e in slow)) in SLOW_LINKS[strategy], slow
+            for e in slow:  # one window, to the death window's end
+                assert e.fault == "latency" and e.start_s == slow[0].start_s
+                assert e.end_s == pytest.approx(death.end_s, abs=2e-3)
+            before = death.start_s - slow[0].start_s
+            assert before <= SLOW_LEAD[1] + 1e-3
+            assert before >= SLOW_LEAD[0] - 1e-3 or slow[0].start_s - lead < FIRST_OFFSET_S
 
 
 def test_a_short_mixed_run_keeps_its_crash() -> None:
