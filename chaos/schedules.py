@@ -871,24 +871,34 @@ def _slow_deaths(inp: BuildInput, process: Schedule, network: Schedule, start: f
                  ) -> Schedule:
     """The entries that slow a link of the strategy's around each process death (kill or
     crash) of ``process``: a latency schedule from :data:`SLOW_LEAD` before the death's window
-    (not before the cycle's ``start``) to its end, drawn from the seed among those on a link
-    that no window of ``network`` fails meanwhile, or among all of them when every such link
-    is failing then (its toxic sits under the other fault's: Toxiproxy's toxics compose, and
-    chaos/faults/network.py removes only its own; a latency toxic never disables a link). The
-    death keeps its place in the process lane."""
+    (not before the cycle's ``start``) to its end, drawn from the seed among those on the
+    links that the windows of ``network`` fail the least meanwhile: a link none fails when
+    there is one; else the toxic sits under the other fault's for the shortest while
+    (Toxiproxy's toxics compose, chaos/faults/network.py removes only its own, and a latency
+    toxic never disables a link; on a link already slow, the two delays add up and may stall
+    the load: a crash window then met no request at its step). The death keeps its place in
+    the process lane."""
     skip = NOT_FOR.get(inp.strategy or "", frozenset())
     slow = [n for fam, names in NETWORK_FAMILIES.items() if fam not in skip
             for n in names if n.endswith("-latency")]
     out: Schedule = []
     for death in (e for e in process if e.fault in DEATHS):
         begin = _ms_up(max(start, death.start_s - inp.rng.uniform(*SLOW_LEAD)))
-        busy = {link for n in network + out if n.start_s < death.end_s and begin < n.end_s
-                for link in _links(n)}
         drawn = [_episode(SCHEDULES[name])(inp, begin, _ms_down(death.end_s - begin),
                                            death.label, 0) for name in slow]
-        free = [links for links in drawn if not {x.target for x in links} & busy]
-        out += inp.rng.choice(free or drawn)
+        failing = {i: _failing(links, network + out) for i, links in enumerate(drawn)}
+        least = min(failing.values())
+        out += inp.rng.choice([drawn[i] for i, s in failing.items() if s == least])
     return out
+
+
+def _failing(links: Schedule, others: Schedule) -> float:
+    """How long (seconds) the windows of ``others`` fail the links of ``links`` while those
+    run (all of one window)."""
+    begin, end = links[0].start_s, links[0].end_s
+    targets = {x.target for x in links}
+    windows = {(n.start_s, n.end_s) for n in others if _links(n) & targets}  # a pair is one
+    return round(sum(max(0.0, min(end, b) - max(begin, a)) for a, b in windows), 3)
 
 
 def _closing_link(inp: BuildInput, quiet: float, until: float) -> Schedule:
