@@ -5,7 +5,6 @@ no white-box adversary, exploration scaled to the service's clocks and drawn fro
 from __future__ import annotations
 
 import collections
-import dataclasses
 import itertools
 from collections import Counter
 
@@ -93,16 +92,6 @@ def _slow_link(e: ScheduledFault) -> bool:
     """Whether ``e`` slows a link around a kill or crash of the process lane (part of its
     window)."""
     return e.fault in NETWORK_FAULTS and family_of(e.name) in ("kill", "crash")
-
-
-def _failing_for(slow: ScheduledFault, network: list[ScheduledFault]) -> float:
-    """How long the other windows fail ``slow``'s link while it runs (seconds; a link of
-    pg-latency's pair stands for both: they fail together)."""
-    pair = {"seats_pg", "payments_pg"}
-    links = pair if slow.target in pair else {slow.target}
-    windows = {(n.start_s, n.end_s) for n in network
-               if n.label != slow.label and n.target in links}
-    return round(sum(max(0.0, min(slow.end_s, b) - max(slow.start_s, a)) for a, b in windows), 3)
 
 
 def _network_windows(schedule: list[ScheduledFault]) -> list[tuple[float, float, str]]:
@@ -389,25 +378,16 @@ def test_a_failpoint_is_never_armed_again_at_the_instant_it_is_disarmed(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_network_faults_never_share_a_link(strategy: str, seed: int) -> None:
     """Network windows may overlap (two links down at once), each on a link of its own (in a
-    soak too, where a quiet stretch's closing clients' link comes just before a cycle). A
-    death's slow link shares a link with another window only when every link it could slow
-    was failing then, and then the one failing the shortest while (a latency toxic composes
-    with any other fault)."""
+    soak too, where a quiet stretch's closing clients' link comes just before a cycle), and
+    so does a death's slow link (Toxiproxy wedged removing a latency toxic from a link that
+    a reset toxic also held)."""
     for duration, buyers in ((60, None), (600, 5.0)):
         schedule = build("mixed", seed=seed, duration_s=duration, strategy=strategy,
                          client_timeout_s=buyers)
         network = [e for e in schedule if e.fault in NETWORK_FAULTS]
         for a, b in itertools.combinations(network, 2):
-            if a.target == b.target and a.start_s < b.end_s and b.start_s < a.end_s:
-                assert _slow_link(a) or _slow_link(b), (a, b)
-                # the one placed second (the later death's) saw the other
-                slow = max((e for e in (a, b) if _slow_link(e)), key=lambda e: e.start_s)
-                busy = {e.target for e in network if e.label != slow.label
-                        and e.start_s < slow.end_s and slow.start_s < e.end_s}
-                assert all(set(links) & busy for links in SLOW_LINKS[strategy]), (a, b)
-                assert _failing_for(slow, network) == min(
-                    _failing_for(dataclasses.replace(slow, target=link), network)
-                    for links in SLOW_LINKS[strategy] for link in links[:1]), (a, b)
+            if a.target == b.target:
+                assert not (a.start_s < b.end_s and b.start_s < a.end_s), (a, b)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -644,22 +624,25 @@ SLOW_LINKS: dict[str, set[tuple[str, ...]]] = {
     "2pc": {("payments_pg", "seats_pg")}}
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(("strategy", "share"), [("lock", 0.85), ("saga", 0.7), ("2pc", 0.2)])
 def test_a_process_death_in_mixed_comes_while_a_link_of_its_strategy_answers_late(
-        strategy: str) -> None:
+        strategy: str, share: float) -> None:
     """A kill or crash tears what its process has in flight; a slow link keeps calls in
     flight that already acted. So a link the strategy uses answers late from a second or two
-    before the death's window (not before the fault window) to its end: a link the network
-    lane leaves alone meanwhile when there is one (test_two_network_faults_never_share_a_link;
-    over 300 seeds, every kill and crash of lock but 18 and 31, of saga but 69 and 77, and
-    only 76 and 90 of 2pc's, whose one database link the network lane often fails), else the
-    link it fails the shortest while."""
+    before the death's window (not before the fault window) to its end, on a link the network
+    lane (and the other death's slow link) leaves alone meanwhile: over 300 seeds, lock's
+    kills 299 and crashes 269, saga's 254 and 229, and 2pc's, whose one database link the
+    network lane often fails, 80 and 116."""
     lead = window_of("mixed", 60)[0]
+    slowed = deaths = 0
     for seed in range(1, 101):
         schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
         for death in (e for e in schedule if e.fault in ("kill", "crash")):
+            deaths += 1
             slow = [e for e in schedule if _slow_link(e) and e.label == death.label]
-            assert slow, death
+            if not slow:
+                continue
+            slowed += 1
             assert tuple(sorted(e.target for e in slow)) in SLOW_LINKS[strategy], slow
             for e in slow:  # one window, to the death window's end
                 assert e.fault == "latency" and e.start_s == slow[0].start_s
@@ -667,6 +650,7 @@ def test_a_process_death_in_mixed_comes_while_a_link_of_its_strategy_answers_lat
             before = death.start_s - slow[0].start_s
             assert before <= SLOW_LEAD[1] + 1e-3
             assert before >= SLOW_LEAD[0] - 1e-3 or slow[0].start_s - lead < FIRST_OFFSET_S
+    assert slowed >= share * deaths, (slowed, deaths)
 
 
 def test_a_short_mixed_run_keeps_its_crash() -> None:
