@@ -27,9 +27,7 @@
   for a few seconds when 8 s of exploration come before it);
   a long run repeats that cycle (a 60 s run is one, ending with the quiet stretch); at most
   one service process is stopped or killed at a time. It holds no white-box adversary: its
-  pause is a plain SIGSTOP of a random process, its crash is at a failpoint drawn from the
-  seed among every step where the strategy declares a crash, and its kill and crash come
-  while a link the strategy uses answers late (:func:`_slow_deaths`);
+  pause is a plain SIGSTOP of a random process;
 * a duration too short for a schedule's purpose (e.g. a pause longer than the lock lease) is a
   :class:`ScheduleError` (exit 2), never a silently weaker schedule.
 """
@@ -194,10 +192,7 @@ def _process(fault: str) -> Episode:
     return episode
 
 
-#: Failpoints the ``coordinator-crash`` schedule cycles through, per strategy (the first is
-#: the case its name promises: docs/contract.md section 5.1). ``mixed`` aims its crashes
-#: elsewhere: at a seeded draw among every step its strategy declares a crash at
-#: (:func:`_seeded_crash`), so no step is favoured
+#: Failpoints coordinator-crash cycles through, per strategy (the first is the headline case).
 CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
     "2pc": ("2pc-after-prepare", "2pc-after-decision", "2pc-after-first-commit"),
     "saga": ("finalize-after-capture", "saga-after-authorize", "saga-after-reserve"),
@@ -225,15 +220,6 @@ def _crash(
 ) -> list[ScheduledFault]:
     points = CRASH_POINTS.get(inp.strategy, CRASH_POINTS[None])
     return [ScheduledFault(start, length, "crash", points[i % len(points)], {"count": 1}, label)]
-
-
-def _seeded_crash(
-    inp: BuildInput, start: float, length: float, label: str, i: int
-) -> list[ScheduledFault]:
-    """The crash of ``mixed``: at one failpoint drawn from the seed among every step whose
-    declared action is a crash (the service's door, :func:`_kinds`), at its first hit."""
-    points = sorted(p for p, kind in _kinds(inp).items() if kind == "crash")
-    return [ScheduledFault(start, length, "crash", inp.rng.choice(points), {"count": 1}, label)]
 
 
 def _pause_length(inp: BuildInput) -> tuple[float, float]:
@@ -651,10 +637,10 @@ _SPECS = (
                  " and then or crash a process (BUGGIFY; knows no bug)",
                  _explore, span=_explore_length),
     ScheduleSpec("mixed", "dense and composed, after a shorter lead: network faults on the"
-                 " links overlap process faults (a kill, a crash at a seeded step, each"
-                 " while a link answers late) and a lane of exploration on the service, every"
-                 " family of the strategy, the links again and again; ends with exploration alone,"
-                 " then (when there is room) the clients' link alone"),
+                 " links overlap process"
+                 " faults and a lane of exploration on the service, every family of the"
+                 " strategy, the links again and again; ends with exploration alone, then (when"
+                 " there is room) the clients' link alone"),
     ScheduleSpec("lock-takeover-relay",
                  "white-box adversary (lock only): freezes and continues lock holders, their"
                  " successors and third buyers in the order that shows a lost lock",
@@ -692,15 +678,6 @@ MIXABLE: tuple[str, ...] = tuple(
 MIXED_LENGTH = (3.0, 6.0)
 #: a kill window of mixed lasts this long (the kill is instant; the window covers the restart)
 KILL_LENGTH = (1.5, 3.0)
-#: a kill or crash of mixed comes this long after one of the strategy's links began to answer
-#: late (seconds; a latency schedule of its network families, drawn from the seed, on a link
-#: no network window fails meanwhile, when there is one, to the death's window's end; less
-#: when the cycle began later): a process death tears the work it has in flight between two
-#: stores' writes, and a slow link keeps calls in flight that already acted (a provider's
-#: capture, a database's prepare) but have not answered, where a death on quick links tears
-#: little more than the one request at its step (measured: a kill or crash while a slow
-#: dependency held captures in flight orphaned 4-7 orders, 1 otherwise; docs/measurements.md)
-SLOW_LEAD = (1.0, 2.0)
 #: a crash window of mixed lasts this long: the crash fires at the first request that reaches
 #: its step, and a network fault of the other lane (a reset database, a blackholed provider or
 #: clients' link) can keep every request from that step for its whole window (measured: armed
@@ -783,9 +760,7 @@ def _mixed_shortest(inp: BuildInput, name: str) -> float:
 
 
 def _mixed_episode(name: str) -> Episode:
-    """An episode of ``name`` in mixed: its pause is plain and its crash seeded (no aim)."""
-    return {"service-pause": _generic_pause,
-            "coordinator-crash": _seeded_crash}.get(name) or _episode(SCHEDULES[name])
+    return _generic_pause if name == "service-pause" else _episode(SCHEDULES[name])
 
 
 def _window_length(inp: BuildInput, name: str) -> float:
@@ -796,9 +771,11 @@ def _window_length(inp: BuildInput, name: str) -> float:
 
 
 def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
-          end: float, gap: tuple[float, float], until: float | None = None) -> Schedule:
+          end: float, gap: tuple[float, float], cycle: int = 0,
+          until: float | None = None) -> Schedule:
     """Back-to-back windows of this lane's families, each applicable family once (seeded
-    order; one that no longer fits is left out), a few seconds apart.
+    order; one that no longer fits is left out), a few seconds apart; ``cycle`` is the
+    episode index (the crash of the n-th cycle aims at the n-th crash point).
 
     With ``until``, the lane goes on after that first round with more rounds (each a fresh
     seeded order, never the previous window's family next) while a window still ends by
@@ -823,7 +800,7 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
                 length = max(end - t, max(MIXED_LENGTH[0], _mixed_shortest(inp, name)))
             if t + length > end:
                 continue  # this family does not fit any more; the next one may
-            out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, 0))
+            out.extend(_mixed_episode(name)(inp, t, _ms_down(length), name, cycle))
             last, placed = family, True
             t = _ms_up(t + length + inp.rng.uniform(*gap))
         if until is None or not placed or len(mine) < 2:
@@ -854,44 +831,6 @@ QUIET_LINK = "target-blackhole"
 QUIET_LINK_S = (3.0, 4.0)
 #: and comes only when the quiet stretch keeps at least this long for exploration (seconds)
 QUIET_EXPLORE_MIN_S = 8.0
-
-
-def _links(entry: ScheduledFault) -> set[str]:
-    """The proxies a network fault fails (none for a process fault or an exploration)."""
-    return {entry.target} if entry.fault in NETWORK_KINDS else set()
-
-
-#: the process faults that end a service process (and every request it serves)
-DEATHS = frozenset({"kill", "crash"})
-#: the fault kinds that act on a link (a Toxiproxy proxy)
-NETWORK_KINDS = frozenset({"partition", "latency", "half-open", "reset_peer"})
-
-
-def _slow_deaths(inp: BuildInput, process: Schedule, network: Schedule, start: float
-                 ) -> Schedule:
-    """The entries that slow a link of the strategy's around each process death (kill or
-    crash) of ``process``: a latency schedule from :data:`SLOW_LEAD` before the death's window
-    (not before the cycle's ``start``) to its end, drawn from the seed among those on a link
-    that no window of ``network`` (nor another death's slow link) fails meanwhile; none when
-    every such link is failing then. Never two faults on one link: Toxiproxy wedged removing a
-    latency toxic from a link that a ``reset_peer`` toxic also held (its API answered 503 to
-    every later call, and the stack's service could not reach its database; measured on a
-    fallback that slowed a failing link, docs/measurements.md). The death keeps its place in
-    the process lane."""
-    skip = NOT_FOR.get(inp.strategy or "", frozenset())
-    slow = [n for fam, names in NETWORK_FAMILIES.items() if fam not in skip
-            for n in names if n.endswith("-latency")]
-    out: Schedule = []
-    for death in (e for e in process if e.fault in DEATHS):
-        begin = _ms_up(max(start, death.start_s - inp.rng.uniform(*SLOW_LEAD)))
-        busy = {link for n in network + out if n.start_s < death.end_s and begin < n.end_s
-                for link in _links(n)}
-        drawn = [_episode(SCHEDULES[name])(inp, begin, _ms_down(death.end_s - begin),
-                                           death.label, 0) for name in slow]
-        free = [links for links in drawn if not {x.target for x in links} & busy]
-        if free:
-            out += inp.rng.choice(free)
-    return out
 
 
 def _closing_link(inp: BuildInput, quiet: float, until: float) -> Schedule:
@@ -926,12 +865,11 @@ def _mixed(inp: BuildInput) -> Schedule:
     lead, end = window_of("mixed", inp.duration_s)
     out: Schedule = []
     start = lead
-    for _ in range(10_000):  # bounded: each cycle ends seconds after it starts
-        process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP)
+    for cycle in range(10_000):  # bounded: each cycle ends seconds after it starts
+        process = _lane(inp, PROCESS_FAMILIES, start, end, MIXED_GAP, cycle)
         process_end = max((e.end_s for e in process), default=start)
-        network = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP,
-                        until=process_end - CRASH_CLEAR_S)
-        faults = network + process + _slow_deaths(inp, process, network, start)
+        faults = _lane(inp, NETWORK_FAMILIES, start, end, NETWORK_GAP, cycle,
+                       until=process_end - CRASH_CLEAR_S) + process
         busy = [(e.start_s - HEAL_MARGIN_S, e.end_s + HEAL_MARGIN_S)
                 for e in process if e.fault in STOPPING]
         quiet = max((e.end_s for e in faults), default=start)

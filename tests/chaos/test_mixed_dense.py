@@ -4,7 +4,6 @@ no white-box adversary, exploration scaled to the service's clocks and drawn fro
 
 from __future__ import annotations
 
-import collections
 import itertools
 from collections import Counter
 
@@ -39,7 +38,6 @@ from chaos.schedules import (
     QUIET_LINK_S,
     QUIET_MAX_S,
     QUIET_PAST,
-    SLOW_LEAD,
     build,
     families_for,
     family_of,
@@ -82,22 +80,14 @@ def test_a_60s_mixed_run_exercises_every_family_of_its_strategy(strategy: str, s
     # the process lane runs each family once, the network lane each at least once (then more
     # rounds while the process lane runs); the rest is the quiet stretch
     lanes = Counter(family_of(name) for name, _ in
-                    {(e.name, e.start_s) for e in schedule
-                     if e.fault != "explore" and not _slow_link(e)})
+                    {(e.name, e.start_s) for e in schedule if e.fault != "explore"})
     assert all(lanes[f] == 1 for f in PROCESS_FAMILIES), lanes
     assert all(lanes[f] >= 1 for f in NETWORK_FAMILIES if f in families_for(strategy)), lanes
 
 
-def _slow_link(e: ScheduledFault) -> bool:
-    """Whether ``e`` slows a link around a kill or crash of the process lane (part of its
-    window)."""
-    return e.fault in NETWORK_FAULTS and family_of(e.name) in ("kill", "crash")
-
-
 def _network_windows(schedule: list[ScheduledFault]) -> list[tuple[float, float, str]]:
-    """The network lane's windows (and the closing clients' links)."""
     return sorted({(e.start_s, e.end_s, family_of(e.name)) for e in schedule
-                   if e.fault in NETWORK_FAULTS and not _slow_link(e)})
+                   if e.fault in NETWORK_FAULTS})
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -234,9 +224,8 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
     """``mixed`` starts after its shorter lead (8% of the load, at most 5 s, where the other
     schedules wait 15%, at most 10 s), and the seconds go to the quiet stretch: in a 60 s run
     at least 10 s of exploration alone, up to when its last window's held requests are back
-    (over 300 seeds; as little as 7.6 s after the longer lead). The windows themselves cover
-    the :data:`QUIET_EXPLORE_MIN_S` the stretch keeps before the clients' link, less the gaps
-    before and between them (at least 6.98 s over 1,000 seeds; 11.4-12.3 s the median)."""
+    (over 300 seeds; as little as 7.6 s after the longer lead; the windows themselves at least
+    7.6 s since the last one ends its delay before the clients' link)."""
     lead = window_of("mixed", 60)[0]
     assert lead == pytest.approx(MIXED_LEAD[0] * 60) and lead < window(60)[0]
     assert window_of("mixed", 3600)[0] == MIXED_LEAD[1]
@@ -247,8 +236,7 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
         alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end))
                     for e in schedule if e.fault == "explore")
         last = max(schedule, key=lambda e: e.end_s)
-        assert alone >= QUIET_EXPLORE_MIN_S - 2 * EXPLORE_GAP[1], (seed, alone)
-        assert alone + _back(last) - last.end_s >= 10.0, (seed, alone)
+        assert alone >= 7.6 and alone + _back(last) - last.end_s >= 10.0, (seed, alone)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -378,9 +366,7 @@ def test_a_failpoint_is_never_armed_again_at_the_instant_it_is_disarmed(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_network_faults_never_share_a_link(strategy: str, seed: int) -> None:
     """Network windows may overlap (two links down at once), each on a link of its own (in a
-    soak too, where a quiet stretch's closing clients' link comes just before a cycle), and
-    so does a death's slow link (Toxiproxy wedged removing a latency toxic from a link that
-    a reset toxic also held)."""
+    soak too, where a quiet stretch's closing clients' link comes just before a cycle)."""
     for duration, buyers in ((60, None), (600, 5.0)):
         schedule = build("mixed", seed=seed, duration_s=duration, strategy=strategy,
                          client_timeout_s=buyers)
@@ -560,14 +546,13 @@ def test_mixed_often_fails_two_links_at_once() -> None:
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("buyers", [None, 5.0])
 def test_a_long_mixed_run_repeats_the_cycle(strategy: str, buyers: float | None) -> None:
-    """A soak-long ``mixed`` runs every family in every cycle (its crash at a seeded crash
-    point each time), each cycle's lanes followed by a quiet stretch of exploration
+    """A soak-long ``mixed`` runs every family in every cycle (its crash aimed at the next
+    crash point each time), each cycle's lanes followed by a quiet stretch of exploration
     that ends with the clients' link alone (the last cycle's, when it has room)."""
     schedule = build("mixed", seed=3, duration_s=600, strategy=strategy,
                      client_timeout_s=buyers)
     closing = _closing(schedule)
-    lanes = sorted((e for e in schedule
-                    if e.fault != "explore" and e not in closing and not _slow_link(e)),
+    lanes = sorted((e for e in schedule if e.fault != "explore" and e not in closing),
                    key=lambda e: e.start_s)
     crashes = [e for e in lanes if e.fault == "crash"]
     assert len(crashes) >= 8
@@ -596,61 +581,6 @@ def test_a_long_mixed_run_repeats_the_cycle(strategy: str, buyers: float | None)
         assert all(families.count(f) == 1 for f in PROCESS_FAMILIES)
     lead, end = window_of("mixed", 600)
     assert all(lead <= e.start_s < e.end_s <= end + 1e-6 for e in schedule)
-
-
-@pytest.mark.parametrize("strategy", [*STRATEGIES, None])
-def test_the_crash_of_mixed_is_a_seeded_draw_among_every_crash_step(strategy: str | None
-                                                                    ) -> None:
-    """The process lane's crash favours no step: over seeds it lands on every failpoint whose
-    declared action is a crash (the service's door), about equally often, and never on one
-    that declares a stall or pause (the first crash of a run was once always the same step)."""
-    strategies = [strategy] if strategy else list(STRATEGIES)
-    steps = {p for s in strategies for p, kind in exploration_failpoints(s).items()
-             if kind == "crash"}
-    seen: collections.Counter[str] = collections.Counter()
-    for seed in range(1, 401):
-        crashes = [e for e in build("mixed", seed=seed, duration_s=60, strategy=strategy)
-                   if e.fault == "crash"]
-        assert len(crashes) <= 1
-        seen.update(e.target for e in crashes)
-    assert set(seen) == steps
-    assert max(seen.values()) < 3 * min(seen.values()), seen
-
-
-#: the links whose latency schedule may slow a kill, per strategy (those it uses)
-SLOW_LINKS: dict[str, set[tuple[str, ...]]] = {
-    "lock": {("redis",), ("payments_api",), ("payments_pg", "seats_pg")},
-    "saga": {("payments_api",), ("payments_pg", "seats_pg")},
-    "2pc": {("payments_pg", "seats_pg")}}
-
-
-@pytest.mark.parametrize(("strategy", "share"), [("lock", 0.85), ("saga", 0.7), ("2pc", 0.2)])
-def test_a_process_death_in_mixed_comes_while_a_link_of_its_strategy_answers_late(
-        strategy: str, share: float) -> None:
-    """A kill or crash tears what its process has in flight; a slow link keeps calls in
-    flight that already acted. So a link the strategy uses answers late from a second or two
-    before the death's window (not before the fault window) to its end, on a link the network
-    lane (and the other death's slow link) leaves alone meanwhile: over 300 seeds, lock's
-    kills 299 and crashes 269, saga's 254 and 229, and 2pc's, whose one database link the
-    network lane often fails, 80 and 116."""
-    lead = window_of("mixed", 60)[0]
-    slowed = deaths = 0
-    for seed in range(1, 101):
-        schedule = build("mixed", seed=seed, duration_s=60, strategy=strategy)
-        for death in (e for e in schedule if e.fault in ("kill", "crash")):
-            deaths += 1
-            slow = [e for e in schedule if _slow_link(e) and e.label == death.label]
-            if not slow:
-                continue
-            slowed += 1
-            assert tuple(sorted(e.target for e in slow)) in SLOW_LINKS[strategy], slow
-            for e in slow:  # one window, to the death window's end
-                assert e.fault == "latency" and e.start_s == slow[0].start_s
-                assert e.end_s == pytest.approx(death.end_s, abs=2e-3)
-            before = death.start_s - slow[0].start_s
-            assert before <= SLOW_LEAD[1] + 1e-3
-            assert before >= SLOW_LEAD[0] - 1e-3 or slow[0].start_s - lead < FIRST_OFFSET_S
-    assert slowed >= share * deaths, (slowed, deaths)
 
 
 def test_a_short_mixed_run_keeps_its_crash() -> None:
