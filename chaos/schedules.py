@@ -42,7 +42,13 @@ from dataclasses import dataclass
 
 from chaos.errors import ScheduleError, UnknownFault
 from chaos.schedule_types import Schedule, ScheduledFault
-from target_service.introspection import Clocks, clocks, deadlines, exploration_failpoints
+from target_service.introspection import (
+    Clocks,
+    clocks,
+    crash_gaps,
+    deadlines,
+    exploration_failpoints,
+)
 from target_service.strategies import STRATEGIES
 
 __all__ = ["SCHEDULES", "Schedule", "ScheduleSpec", "ScheduledFault", "build", "window"]
@@ -192,15 +198,6 @@ def _process(fault: str) -> Episode:
     return episode
 
 
-#: Failpoints coordinator-crash cycles through, per strategy (the first is the headline case).
-CRASH_POINTS: dict[str | None, tuple[str, ...]] = {
-    "2pc": ("2pc-after-prepare", "2pc-after-decision", "2pc-after-first-commit"),
-    "saga": ("finalize-after-capture", "saga-after-authorize", "saga-after-reserve"),
-    "lock": ("lock-after-authorize", "finalize-after-capture"),
-    None: ("2pc-after-prepare", "finalize-after-capture"),
-}
-
-
 def _pause_holder(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
@@ -218,7 +215,9 @@ def _relay(
 def _crash(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    points = CRASH_POINTS.get(inp.strategy, CRASH_POINTS[None])
+    """A crash at the strategy's ``i``-th crash gap (its door's ``crash_gaps``: where a
+    crash leaves a purchase between two stores, its commit point first)."""
+    points = crash_gaps(inp.strategy)
     return [ScheduledFault(start, length, "crash", points[i % len(points)], {"count": 1}, label)]
 
 

@@ -80,6 +80,18 @@ FAILPOINT_STRATEGIES: dict[str, frozenset[str]] = {
     "provider-after-authorize": _SAGAS,
 }
 
+#: strategy -> the steps of its purchase where a crash leaves it between two stores (one
+#: written, the next not yet), each a gap its recovery must close: the service's own marking
+#: of where a coordinator's death matters (as a BUGGIFY site is placed by the code's author).
+#: The first is the strategy's commit point: 2PC's decision, the capture that cannot be
+#: undone before SOLD is recorded, the authorization taken while the lock holder still owns
+#: the seats.
+CRASH_GAPS: dict[str, tuple[str, ...]] = {
+    "2pc": ("2pc-after-prepare", "2pc-after-decision", "2pc-after-first-commit"),
+    "saga": ("finalize-after-capture", "saga-after-authorize", "saga-after-reserve"),
+    "lock": ("lock-after-authorize", "finalize-after-capture"),
+}
+
 STALLS = frozenset({"lock-stall-before-write"})
 #: Failpoints at which the process stops itself: the event loop freezes for real (no timers, no
 #: lease renewal) until a SIGCONT, exactly as if it had been paused from outside at that step.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -25,6 +26,7 @@ import redis.asyncio as aioredis
 from target_service.config import Settings, tuning
 from target_service.coverage import SITUATIONS, read_counts, situations_for
 from target_service.failpoints import (
+    CRASH_GAPS,
     FAILPOINTS,
     SELF_STOP_WINDOW_S,
     UPSERT_ARM,
@@ -412,6 +414,16 @@ def situation_doc(name: str) -> str:
 def exploration_failpoints(strategy: str) -> dict[str, str]:
     """Failpoint -> its default action, for every failpoint of ``strategy``'s steps."""
     return {name: default_action(name) for name in failpoints_of(strategy)}
+
+
+def crash_gaps(strategy: str | None) -> tuple[str, ...]:
+    """The failpoints where a crash leaves ``strategy``'s purchase between two stores, its
+    commit point first (:data:`target_service.failpoints.CRASH_GAPS`); for None, every
+    strategy's commit point first, then the rest, each once."""
+    if strategy is not None:
+        return CRASH_GAPS[strategy]
+    rounds = zip_longest(*(CRASH_GAPS[s] for s in sorted(CRASH_GAPS)))
+    return tuple(dict.fromkeys(p for points in rounds for p in points if p is not None))
 
 
 #: the clocks (fields of :class:`Clocks`) whose deadline a request of each strategy races

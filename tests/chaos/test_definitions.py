@@ -14,11 +14,11 @@ from chaos.errors import InvalidParams, InvalidTarget, ScheduleError, UnknownFau
 from chaos.faults import FAULTS, make
 from chaos.faults.pause import lock_holder
 from chaos.inline import parse_inline
-from chaos.schedules import CRASH_POINTS, MIXABLE, SCHEDULES, build, window, window_of
+from chaos.schedules import MIXABLE, SCHEDULES, build, window, window_of
 from harness.errors import EXIT_USAGE
 from harness.stack.control import ProcessInfo
 from harness.topology import PROXY_NAMES
-from target_service.introspection import LockHold, Seat
+from target_service.introspection import LockHold, Seat, crash_gaps
 from target_service.strategies import STRATEGIES
 
 #: The test's oracle: the names docs/contract.md section 5.1 fixes, spelled out so that a change
@@ -110,7 +110,7 @@ def test_schedules_aim_at_what_they_must_expose() -> None:
     assert one("payments-blackhole")[0] == ("half-open", "payments_api", {"stream": "downstream"})
     assert one("target-blackhole")[0] == ("half-open", "target_api", {"stream": "downstream"})
     assert one("coordinator-crash")[0][:2] == ("crash", "2pc-after-prepare")
-    assert one("coordinator-crash", "lock")[0][:2] == ("crash", CRASH_POINTS["lock"][0])
+    assert one("coordinator-crash", "lock")[0][:2] == ("crash", crash_gaps("lock")[0])
     assert {t for _, t, _ in one("pg-latency")} == {"seats_pg", "payments_pg"}
     pauses = build("service-pause", seed=1, duration_s=60, strategy="lock", lock_lease_s=2.0)
     assert pauses and all(p.fault == "pause" and p.duration_s > 2.0 * 3 for p in pauses)

@@ -18,6 +18,8 @@ from target_service.failpoints import (
     default_action,
     failpoints_of,
 )
+from target_service.introspection import crash_gaps
+from target_service.strategies import STRATEGIES
 
 
 def test_every_failpoint_names_its_strategies_and_every_crash_is_a_situation() -> None:
@@ -26,6 +28,19 @@ def test_every_failpoint_names_its_strategies_and_every_crash_is_a_situation() -
         if default_action(name) == "crash" and not name.startswith("provider-"):
             assert f"crash:{name}" in SITUATIONS
     assert "crash:lock-pause-before-write" not in SITUATIONS  # a self-stop, not a crash
+
+
+def test_crash_gaps_are_crash_failpoints_of_their_strategy() -> None:
+    # the crash lane aims where the service says a crash leaves a purchase between two stores
+    for strategy in STRATEGIES:
+        gaps = crash_gaps(strategy)
+        assert gaps and len(set(gaps)) == len(gaps)
+        assert set(gaps) <= set(failpoints_of(strategy))
+        assert all(default_action(p) == "crash" for p in gaps)
+    every = crash_gaps(None)
+    assert every[:3] == tuple(crash_gaps(s)[0] for s in sorted(STRATEGIES))  # commit points
+    assert set(every) == {p for s in STRATEGIES for p in crash_gaps(s)}
+    assert len(set(every)) == len(every)
 
 
 def test_each_strategy_has_its_own_situations() -> None:
