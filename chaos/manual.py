@@ -1,8 +1,9 @@
 """Hand-run chaos for the stand-alone scripts in ``chaos/scripts/``: hold or flap one link.
 
 Each helper finds the running stack (``--state-dir``, ``$HARNESS_STATE_DIR`` or ``.state``),
-applies a fault through :mod:`chaos.faults` and undoes it in ``finally``, so Ctrl-C or an error
-never leaves the link broken. Loops are bounded by the given count.
+applies a fault through :mod:`chaos.faults` and undoes it in ``finally``, so Ctrl-C, SIGTERM
+(:mod:`harness.interrupt`; exit 130 and 143) or an error never leaves the link broken. Loops are
+bounded by the given count.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from chaos.context import ChaosContext
 from chaos.faults import make
+from harness import interrupt
 from harness.errors import HarnessError
 from harness.stack import Stack
 from harness.topology import PROXY_NAMES
@@ -75,9 +77,11 @@ def _run(state_dir: str | None, action: Callable[[ChaosContext], Awaitable[None]
             await action(ctx)
 
     try:
-        asyncio.run(go())
+        interrupt.run(go())
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except interrupt.Interrupted as exc:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,8 @@
 Each subcommand's handler lives in a module named for what it does and is imported only when that
 subcommand runs, so `harness status` never pays for Locust or the report renderer. Handlers take
 the parsed arguments and return the exit code; HarnessError subclasses carry their own code.
+Ctrl-C and SIGTERM stop a command after its cleanup (every fault healed; :mod:`harness.interrupt`)
+with exit code 130 and 143.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 from harness.errors import HarnessError
+from harness.interrupt import Interrupted, install
 from target_service.strategies import STRATEGIES
 
 #: subcommand -> "module:function" of its handler.
@@ -243,10 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_subcommand_pairs(list(sys.argv[1:] if argv is None else argv)))
     module_name, _, func_name = HANDLERS[args.command].partition(":")
     handler = getattr(importlib.import_module(module_name), func_name)
+    install()  # SIGTERM ends a command as Ctrl-C does: cleanup first (harness.interrupt)
     try:
         return int(handler(args))
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Interrupted as exc:
+        print(f"harness: interrupted by {exc.name}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

@@ -3,7 +3,7 @@
 Exit codes: 0 done; 2 an unknown fault, target or parameter (the message names it and lists the
 valid ones), checked before the stack is touched; 3 the stack is not running or the fault could
 not be applied. Without ``--for`` a fault stays until `harness chaos heal`; with it the fault is
-undone after that long, and also on Ctrl-C.
+undone after that long, and also on Ctrl-C or SIGTERM (then exit 130 or 143).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from chaos.context import ChaosContext
 from chaos.errors import InvalidParams
 from chaos.faults import FAULTS, AnyFault, fault_class
 from chaos.schedules import SCHEDULES
+from harness import interrupt
 from harness.errors import EXIT_OK, UsageError
 from harness.stack import Stack, StackState
 from harness.stack.heal import heal_all
@@ -74,10 +75,10 @@ def chaos(args: argparse.Namespace) -> int:
     if args.fault == "heal":
         if args.target:
             raise UsageError("`harness chaos heal` takes no target")
-        asyncio.run(_heal(stack.require_state()))
+        interrupt.run(_heal(stack.require_state()))
         return EXIT_OK
     fault = _build(args)  # exit 2 before touching anything
-    asyncio.run(_inject(stack.require_state(), fault, args.for_s, getattr(args, "seed", None)))
+    interrupt.run(_inject(stack.require_state(), fault, args.for_s, getattr(args, "seed", None)))
     return EXIT_OK
 
 

@@ -7,7 +7,6 @@ file, 3 the stack (or its Postgres) is not running.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from harness import interrupt
 from harness.contract import history as hist
 from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError, UsageError
 from harness.stack import Stack
@@ -55,7 +55,7 @@ def check(args: argparse.Namespace) -> int:
     history = _history(args.history)
     state = Stack(args.state_dir).require_state()
     ctx = CheckContext(state.dsn("seats"), state.dsn("payments"), history=history)
-    results = asyncio.run(check_all(ctx))
+    results = interrupt.run(check_all(ctx))
     if all(r.error is not None for r in results) and len({r.error for r in results}) == 1:
         raise StackError(f"the stack's databases cannot be checked: {results[0].error}")
     verdict = "pass" if all(r.ok for r in results) else "fail"

@@ -14,13 +14,13 @@ into one report of the same form (:mod:`harness.matrix.merge`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from harness import interrupt
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.matrix.cells import cell_scenario
 from harness.matrix.merge import merge as merge_shards
@@ -110,7 +110,7 @@ def matrix(args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(matrix_dir.name)
         os.replace(tmp, link)
-    doc = asyncio.run(run_matrix(plan, base, matrix_id, matrix_dir, stack, progress, shard))
+    doc = interrupt.run(run_matrix(plan, base, matrix_id, matrix_dir, stack, progress, shard))
     print_summary(doc, matrix_dir)
     return EXIT_OK if doc["verdict"] == "pass" else EXIT_VIOLATION
 

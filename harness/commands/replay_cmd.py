@@ -10,11 +10,11 @@ file), 3 the stack could not be started.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 from pathlib import Path
 
+from harness import interrupt
 from harness.commands.run_cmd import new_run_dir, point_latest, print_summary
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.replay.recorded import RecordedRun, read_report, replay_scenario
@@ -42,7 +42,7 @@ def run_replay(scenario: scenarios.Scenario, original: RecordedRun, out: str | N
                    f"seed {scenario.seed}, bug {scenario.bug or 'none'} -> {run_dir}")
     stack = Stack(state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
     point_latest(run_dir)
-    report = asyncio.run(loop.run(scenario, run_id, run_dir, stack, progress))
+    report = interrupt.run(loop.run(scenario, run_id, run_dir, stack, progress))
     report = dataclasses.replace(report, replay_of=replay_of(original, run_dir))
     written = write_report(run_dir, report)
     print_summary(report, run_dir, written)

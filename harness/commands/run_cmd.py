@@ -9,7 +9,6 @@ started.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness import interrupt
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.paths import REPORTS_DIR
 from harness.report import Report, summary, write_report
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                    f"seed {scenario.seed} -> {run_dir}")
     stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
     point_latest(run_dir)
-    report = asyncio.run(_run_with_metrics(scenario, run_id, run_dir, stack, progress))
+    report = interrupt.run(_run_with_metrics(scenario, run_id, run_dir, stack, progress))
     written = write_report(run_dir, report)
     print_summary(report, run_dir, written)
     return EXIT_OK if report.verdict == "pass" else EXIT_VIOLATION

@@ -9,10 +9,10 @@ confirmed, during the load) or a resource grows (a leak or a growing backlog), 2
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
 
+from harness import interrupt
 from harness.commands.run_cmd import new_run_dir, point_latest, print_summary, scenario_from
 from harness.errors import EXIT_OK, EXIT_VIOLATION, UsageError
 from harness.run import loop
@@ -71,7 +71,7 @@ def soak_cmd(args: argparse.Namespace) -> int:
                    f"-> {run_dir}")
     stack = Stack(args.state_dir, progress=lambda m: progress.phase(f"[stack] {m}"))
     point_latest(run_dir)
-    report, doc = asyncio.run(soak(scenario, run_id, run_dir, stack, progress, settings))
+    report, doc = interrupt.run(soak(scenario, run_id, run_dir, stack, progress, settings))
     print_summary(report, run_dir, ["report.html", "report.json", "junit.xml", "soak.json",
                                     "samples.csv"])
     for reason in doc["reasons"]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import sys
 
-from harness import live
+from harness import interrupt, live
 from harness.errors import EXIT_OK, EXIT_STACK, UsageError
 from harness.stack import ServiceSettings, Stack
 
@@ -32,7 +31,7 @@ def up(args: argparse.Namespace) -> int:
             target_processes=args.target_processes or base.target_processes,
             bug=_known_bug(args.bug) if args.bug is not None else base.bug,
         )
-    state = asyncio.run(stack.up(base_port=args.base_port, services=services))
+    state = interrupt.run(stack.up(base_port=args.base_port, services=services))
     described = state.describe()
     for key in ("target", "toxiproxy", "seats_dsn", "payments_dsn", "redis_url"):
         print(f"{key:14} {described[key]}")
@@ -50,7 +49,7 @@ def _known_bug(name: str) -> str | None:
 
 
 def down(args: argparse.Namespace) -> int:
-    stopped = asyncio.run(stack_from(args).down())
+    stopped = interrupt.run(stack_from(args).down())
     print(f"stack stopped ({stopped} processes)")
     return EXIT_OK
 

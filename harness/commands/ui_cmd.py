@@ -12,9 +12,9 @@ during the session, 3 the stack is not running.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
+from harness import interrupt
 from harness.commands.run_cmd import point_latest, print_summary
 from harness.paths import REPORTS_DIR
 from harness.run import scenario as scenarios
@@ -31,6 +31,6 @@ def ui(args: argparse.Namespace) -> int:
     run_dir = REPORTS_DIR / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     point_latest(run_dir)
-    code, report = asyncio.run(run_session(scenario, strategy, stack, run_id, run_dir))
+    code, report = interrupt.run(run_session(scenario, strategy, stack, run_id, run_dir))
     print_summary(report, run_dir, ["report.html", "report.json", "junit.xml"])
     return code

@@ -7,7 +7,6 @@ shrunk) breaks again; another violation alone does not count, so the search stay
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import time
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, cast
 
+from harness import interrupt
 from harness.replay.recorded import RecordedRun, replay_scenario
 from harness.replay.shrink import Candidate, Clocks, Hints
 from harness.report import write_report
@@ -149,7 +149,7 @@ class RealAttempts:
         run_dir = self.run_dir(number, rerun)
         run_dir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        report = asyncio.run(self._run(candidate, run_dir))
+        report = interrupt.run(self._run(candidate, run_dir))
         self.last = spent_of(run_dir, candidate.duration_s, time.monotonic() - began)
         result = report.strategies.get(self.target.strategy)
         broken = {i.name for i in result.invariants if not i.ok} if result else set()

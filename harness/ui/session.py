@@ -10,7 +10,9 @@ Guarantees, in order:
 4. the session ends when Locust exits, on Ctrl-C or on SIGTERM (both are forwarded to Locust as
    one SIGTERM, which stops its users and writes its CSV files); then every fault is healed,
    recovery runs (with a progress line), every invariant is checked over the databases and the
-   session's history, and ``reports/<run-id>/`` gets a report like `harness run`'s.
+   session's history, and ``reports/<run-id>/`` gets a report like `harness run`'s. A signal
+   while the faults are healed is only reported; one during recovery or the checks stops the
+   session as it stops `harness run` (:mod:`harness.interrupt`: exit 130 or 143, no report).
 
 :func:`run_session` returns the exit code: 0 nothing broke, 1 an invariant broke during the
 session, 3 the stack is not running.
@@ -31,7 +33,7 @@ from typing import Any
 
 from chaos.faults import FAULTS
 from chaos.runner import FaultWindow
-from harness import live
+from harness import interrupt, live
 from harness.contract import history as hist
 from harness.errors import EXIT_OK, EXIT_VIOLATION, StackError
 from harness.report import write_report
@@ -130,7 +132,8 @@ def _targets(valid: Sequence[str], state: StackState) -> list[str]:
 
 
 class _Stopper:
-    """Ctrl-C / SIGTERM: forward one SIGTERM to Locust (its own session), then wait for it."""
+    """Ctrl-C / SIGTERM: forward one SIGTERM to Locust (its own session), then wait for it; a
+    signal while the faults are healed afterwards is only reported."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -138,6 +141,7 @@ class _Stopper:
 
     def __call__(self) -> None:
         if self.proc.returncode is not None:
+            _say("the load is over; healing every fault (a signal does not interrupt that)")
             return
         if not self.signalled:
             _say("stopping the load (Locust writes its statistics); then heal, recover, check")
@@ -185,27 +189,23 @@ async def run_session(scenario: Scenario, strategy: str, stack: Stack, run_id: s
                            every_s=FAULT_POLL_S)
     stop = asyncio.Event()
     watching = asyncio.create_task(watcher.run(stop))
-    loop = asyncio.get_running_loop()
     stopper = _Stopper(proc)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopper)
     _say(f"Locust web UI: {url}  (strategy {strategy}, bug {state.services.bug or 'none'}; "
          f"report in {run_dir}; Ctrl-C ends the session with a verdict)")
-    try:
-        with live.announce(state.state_dir, live.UI, {"url": url, "run_dir": str(run_dir),
-                                                      "strategy": strategy}):
-            await proc.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        stop.set()
-        await watching
-    duration_s = time.monotonic() - t0
-    if not stopper.signalled and proc.returncode and duration_s < STARTUP_S:
-        raise StackError(f"Locust exited at once (exit {proc.returncode}; its messages are "
-                         f"above): no session ran, nothing was checked")
-    _say("session over: healing every fault")
-    healed = await heal_all(state)
+    with interrupt.redirected(stopper):  # until every fault is healed
+        try:
+            with live.announce(state.state_dir, live.UI, {"url": url, "run_dir": str(run_dir),
+                                                          "strategy": strategy}):
+                await proc.wait()
+        finally:
+            stop.set()
+            await watching
+        duration_s = time.monotonic() - t0
+        if not stopper.signalled and proc.returncode and duration_s < STARTUP_S:
+            raise StackError(f"Locust exited at once (exit {proc.returncode}; its messages are "
+                             f"above): no session ran, nothing was checked")
+        _say("session over: healing every fault")
+        healed = await heal_all(state)
     _say(f"healed: {healed.summary()}")
     settled = await settle(state, timeout_s=scenario.settle.timeout_s,
                            wait_for_holds=scenario.settle.wait_for_holds,
