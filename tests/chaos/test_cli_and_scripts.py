@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -74,6 +75,30 @@ async def test_chaos_for_a_while_then_heals_itself(stack: StackHandle) -> None:
 
 async def proxy_enabled_is(stack: StackHandle, value: bool) -> bool:
     return await proxy_enabled(stack, "redis") is value
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_ends_chaos_for_a_while_early_and_heals(
+    stack: StackHandle, sig: signal.Signals, code: int
+) -> None:
+    """SIGTERM (what `timeout` and CI runners send) removes the fault as Ctrl-C does."""
+    proc = await asyncio.create_subprocess_exec(
+        *harness(stack.state.state_dir, "chaos", "latency", "seats_pg", "--param",
+                 "latency_ms=50", "--for", "120s"),
+        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+    async def applied() -> bool:
+        async with Toxiproxy(stack.toxiproxy_url) as tp:
+            return bool(await tp.toxics("seats_pg"))
+
+    await eventually(applied, within=20)
+    proc.send_signal(sig)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == code, err.decode()
+    assert "latency on seats_pg: removed" in out.decode()
+    assert f"harness: interrupted by {sig.name}" in err.decode()
+    await assert_healed(stack.state)
 
 
 async def test_chaos_stays_until_chaos_heal(stack: StackHandle) -> None:
