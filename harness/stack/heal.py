@@ -7,6 +7,10 @@ exists, is enabled and has no toxic; no stack process is stopped (each is contin
 runs, also one that stops itself again at a self-stop failpoint); the service's failpoint table
 is empty (through its introspection door). Otherwise :class:`HealError` saying what is left. It
 also waits (boundedly) for app processes that are restarting, and reports those that are not.
+When Toxiproxy cannot be reset (its API times out or answers an error, even after the client's
+patience: Toxiproxy 2.12.0 can wedge a proxy for good), the heal restarts the stack's own
+Toxiproxy through its supervisord and loads the proxies again (``toxiproxy_restart``); when that
+fails too, HealError tells the user to run `harness down` then `harness up`.
 It sits in the stack layer, below the fault layer: it knows processes, Toxiproxy and the door,
 no fault.
 """
@@ -17,17 +21,19 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import psutil
 
-from harness.errors import HealError
+from harness.errors import HealError, StackError
 from harness.stack.cleanup import stack_processes
 from harness.stack.control import Supervisor
 from harness.stack.state import HOST, StackState
-from harness.stack.toxiproxy import Toxiproxy, ToxiproxyError
+from harness.stack.toxiproxy import PATIENCE_S, TIMEOUT_S, Toxiproxy, ToxiproxyError
+from harness.stack.toxiproxy_restart import restart_toxiproxy
 from harness.topology import PROXIES, PROXY_NAMES
 from target_service import introspection
 
@@ -37,6 +43,12 @@ RESTART_WAIT_S = 30.0
 CONTINUE_WITHIN_S = 10.0
 #: supervisord states a process does not leave by itself.
 FINAL_STATES = ("FATAL", "STOPPED", "UNKNOWN")
+#: How long the Toxiproxy reset waits before heal_all restarts Toxiproxy: each call's timeout,
+#: then the longer ones the reset is tried again with (a stall can pass: ``PATIENCE_S``).
+TOXIPROXY_WAITS_S = (TIMEOUT_S, *PATIENCE_S)
+
+#: restarts the stack's Toxiproxy with the given ``/populate`` body (``restart_toxiproxy``)
+Restart = Callable[[StackState, Sequence[Mapping[str, Any]]], Awaitable[object]]
 
 
 def proxy_config(state: StackState) -> list[dict[str, Any]]:
@@ -61,16 +73,20 @@ class HealReport:
     processes_continued: list[int] = field(default_factory=list)
     failpoints_disarmed: list[str] = field(default_factory=list)
     not_running: list[str] = field(default_factory=list)
+    #: why heal_all restarted Toxiproxy (the reset's error); None when the reset did it
+    toxiproxy_restarted: str | None = None
 
     @property
     def healed_anything(self) -> bool:
         return bool(self.proxies_enabled or self.toxics_removed or self.processes_continued
-                    or self.failpoints_disarmed)
+                    or self.failpoints_disarmed or self.toxiproxy_restarted)
 
     def summary(self) -> str:
         parts = [
             f"{label}: {', '.join(map(str, items))}"
             for label, items in (
+                ("restarted Toxiproxy, its reset failed",
+                 [self.toxiproxy_restarted] if self.toxiproxy_restarted else []),
                 ("re-enabled proxies", self.proxies_enabled),
                 ("removed toxics", self.toxics_removed),
                 ("continued pids", self.processes_continued),
@@ -108,9 +124,9 @@ async def continue_stopped(state: StackState, *, within: float = CONTINUE_WITHIN
         await asyncio.sleep(0.005)
 
 
-async def _toxiproxy_leftovers(state: StackState, report: HealReport) -> None:
-    with contextlib.suppress(ToxiproxyError):
-        async with Toxiproxy(state.toxiproxy_url) as tp:
+async def _toxiproxy_leftovers(state: StackState, report: HealReport, *, wait_s: float) -> None:
+    with contextlib.suppress(ToxiproxyError):  # a wedged Toxiproxy is restarted below
+        async with Toxiproxy(state.toxiproxy_url, timeout=wait_s) as tp:
             for name, proxy in (await tp.proxies()).items():
                 if not proxy.enabled:
                     report.proxies_enabled.append(name)
@@ -135,20 +151,50 @@ async def verify_healed(state: StackState) -> list[str]:
     return problems
 
 
-async def reset_toxiproxy(url: str, proxies: list[dict[str, Any]], *,
+async def reset_toxiproxy(url: str, proxies: Sequence[Mapping[str, Any]], *,
+                          waits_s: tuple[float, ...] = TOXIPROXY_WAITS_S,
                           transport: httpx.AsyncBaseTransport | None = None) -> None:
     """Remove every toxic, enable every proxy and restore their config (the reset is tried
-    again with longer timeouts while Toxiproxy does not answer: ``toxiproxy.PATIENCE_S``)."""
-    async with Toxiproxy(url, transport=transport) as toxiproxy:
+    again with the longer timeouts of ``waits_s`` while Toxiproxy does not answer)."""
+    async with Toxiproxy(url, timeout=waits_s[0], patience=waits_s[1:],
+                         transport=transport) as toxiproxy:
         await toxiproxy.reset()
         await toxiproxy.populate(proxies)
 
 
-async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S) -> HealReport:
+async def reset_or_restart_toxiproxy(
+    state: StackState, *, waits_s: tuple[float, ...] = TOXIPROXY_WAITS_S,
+    restart: Restart = restart_toxiproxy, transport: httpx.AsyncBaseTransport | None = None,
+) -> str | None:
+    """Reset Toxiproxy (:func:`reset_toxiproxy`); when that fails, restart it with the proxies
+    loaded again. Returns None when the reset did it, else why it restarted (the reset's
+    error); HealError, with the way out, when the restart fails too."""
+    proxies = proxy_config(state)
+    try:
+        await reset_toxiproxy(state.toxiproxy_url, proxies, waits_s=waits_s,
+                              transport=transport)
+        return None
+    except ToxiproxyError as exc:
+        reset_error = exc
+    try:
+        await restart(state, proxies)
+    except (StackError, ToxiproxyError) as exc:
+        raise HealError(
+            f"could not reset Toxiproxy at {state.toxiproxy_url} ({reset_error}), nor restart "
+            f"it ({exc}): run `harness down` then `harness up`"
+        ) from exc
+    return str(reset_error)
+
+
+async def heal_all(
+    state: StackState, *, restart_wait_s: float = RESTART_WAIT_S,
+    toxiproxy_waits_s: tuple[float, ...] = TOXIPROXY_WAITS_S,
+) -> HealReport:
     """Heal every fault on the stack of ``state`` (see the module doc); HealError if
-    something stays broken."""
+    something stays broken. ``toxiproxy_waits_s``: how long the reset waits for Toxiproxy
+    before restarting it (:data:`TOXIPROXY_WAITS_S`)."""
     report = HealReport()
-    await _toxiproxy_leftovers(state, report)
+    await _toxiproxy_leftovers(state, report, wait_s=toxiproxy_waits_s[0])
     # the failpoints first: then no process can take a new self-stop firing, and one taken
     # before stops its process within the service's self-stop window, watched for below
     disarm_error: Exception | None = None
@@ -159,9 +205,8 @@ async def heal_all(state: StackState, *, restart_wait_s: float = RESTART_WAIT_S)
     window = state.clocks().self_stop_window_s
     continued = set(await continue_stopped(state))
     try:
-        await reset_toxiproxy(state.toxiproxy_url, proxy_config(state))
-    except ToxiproxyError as exc:
-        raise HealError(f"could not reset Toxiproxy at {state.toxiproxy_url}: {exc}") from exc
+        report.toxiproxy_restarted = await reset_or_restart_toxiproxy(
+            state, waits_s=toxiproxy_waits_s)
     finally:
         if continued:
             # a continued process may be inside an admin change it took before its pause (its

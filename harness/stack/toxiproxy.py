@@ -93,6 +93,8 @@ class Proxy:
 #: removed under traffic (Shopify/toxiproxy#558; seen here on ``DELETE`` of a latency toxic
 #: and on ``POST /reset``, each failing a run after one 5 s try)
 PATIENCE_S = (15.0, 30.0)
+#: every call's first timeout
+TIMEOUT_S = 5.0
 
 
 class Toxiproxy:
@@ -102,7 +104,7 @@ class Toxiproxy:
         self,
         base_url: str,
         *,
-        timeout: float = 5.0,
+        timeout: float = TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
         patience: tuple[float, ...] = PATIENCE_S,
     ) -> None:
