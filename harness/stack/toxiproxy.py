@@ -13,6 +13,7 @@ Exception tree::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +24,16 @@ Stream = Literal["upstream", "downstream"]
 
 #: Toxiproxy refuses user agents that start with ``Mozilla/``; say who we are.
 USER_AGENT = "booking-harness-toxiproxy/1"
+
+
+#: the title of an HTML error page (Go's http.TimeoutHandler answers 503 with a "Timeout" page)
+_HTML_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def error_detail(body: str) -> str:
+    """An error answer's body as a message shows it: an HTML page's title, else the text."""
+    found = _HTML_TITLE.search(body)
+    return (found.group(1) if found else body).strip()
 
 
 class ToxiproxyError(Exception):
@@ -157,7 +168,7 @@ class Toxiproxy:
                 f"Toxiproxy at {self.base_url} unreachable on {method} {path} ({what}): {exc}"
             ) from exc
         if response.status_code not in ok:
-            detail = response.text.strip()
+            detail = error_detail(response.text)
             message = f"Toxiproxy {method} {path} ({what}) -> {response.status_code}: {detail}"
             if response.status_code == 404:
                 raise ProxyNotFound(message, 404)

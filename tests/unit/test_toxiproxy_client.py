@@ -71,3 +71,13 @@ async def test_toxic_round_trip() -> None:
         toxic = await tp.add_toxic("redis", "latency", name="lat", stream="upstream",
                                    attributes={"latency": 100, "jitter": 10})
     assert (toxic.name, toxic.type, toxic.attributes["latency"]) == ("lat", "latency", 100)
+
+
+async def test_an_html_error_page_is_named_by_its_title() -> None:
+    """Toxiproxy's API answers a call that outlived its 25 s with Go's HTML "Timeout" page."""
+    page = "<html><head><title>Timeout</title></head><body><h1>Timeout</h1></body></html>"
+    transport = httpx.MockTransport(lambda r: httpx.Response(503, text=page))
+    async with Toxiproxy("http://tp", transport=transport) as tp:
+        with pytest.raises(ToxiproxyAPIError) as info:
+            await tp.reset()
+    assert str(info.value) == "Toxiproxy POST /reset (reset) -> 503: Timeout"
