@@ -201,6 +201,9 @@ async def ensure_stack(stack: Stack, wanted: ServiceSettings, progress: Progress
     else:
         state = stack.require_state()
         if state.services != wanted:
+            # heal first: the restarted service is ready only once it reaches its stores
+            # through Toxiproxy, which a wedged Toxiproxy (restarted by the heal) would refuse
+            await heal_all(state)
             progress.phase(f"restarting the service (bug: {wanted.bug or 'none'})")
             state = await stack.restart_services(wanted)
     await heal_all(state)

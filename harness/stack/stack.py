@@ -107,6 +107,9 @@ class Stack:
             self.progress("stack already running: healing and verifying")
             claim(previous.ports["postgres"], self.state_dir)  # one started before claims
             if services is not None and services != previous.services:
+                # heal first: the restarted apps are ready only once they reach their stores
+                # through Toxiproxy, which a wedged Toxiproxy (restarted by the heal) would refuse
+                await heal_all(previous)
                 await self.restart_services(services)
             await heal_all(previous)
             await self._wait_apps(previous)

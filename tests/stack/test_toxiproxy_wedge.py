@@ -6,7 +6,8 @@ latency never finishes (the proxy's lock is held for good; see
 ``harness/stack/toxiproxy_restart.py``). A Toxiproxy that supervisord stopped
 is the other real way the reset fails (refused, not timed out). After heal_all, in both cases,
 the stack runs a new Toxiproxy and every proxy exists, is enabled, has no toxic and carries
-traffic.
+traffic. And `up` with new service settings (what a run with another ``--bug`` does) heals before
+it restarts the apps, whose readiness needs the proxies (slow: the heal's default patience).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import struct
 
 import pytest
 
+from harness.stack import ServiceSettings
 from harness.stack.control import Supervisor
 from harness.stack.heal import heal_all
 from harness.stack.state import HOST
@@ -107,3 +109,18 @@ async def test_heal_starts_a_toxiproxy_that_supervisord_stopped(stack: StackHand
     assert len(toxiproxy_pids(stack)) == 1
     await assert_every_proxy_works(stack)
 
+
+@pytest.mark.slow
+@pytest.mark.own_services
+async def test_up_with_a_new_bug_on_a_wedged_stack_heals_before_restarting_the_apps(
+    stack: StackHandle,
+) -> None:
+    before = toxiproxy_pids(stack)
+    await wedge_seats_pg(stack)
+    # the restarted apps wait for their stores through the proxies: before the heal came
+    # first, this failed with "target did not become ready within 60s"
+    await stack.stack.up(services=ServiceSettings(bug="lock-no-fencing"))
+    stack.state = stack.stack.require_state()  # up returns the state it found
+    assert toxiproxy_pids(stack) != before
+    assert stack.state.services.bug == "lock-no-fencing"
+    await assert_every_proxy_works(stack)
