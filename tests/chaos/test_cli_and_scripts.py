@@ -14,6 +14,7 @@ from harness.paths import REPO_ROOT
 from harness.stack.toxiproxy import Toxiproxy
 from tests.chaos.links import assert_healed, eventually
 from tests.conftest import StackHandle
+from tests.signals import default_sigint
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -86,7 +87,8 @@ async def test_a_signal_ends_chaos_for_a_while_early_and_heals(
     proc = await asyncio.create_subprocess_exec(
         *harness(stack.state.state_dir, "chaos", "latency", "seats_pg", "--param",
                  "latency_ms=50", "--for", "120s"),
-        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=default_sigint)
 
     async def applied() -> bool:
         async with Toxiproxy(stack.toxiproxy_url) as tp:

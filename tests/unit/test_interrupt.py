@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import REPO_ROOT
+from tests.signals import default_sigint
 
 CHILD = '''
 import asyncio
@@ -68,7 +69,8 @@ class Child:
 
         self.proc = subprocess.Popen(
             [sys.executable, str(script), *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, preexec_fn=ignore if ignore_sigint else None)
+            stderr=subprocess.PIPE, text=True,
+            preexec_fn=ignore if ignore_sigint else default_sigint)
         self.lines: list[str] = []
 
     def until(self, line: str) -> None:
