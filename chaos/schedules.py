@@ -212,13 +212,18 @@ def _relay(
     return [ScheduledFault(start, length, "lock-takeover-relay", "target", {}, label)]
 
 
+def _crash_gap(inp: BuildInput, i: int) -> str:
+    """The strategy's ``i``-th crash gap, round and round (its door's ``crash_gaps``: where a
+    crash leaves a purchase between two stores, its commit point first)."""
+    points = crash_gaps(inp.strategy)
+    return points[i % len(points)]
+
+
 def _crash(
     inp: BuildInput, start: float, length: float, label: str, i: int
 ) -> list[ScheduledFault]:
-    """A crash at the strategy's ``i``-th crash gap (its door's ``crash_gaps``: where a
-    crash leaves a purchase between two stores, its commit point first)."""
-    points = crash_gaps(inp.strategy)
-    return [ScheduledFault(start, length, "crash", points[i % len(points)], {"count": 1}, label)]
+    """A crash at the strategy's ``i``-th crash gap (:func:`_crash_gap`)."""
+    return [ScheduledFault(start, length, "crash", _crash_gap(inp, i), {"count": 1}, label)]
 
 
 def _pause_length(inp: BuildInput) -> tuple[float, float]:
@@ -843,8 +848,7 @@ def _lane(inp: BuildInput, families: dict[str, tuple[str, ...]], lead: float,
                 continue  # never the same link twice in a row (they could overlap)
             name = inp.rng.choice(families[family])
             length = _window_length(inp, name)
-            stagger = _stagger(inp, _crash(inp, 0.0, 1.0, name, cycle)[0].target) \
-                if family == "crash" else []
+            stagger = _stagger(inp, _crash_gap(inp, cycle)) if family == "crash" else []
             if stagger:  # the window lasts until the last of them had its tail
                 length = max(length, stagger[-1][0] + CRASH_STAGGER_TAIL_S)
             if family == "crash" and t + length > end:  # a short run: armed what is left
