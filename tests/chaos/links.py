@@ -85,9 +85,15 @@ class Buyer:
         self.token = ""
 
     async def __aenter__(self) -> Buyer:
-        r = await self.http.post("/api/customers")
-        assert r.status_code == 201, r.text
-        self.token = r.json()["token"]
+        """Sign up; on any failure the client is closed here (``__aexit__`` does not run when
+        ``__aenter__`` raises, and its connection would be left to the garbage collector)."""
+        try:
+            r = await self.http.post("/api/customers")
+            assert r.status_code == 201, r.text
+            self.token = r.json()["token"]
+        except BaseException:
+            await self.http.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
