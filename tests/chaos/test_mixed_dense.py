@@ -27,6 +27,7 @@ from chaos.schedules import (
     HEAL_MARGIN_S,
     HOLD_BUDGET_S,
     MIXED_LEAD,
+    MIXED_TAIL,
     MIXED_LENGTH,
     NETWORK_FAMILIES,
     NETWORK_GAP,
@@ -272,14 +273,15 @@ def test_every_quiet_stretch_explores(strategy: str) -> None:
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -> None:
     """``mixed`` starts after its shorter lead (8% of the load, at most 5 s, where the other
-    schedules wait 15%, at most 10 s), and the seconds go to the quiet stretch: in a 60 s run
-    at least 7.5 s of exploration alone, up to when its last window's held requests are back
-    (over 300 seeds; the windows themselves at least 4.5 s, since the last one ends its delay
-    before the clients' link; 10 s and 7.6 s before the crash window's burst took its 3-5 s
-    from it)."""
-    lead = window_of("mixed", 60)[0]
+    schedules wait 15%, at most 10 s) and ends before its shorter tail (12%, at most 8 s,
+    where they leave 25%, at most 15 s), and the seconds go to the quiet stretch: in a 60 s
+    run at least 15 s of exploration alone, up to when its last window's held requests are
+    back (over 300 seeds; the windows themselves at least 12 s, since the last one ends its
+    delay before the clients' link; 7.5 s and 4.5 s with the longer tail)."""
+    lead, end = window_of("mixed", 60)
     assert lead == pytest.approx(MIXED_LEAD[0] * 60) and lead < window(60)[0]
-    assert window_of("mixed", 3600)[0] == MIXED_LEAD[1]
+    assert end == pytest.approx(60 - MIXED_TAIL[0] * 60) and end > window(60)[1]
+    assert window_of("mixed", 3600) == (MIXED_LEAD[1], 3600 - MIXED_TAIL[1])
     for seed in range(1, 301):
         schedule = _mixed(seed=seed, duration_s=60, strategy=strategy, client_timeout_s=5.0)
         assert min(e.start_s for e in schedule) >= lead
@@ -287,7 +289,7 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
         alone = sum(max(0.0, e.end_s - max(e.start_s, lanes_end))
                     for e in schedule if e.fault == "explore")
         last = max(schedule, key=lambda e: e.end_s)
-        assert alone >= 4.5 and alone + _back(last) - last.end_s >= 7.5, (seed, alone)
+        assert alone >= 12.0 and alone + _back(last) - last.end_s >= 15.0, (seed, alone)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
