@@ -3,7 +3,8 @@
 ``build(name, seed=, duration_s=, strategy=)`` returns a :data:`Schedule`. Guarantees:
 
 * every fault lies inside the load window ``[lead, duration - tail]``: the first seconds run
-  without faults (a baseline), and the last quarter (at most 15 s) is left for recovery under load;
+  without faults (a baseline), and the last quarter (at most 15 s) is left for recovery under load
+  (``mixed``: after a shorter lead, before a shorter tail, :func:`window_of`);
 * the same (name, seed, duration, strategy, service clocks, buyers' timeout, number of service
   processes) always gives the same schedule; all randomness (``mixed``'s composition, magnitudes,
   which process, which failpoint) comes from the seed, and every drawn value is in the entry's
