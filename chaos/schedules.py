@@ -124,8 +124,7 @@ MIXED_LEAD = (0.08, 5.0)
 #: link, whose held requests and lost answers are back within seconds (a delay ends by the
 #: stretch's end; a buyer retries a lost answer within a second of the link's return), and
 #: what a fault left half done is repaired by the settle phase after the load, whatever the
-#: tail. The seconds go to the quiet stretch, as the lead's do (on lock it kept a median 9.4 s
-#: of exploration alone after the crash window grew; docs/measurements.md)
+#: tail. The seconds go to the quiet stretch, as the lead's do (docs/measurements.md)
 MIXED_TAIL = (0.12, 8.0)
 
 

@@ -277,7 +277,7 @@ def test_mixed_starts_early_and_its_quiet_stretch_gets_the_room(strategy: str) -
     where they leave 25%, at most 15 s), and the seconds go to the quiet stretch: in a 60 s
     run at least 15 s of exploration alone, up to when its last window's held requests are
     back (over 300 seeds; the windows themselves at least 12 s, since the last one ends its
-    delay before the clients' link; 7.5 s and 4.5 s with the longer tail)."""
+    delay before the clients' link)."""
     lead, end = window_of("mixed", 60)
     assert lead == pytest.approx(MIXED_LEAD[0] * 60) and lead < window(60)[0]
     assert end == pytest.approx(60 - MIXED_TAIL[0] * 60) and end > window(60)[1]
